@@ -1,0 +1,63 @@
+# The two commands a newcomer runs: `make demo` (once the emulator lands) and `make test`.
+# Every target does its own set-up; nothing here needs more than the Rust toolchain and the
+# package registries.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+WASM_TARGET := wasm32-unknown-unknown
+CAPSULES_MANIFEST := capsules/Cargo.toml
+CAPSULES_OUT := capsules/target/$(WASM_TARGET)/release
+FUZZ_DIR := router/fuzz
+# Seconds each fuzz target runs under `make fuzz`.
+FUZZ_SECONDS ?= 30
+
+.PHONY: all setup capsules build test bench fuzz fuzz-check lint fmt clean
+
+all: build
+
+## setup: idempotent; installs the wasm32 target for the pinned toolchain.
+setup:
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' \
+		|| rustup target add $(WASM_TARGET)
+
+## capsules: builds every shipped capsule to $(CAPSULES_OUT)/*.wasm (size-first profile).
+capsules: setup
+	$(CARGO) build --locked --release --target $(WASM_TARGET) --manifest-path $(CAPSULES_MANIFEST)
+
+build: capsules
+	$(CARGO) build --locked --workspace --all-targets
+
+## test: every test of the workspace, after building the capsules the tests load.
+test: build fuzz-check
+	$(CARGO) test --locked --workspace --all-targets
+	$(CARGO) test --locked --workspace --doc
+
+## bench: the benchmark harnesses; results go into docs/benchmarks.md by hand.
+bench: capsules
+	$(CARGO) bench --locked --workspace
+
+## fuzz-check: the fuzz targets still compile (stable toolchain, no fuzzing).
+fuzz-check:
+	$(CARGO) check --locked --manifest-path $(FUZZ_DIR)/Cargo.toml --bins
+
+## fuzz: runs each fuzz target for FUZZ_SECONDS, starting from the committed seed corpus.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) +nightly install cargo-fuzz --locked
+	@for t in $$(cd $(FUZZ_DIR) && $(CARGO) +nightly fuzz list); do \
+		echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+		(cd $(FUZZ_DIR) && $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t \
+			-- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) || exit 1; \
+	done
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	$(CARGO) clean --manifest-path $(CAPSULES_MANIFEST)

@@ -1,0 +1,16 @@
+//! The active node of the capsule router.
+//!
+//! Layers, bottom up (see `docs/architecture.md`):
+//! - [`wire`]: checked zero-copy views and parsed forms of every datagram the node speaks.
+//! - [`fingerprint`]: capsule type fingerprints (SHA-256 by default, MD5 as a legacy option).
+//! - [`softstore`]: the bounded LRU code cache and the per-protocol state store.
+//! - [`time`]: the node's notion of time, always passed in by the caller.
+//!
+//! Nothing in this crate reads the system clock or opens a socket outside the drivers.
+
+#![warn(missing_docs)]
+
+pub mod fingerprint;
+pub mod softstore;
+pub mod time;
+pub mod wire;
