@@ -5,12 +5,18 @@
 //! - [`fingerprint`]: capsule type fingerprints (SHA-256 by default, MD5 as a legacy option).
 //! - [`softstore`]: the bounded LRU code cache and the per-protocol state store.
 //! - [`time`]: the node's notion of time, always passed in by the caller.
+//! - [`routing`]: the routing table (next active hop) and the neighbour table with link load.
+//! - [`sandbox`]: wasmtime configured for untrusted capsule code, and the node API it exposes.
+//! - [`harness`]: a scripted node to unit-test capsules against the real sandbox.
 //!
 //! Nothing in this crate reads the system clock or opens a socket outside the drivers.
 
 #![warn(missing_docs)]
 
 pub mod fingerprint;
+pub mod harness;
+pub mod routing;
+pub mod sandbox;
 pub mod softstore;
 pub mod time;
 pub mod wire;

@@ -18,6 +18,5 @@ pub fn repo_root() -> PathBuf {
 /// Reads a file under the repository root, with a clear message when it is missing.
 pub fn read_repo_file(relative: &str) -> String {
     let path = repo_root().join(relative);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }

@@ -1,0 +1,70 @@
+//! Layer 3: the [`Capsule`] trait and the [`export_capsule!`](crate::export_capsule) macro.
+//!
+//! Owns the glue between the node's `ants_evaluate` export and a capsule author's `impl`
+//! block. It must never keep anything across evaluations: each one starts from a rewound heap
+//! and a fresh `Default` value.
+
+use crate::Error;
+
+/// A protocol: what every node does with a capsule of this type.
+///
+/// A fresh value is made with `Default` for every evaluation; fields are scratch space for
+/// one evaluation only. State that must outlive it goes through [`crate::state`].
+pub trait Capsule: Default {
+    /// Evaluates the current capsule on this node.
+    ///
+    /// `Ok(())` releases the effects (sends, deliveries) made during the call; if there were
+    /// none, the node drops the capsule and counts it. `Err(e)` makes `ants_evaluate` return
+    /// `e.status()`: the node discards the effects and counts the error. State changes made
+    /// before an error are kept.
+    fn evaluate(&mut self) -> Result<(), Error>;
+}
+
+/// Runs one evaluation of `C`: what `ants_evaluate` does. Returns the status for the node.
+pub fn run<C: Capsule>() -> i32 {
+    #[cfg(all(target_arch = "wasm32", feature = "runtime"))]
+    // SAFETY: an evaluation is starting, so no heap data of the previous one is in use.
+    unsafe {
+        crate::runtime::reset_heap()
+    };
+    match C::default().evaluate() {
+        Ok(()) => 0,
+        Err(e) => e.status(),
+    }
+}
+
+/// Exports a [`Capsule`] type as the module's `ants_evaluate` function.
+///
+/// ```
+/// use capsule_sdk::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Forward;
+///
+/// impl Capsule for Forward {
+///     fn evaluate(&mut self) -> Result<(), Error> {
+///         forward()
+///     }
+/// }
+///
+/// export_capsule!(Forward);
+///
+/// // On the host, the fake node evaluates it as a node would.
+/// use capsule_sdk::testing::{FakeNode, Incoming};
+/// let (a, b) = (Address::from([1; 16]), Address::from([2; 16]));
+/// let mut node = FakeNode::new(a)
+///     .route(b, b)
+///     .with_capsule(Incoming::new(a, b, 3, b"hi"));
+/// assert_eq!(node.evaluate::<Forward>(), 0);
+/// assert_eq!(node.sends[0].next_hop, NextHop::Neighbour(b));
+/// ```
+#[macro_export]
+macro_rules! export_capsule {
+    ($capsule:ty) => {
+        /// Entry point the node calls once per capsule evaluation.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn ants_evaluate() -> i32 {
+            $crate::export::run::<$capsule>()
+        }
+    };
+}

@@ -1,0 +1,298 @@
+//! The node's routing and neighbour tables: where the next *active* hop toward a destination is.
+//!
+//! Owns destination → next-active-hop lookup (longest-prefix match, IPv4 and IPv6) and the list
+//! of active neighbours with their current link load. Capsules reach both through the node API
+//! (`route_next_hop`, `neighbours`, `link_load`). The tables are filled from configuration (or
+//! computed by the topology tools); this module never learns routes by itself, never touches
+//! a socket and never reads a clock.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Where a capsule for some destination goes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NextHop {
+    /// The destination is this node.
+    Local,
+    /// The next active node on the way, a neighbour of this one.
+    Neighbour(IpAddr),
+}
+
+/// One routing entry: every address in `prefix/len` goes via `next_hop`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Network address of the prefix (host bits are ignored).
+    pub prefix: IpAddr,
+    /// Prefix length in bits (0..=32 for IPv4, 0..=128 for IPv6).
+    pub len: u8,
+    /// Where matching destinations go.
+    pub next_hop: NextHop,
+}
+
+/// Why a route could not be added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The prefix length is longer than the address.
+    #[error("prefix length /{len} is longer than a {bits}-bit address")]
+    PrefixTooLong {
+        /// The length given.
+        len: u8,
+        /// Bits in the address family.
+        bits: u8,
+    },
+    /// The next hop is not in the neighbour table.
+    #[error("next hop {0} is not a neighbour of this node")]
+    NotANeighbour(IpAddr),
+}
+
+/// Load of the link toward one neighbour, as a capsule sees it through `link_load`.
+///
+/// The driver that owns the link (daemon socket queue, emulator link model) keeps it current.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkLoad {
+    /// Datagrams waiting in the link's transmit queue.
+    pub queue_len: u32,
+    /// Capacity of that queue in datagrams (0 if unknown).
+    pub queue_cap: u32,
+    /// Datagrams dropped on this link in the recent window (drop-tail, send errors).
+    pub drops_recent: u32,
+    /// Datagrams per second sent on the link over the recent window.
+    pub tx_pps: u32,
+    /// Bytes per second sent on the link over the recent window.
+    pub tx_bytes_per_s: u64,
+}
+
+/// An active neighbour: an active node whose capsules this node exchanges directly (possibly
+/// across legacy IP routers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    /// The neighbour's node address.
+    pub address: IpAddr,
+    /// Current load of the link toward it.
+    pub load: LinkLoad,
+}
+
+/// Routing table plus neighbour table of one active node.
+#[derive(Clone, Debug, Default)]
+pub struct RoutingTable {
+    /// Host routes (/32, /128), the common case in generated tables: one hash lookup.
+    hosts: HashMap<IpAddr, NextHop>,
+    /// Shorter prefixes, longest first, so the first match is the longest.
+    prefixes: Vec<Route>,
+    neighbours: Vec<Neighbour>,
+}
+
+fn family_bits(addr: IpAddr) -> u8 {
+    match addr {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    }
+}
+
+fn masked(addr: IpAddr, len: u8) -> u128 {
+    let (value, bits) = match addr {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), 32u32),
+        IpAddr::V6(a) => (u128::from(a), 128u32),
+    };
+    let len = u32::from(len).min(bits);
+    if len == 0 { 0 } else { value >> (bits - len) }
+}
+
+fn prefix_matches(route: &Route, dst: IpAddr) -> bool {
+    family_bits(route.prefix) == family_bits(dst)
+        && masked(route.prefix, route.len) == masked(dst, route.len)
+}
+
+impl RoutingTable {
+    /// An empty table: no neighbours, no routes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces the load of) an active neighbour.
+    pub fn add_neighbour(&mut self, address: IpAddr) {
+        if self.neighbour(address).is_none() {
+            self.neighbours.push(Neighbour {
+                address,
+                load: LinkLoad::default(),
+            });
+        }
+    }
+
+    /// Adds a route; a route for the same prefix replaces the old one. The next hop must already
+    /// be a neighbour.
+    pub fn add_route(&mut self, route: Route) -> Result<(), RouteError> {
+        let bits = family_bits(route.prefix);
+        if route.len > bits {
+            return Err(RouteError::PrefixTooLong {
+                len: route.len,
+                bits,
+            });
+        }
+        if let NextHop::Neighbour(n) = route.next_hop
+            && self.neighbour(n).is_none()
+        {
+            return Err(RouteError::NotANeighbour(n));
+        }
+        if route.len == bits {
+            self.hosts.insert(route.prefix, route.next_hop);
+            return Ok(());
+        }
+        self.prefixes
+            .retain(|r| !(r.len == route.len && prefix_matches(r, route.prefix)));
+        let at = self.prefixes.partition_point(|r| r.len >= route.len);
+        self.prefixes.insert(at, route);
+        Ok(())
+    }
+
+    /// Next active hop toward `dst`: `local` says whether `dst` is this node's own address.
+    pub fn lookup(&self, dst: IpAddr, local: IpAddr) -> Option<NextHop> {
+        if dst == local {
+            return Some(NextHop::Local);
+        }
+        if let Some(hop) = self.hosts.get(&dst) {
+            return Some(*hop);
+        }
+        self.prefixes
+            .iter()
+            .find(|r| prefix_matches(r, dst))
+            .map(|r| r.next_hop)
+    }
+
+    /// The active neighbours, in the order they were added.
+    pub fn neighbours(&self) -> &[Neighbour] {
+        &self.neighbours
+    }
+
+    /// The neighbour with this address, if it is one.
+    pub fn neighbour(&self, address: IpAddr) -> Option<&Neighbour> {
+        self.neighbours.iter().find(|n| n.address == address)
+    }
+
+    /// Updates the load of the link toward `address`; false if it is not a neighbour.
+    pub fn set_link_load(&mut self, address: IpAddr, load: LinkLoad) -> bool {
+        match self.neighbours.iter_mut().find(|n| n.address == address) {
+            Some(n) => {
+                n.load = load;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn table() -> RoutingTable {
+        let mut t = RoutingTable::new();
+        t.add_neighbour(ip("10.0.0.2"));
+        t.add_neighbour(ip("10.0.0.3"));
+        t.add_neighbour(ip("fd00::2"));
+        t
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_host_routes_first() {
+        let mut t = table();
+        let via2 = NextHop::Neighbour(ip("10.0.0.2"));
+        let via3 = NextHop::Neighbour(ip("10.0.0.3"));
+        t.add_route(Route {
+            prefix: ip("0.0.0.0"),
+            len: 0,
+            next_hop: via2,
+        })
+        .unwrap();
+        t.add_route(Route {
+            prefix: ip("10.1.0.0"),
+            len: 16,
+            next_hop: via3,
+        })
+        .unwrap();
+        t.add_route(Route {
+            prefix: ip("10.1.2.0"),
+            len: 24,
+            next_hop: via2,
+        })
+        .unwrap();
+        t.add_route(Route {
+            prefix: ip("10.1.2.9"),
+            len: 32,
+            next_hop: via3,
+        })
+        .unwrap();
+        let me = ip("10.0.0.1");
+        assert_eq!(t.lookup(ip("192.0.2.1"), me), Some(via2));
+        assert_eq!(t.lookup(ip("10.1.9.9"), me), Some(via3));
+        assert_eq!(t.lookup(ip("10.1.2.8"), me), Some(via2));
+        assert_eq!(t.lookup(ip("10.1.2.9"), me), Some(via3));
+        assert_eq!(t.lookup(me, me), Some(NextHop::Local));
+        // No IPv6 default route: v4 routes never match v6 destinations.
+        assert_eq!(t.lookup(ip("fd00::9"), me), None);
+    }
+
+    #[test]
+    fn replacing_a_prefix_keeps_one_entry() {
+        let mut t = table();
+        let via2 = NextHop::Neighbour(ip("10.0.0.2"));
+        let via3 = NextHop::Neighbour(ip("10.0.0.3"));
+        t.add_route(Route {
+            prefix: ip("fd00:1::"),
+            len: 32,
+            next_hop: via2,
+        })
+        .unwrap();
+        t.add_route(Route {
+            prefix: ip("fd00:1::5"),
+            len: 32,
+            next_hop: via3,
+        })
+        .unwrap();
+        assert_eq!(t.prefixes.len(), 1);
+        assert_eq!(t.lookup(ip("fd00:1::77"), ip("fd00::1")), Some(via3));
+    }
+
+    #[test]
+    fn rejects_bad_routes() {
+        let mut t = table();
+        let via2 = NextHop::Neighbour(ip("10.0.0.2"));
+        assert_eq!(
+            t.add_route(Route {
+                prefix: ip("10.0.0.0"),
+                len: 33,
+                next_hop: via2
+            }),
+            Err(RouteError::PrefixTooLong { len: 33, bits: 32 })
+        );
+        assert_eq!(
+            t.add_route(Route {
+                prefix: ip("10.0.0.0"),
+                len: 8,
+                next_hop: NextHop::Neighbour(ip("10.9.9.9"))
+            }),
+            Err(RouteError::NotANeighbour(ip("10.9.9.9")))
+        );
+    }
+
+    #[test]
+    fn link_load_updates_only_neighbours() {
+        let mut t = table();
+        let load = LinkLoad {
+            queue_len: 3,
+            queue_cap: 64,
+            drops_recent: 1,
+            tx_pps: 10,
+            tx_bytes_per_s: 9000,
+        };
+        assert!(t.set_link_load(ip("10.0.0.3"), load));
+        assert!(!t.set_link_load(ip("10.0.0.9"), load));
+        assert_eq!(t.neighbour(ip("10.0.0.3")).unwrap().load, load);
+        t.add_neighbour(ip("10.0.0.3"));
+        assert_eq!(t.neighbours().len(), 3, "adding twice keeps one entry");
+    }
+}

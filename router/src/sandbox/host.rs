@@ -1,0 +1,575 @@
+//! The host side of the `ants_v1` node API: the functions a capsule module may import.
+//!
+//! Owns [`HostState`] (what one protocol's wasmtime store carries: the capsule being evaluated,
+//! the lent [`NodeContext`], the budget left to split, the memory limiter and the log bucket) and
+//! the linker definitions of every import in `docs/node-api.md`. Every function checks its
+//! pointers, lengths and arguments and answers with a status code: none of them can trap, panic
+//! or touch anything but the calling protocol's own state partition and linear memory.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::ops::Range;
+
+use capsule_sdk::abi::{self, status};
+use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
+
+use super::context::{LogLevel, NodeContext, SendRoute};
+use super::limits::SandboxLimits;
+use crate::fingerprint::Fingerprint;
+use crate::routing::NextHop;
+use crate::softstore::StateError;
+use crate::time::Timestamp;
+use crate::wire::CapsuleRepr;
+
+/// The memory/table limit was hit: raised from the limiter so the trap names its reason.
+#[derive(Debug, thiserror::Error)]
+#[error("capsule exceeded its memory or table limit")]
+pub(crate) struct ResourceLimitHit;
+
+/// Caps linear memory and tables of one capsule instance.
+pub(crate) struct GuestLimiter {
+    max_memory_bytes: usize,
+    max_table_elements: usize,
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory_bytes {
+            return Err(wasmtime::Error::new(ResourceLimitHit));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_table_elements {
+            return Err(wasmtime::Error::new(ResourceLimitHit));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        1
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
+}
+
+/// Token bucket for a protocol's log messages, refilled by node time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LogBucket {
+    tokens: f64,
+    last: Timestamp,
+}
+
+impl LogBucket {
+    fn new(burst: u32) -> Self {
+        LogBucket {
+            tokens: f64::from(burst),
+            last: Timestamp::ZERO,
+        }
+    }
+
+    fn take(&mut self, now: Timestamp, burst: u32, per_second: u32) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = self.last.max(now);
+        self.tokens = (self.tokens + elapsed * f64::from(per_second)).min(f64::from(burst));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The capsule under evaluation, copied out of the datagram (the guest asks for parts).
+#[derive(Debug, Default)]
+pub(crate) struct CurrentCapsule {
+    pub fingerprint: Option<Fingerprint>,
+    pub source: [u8; 16],
+    pub destination: [u8; 16],
+    pub previous: [u8; 16],
+    pub source_ip: Option<IpAddr>,
+    pub payload: Vec<u8>,
+}
+
+/// Counts of host calls that returned an error, by status code (index = -code).
+pub(crate) type StatusCounts = [u64; 16];
+
+/// Data of one protocol's wasmtime store.
+pub(crate) struct HostState {
+    /// The node, lent for the duration of an evaluation (an idle placeholder otherwise).
+    pub ctx: NodeContext,
+    pub capsule: CurrentCapsule,
+    /// Budget not yet given to sent capsules.
+    pub budget_left: u16,
+    pub memory: Option<Memory>,
+    pub limiter: GuestLimiter,
+    pub log_bucket: LogBucket,
+    pub limits: SandboxLimits,
+    pub status_counts: StatusCounts,
+    pub logs_dropped: u64,
+}
+
+impl HostState {
+    pub fn new(limits: &SandboxLimits) -> Self {
+        HostState {
+            ctx: NodeContext::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+            capsule: CurrentCapsule::default(),
+            budget_left: 0,
+            memory: None,
+            limiter: GuestLimiter {
+                max_memory_bytes: limits.max_memory_bytes,
+                max_table_elements: limits.max_table_elements,
+            },
+            log_bucket: LogBucket::new(limits.log_burst),
+            limits: limits.clone(),
+            status_counts: [0; 16],
+            logs_dropped: 0,
+        }
+    }
+
+    /// Copies the capsule's header fields and payload in, reusing the payload buffer.
+    pub fn load_capsule(&mut self, capsule: &CapsuleRepr<'_>) {
+        let c = &mut self.capsule;
+        c.fingerprint = Some(capsule.fingerprint);
+        c.source = to_abi(capsule.source);
+        c.destination = to_abi(capsule.destination);
+        c.previous = to_abi(capsule.previous);
+        c.source_ip = Some(capsule.source);
+        c.payload.clear();
+        c.payload.extend_from_slice(capsule.payload);
+        self.budget_left = capsule.budget;
+    }
+
+    fn count(&mut self, code: i32) -> i32 {
+        if code < 0 {
+            let i = (-code) as usize;
+            if let Some(n) = self.status_counts.get_mut(i) {
+                *n += 1;
+            }
+        }
+        code
+    }
+}
+
+/// An address as it crosses the ABI: 16 bytes, IPv4 mapped into IPv6.
+pub(crate) fn to_abi(addr: IpAddr) -> [u8; 16] {
+    match addr {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+fn from_abi(bytes: [u8; 16]) -> IpAddr {
+    Ipv6Addr::from(bytes).to_canonical()
+}
+
+/// The linear-memory range `[ptr, ptr + len)`, if it lies inside memory of `mem_len` bytes.
+/// Pointers and lengths are unsigned 32-bit values in wasm32; a negative `i32` is a huge one.
+fn span(mem_len: usize, ptr: i32, len: usize) -> Result<Range<usize>, i32> {
+    let start = ptr as u32 as usize;
+    let end = start.checked_add(len).ok_or(status::BAD_POINTER)?;
+    if end > mem_len {
+        return Err(status::BAD_POINTER);
+    }
+    Ok(start..end)
+}
+
+fn length(len: i32) -> Result<usize, i32> {
+    usize::try_from(len).map_err(|_| status::BAD_ARGUMENT)
+}
+
+/// Runs `f` with the guest's memory and the host state; a module without memory gets
+/// `BAD_POINTER` (validation makes that impossible, but a host call must never trap).
+fn with_memory(
+    caller: &mut Caller<'_, HostState>,
+    f: impl FnOnce(&mut [u8], &mut HostState) -> Result<i32, i32>,
+) -> i32 {
+    let Some(memory) = caller.data().memory else {
+        return caller.data_mut().count(status::BAD_POINTER);
+    };
+    let (data, state) = memory.data_and_store_mut(&mut *caller);
+    let code = f(data, state).unwrap_or_else(|e| e);
+    state.count(code)
+}
+
+fn read_addr(data: &[u8], ptr: i32) -> Result<IpAddr, i32> {
+    let r = span(data.len(), ptr, 16)?;
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&data[r]);
+    Ok(from_abi(b))
+}
+
+fn write(data: &mut [u8], ptr: i32, bytes: &[u8]) -> Result<(), i32> {
+    let r = span(data.len(), ptr, bytes.len())?;
+    data[r].copy_from_slice(bytes);
+    Ok(())
+}
+
+fn state_error(e: StateError) -> i32 {
+    match e {
+        StateError::KeyTooLong { .. } | StateError::ValueTooLong { .. } => status::TOO_LARGE,
+        StateError::ZeroTtl => status::BAD_ARGUMENT,
+        StateError::QuotaExceeded { .. } => status::QUOTA_EXCEEDED,
+        StateError::StoreFull => status::STORE_FULL,
+    }
+}
+
+/// Reads a state key out of guest memory: non-empty, within the store's key limit.
+fn read_key(data: &[u8], state: &HostState, ptr: i32, len: i32) -> Result<Range<usize>, i32> {
+    let len = length(len)?;
+    if len == 0 {
+        return Err(status::BAD_ARGUMENT);
+    }
+    if len > state.ctx.state.limits().max_key_len {
+        return Err(status::TOO_LARGE);
+    }
+    span(data.len(), ptr, len)
+}
+
+/// Defines every `ants_v1` import on `linker`.
+pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let m = abi::MODULE;
+
+    linker.func_wrap(m, "capsule_budget", |c: Caller<'_, HostState>| -> i32 {
+        i32::from(c.data().budget_left)
+    })?;
+    linker.func_wrap(
+        m,
+        "capsule_source",
+        |mut c: Caller<'_, HostState>, out: i32| {
+            with_memory(&mut c, |d, s| write(d, out, &s.capsule.source).map(|_| 16))
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "capsule_destination",
+        |mut c: Caller<'_, HostState>, out: i32| {
+            with_memory(&mut c, |d, s| {
+                write(d, out, &s.capsule.destination).map(|_| 16)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "capsule_previous",
+        |mut c: Caller<'_, HostState>, out: i32| {
+            with_memory(&mut c, |d, s| {
+                write(d, out, &s.capsule.previous).map(|_| 16)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "capsule_payload_len",
+        |c: Caller<'_, HostState>| -> i32 { c.data().capsule.payload.len() as i32 },
+    )?;
+    linker.func_wrap(
+        m,
+        "capsule_payload",
+        |mut c: Caller<'_, HostState>, out: i32, cap: i32| {
+            with_memory(&mut c, |d, s| {
+                let payload = &s.capsule.payload;
+                let n = payload.len().min(length(cap)?);
+                write(d, out, &payload[..n])?;
+                Ok(payload.len() as i32)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "capsule_fingerprint",
+        |mut c: Caller<'_, HostState>, out: i32| {
+            with_memory(&mut c, |d, s| {
+                let fp = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
+                let mut padded = [0u8; abi::FINGERPRINT_LEN];
+                let digest = fp.digest();
+                padded[..digest.len()].copy_from_slice(digest);
+                write(d, out, &padded)?;
+                Ok(digest.len() as i32)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "node_address",
+        |mut c: Caller<'_, HostState>, out: i32| {
+            with_memory(&mut c, |d, s| {
+                write(d, out, &to_abi(s.ctx.address)).map(|_| 16)
+            })
+        },
+    )?;
+    linker.func_wrap(m, "node_time_ns", |c: Caller<'_, HostState>| -> i64 {
+        i64::try_from(c.data().ctx.now.as_nanos()).unwrap_or(i64::MAX)
+    })?;
+    linker.func_wrap(
+        m,
+        "route_next_hop",
+        |mut c: Caller<'_, HostState>, dst: i32, out: i32| {
+            with_memory(&mut c, |d, s| {
+                let dst = read_addr(d, dst)?;
+                match s.ctx.routing.lookup(dst, s.ctx.address) {
+                    Some(NextHop::Local) => {
+                        write(d, out, &to_abi(s.ctx.address))?;
+                        Ok(abi::ROUTE_LOCAL)
+                    }
+                    Some(NextHop::Neighbour(n)) => {
+                        write(d, out, &to_abi(n))?;
+                        Ok(abi::ROUTE_NEIGHBOUR)
+                    }
+                    None => Err(status::NO_ROUTE),
+                }
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "neighbours",
+        |mut c: Caller<'_, HostState>, out: i32, cap: i32| {
+            with_memory(&mut c, |d, s| {
+                let all = s.ctx.routing.neighbours();
+                let n = all.len().min(length(cap)?);
+                let r = span(d.len(), out, n * 16)?;
+                for (chunk, nb) in d[r].chunks_exact_mut(16).zip(all) {
+                    chunk.copy_from_slice(&to_abi(nb.address));
+                }
+                Ok(all.len() as i32)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "link_load",
+        |mut c: Caller<'_, HostState>, neighbour: i32, out: i32| {
+            with_memory(&mut c, |d, s| {
+                let addr = read_addr(d, neighbour)?;
+                let load = s
+                    .ctx
+                    .routing
+                    .neighbour(addr)
+                    .ok_or(status::UNKNOWN_NEIGHBOUR)?
+                    .load;
+                let mut rec = [0u8; abi::LINK_LOAD_LEN];
+                rec[0..4].copy_from_slice(&load.queue_len.to_le_bytes());
+                rec[4..8].copy_from_slice(&load.queue_cap.to_le_bytes());
+                rec[8..12].copy_from_slice(&load.drops_recent.to_le_bytes());
+                rec[12..16].copy_from_slice(&load.tx_pps.to_le_bytes());
+                rec[16..24].copy_from_slice(&load.tx_bytes_per_s.to_le_bytes());
+                write(d, out, &rec)?;
+                Ok(abi::LINK_LOAD_LEN as i32)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "send",
+        |mut c: Caller<'_, HostState>,
+         dst: i32,
+         via: i32,
+         budget: i32,
+         flags: i32,
+         payload: i32,
+         payload_len: i32| {
+            with_memory(&mut c, |d, s| {
+                if flags & !abi::SEND_FLAGS_ALL != 0 || budget < 1 {
+                    return Err(status::BAD_ARGUMENT);
+                }
+                if budget > i32::from(s.budget_left) {
+                    return Err(status::BUDGET_EXCEEDED);
+                }
+                if s.ctx.effects.sends().len() >= s.limits.max_sends {
+                    return Err(status::TOO_MANY_EFFECTS);
+                }
+                let len = length(payload_len)?;
+                if len > s.limits.max_payload {
+                    return Err(status::TOO_LARGE);
+                }
+                let body = span(d.len(), payload, len)?;
+                let destination = read_addr(d, dst)?;
+                let route = if flags & abi::SEND_VIA_NEIGHBOUR != 0 {
+                    let n = read_addr(d, via)?;
+                    s.ctx
+                        .routing
+                        .neighbour(n)
+                        .ok_or(status::UNKNOWN_NEIGHBOUR)?;
+                    SendRoute::Via(n)
+                } else {
+                    s.ctx
+                        .routing
+                        .lookup(destination, s.ctx.address)
+                        .ok_or(status::NO_ROUTE)?;
+                    SendRoute::Toward
+                };
+                let source = if flags & abi::SEND_SOURCE_SELF != 0 {
+                    s.ctx.address
+                } else {
+                    s.capsule.source_ip.unwrap_or(s.ctx.address)
+                };
+                // `budget` is in 1..=budget_left, so it fits a u16 and the subtraction holds.
+                let budget = budget as u16;
+                s.budget_left -= budget;
+                s.ctx
+                    .effects
+                    .push_send(source, destination, route, budget, &d[body]);
+                Ok(i32::from(s.budget_left))
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "deliver",
+        |mut c: Caller<'_, HostState>, port: i32, payload: i32, payload_len: i32| {
+            with_memory(&mut c, |d, s| {
+                let port = u16::try_from(port).map_err(|_| status::BAD_ARGUMENT)?;
+                if s.ctx.effects.deliveries().len() >= s.limits.max_deliveries {
+                    return Err(status::TOO_MANY_EFFECTS);
+                }
+                let len = length(payload_len)?;
+                if len > s.limits.max_payload {
+                    return Err(status::TOO_LARGE);
+                }
+                let body = span(d.len(), payload, len)?;
+                s.ctx.effects.push_delivery(port, &d[body]);
+                Ok(status::OK)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "state_get",
+        |mut c: Caller<'_, HostState>, key: i32, key_len: i32, out: i32, cap: i32| {
+            with_memory(&mut c, |d, s| {
+                let key = read_key(d, s, key, key_len)?;
+                let cap = length(cap)?;
+                let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
+                let now = s.ctx.now;
+                let value = s
+                    .ctx
+                    .state
+                    .get(&proto, &d[key], now)
+                    .ok_or(status::NOT_FOUND)?;
+                let n = value.len().min(cap);
+                let r = span(d.len(), out, n)?;
+                d[r].copy_from_slice(&value[..n]);
+                Ok(value.len() as i32)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "state_put",
+        |mut c: Caller<'_, HostState>,
+         key: i32,
+         key_len: i32,
+         value: i32,
+         value_len: i32,
+         ttl_ms: i64| {
+            with_memory(&mut c, |d, s| {
+                let key = read_key(d, s, key, key_len)?;
+                let len = length(value_len)?;
+                if len > s.ctx.state.limits().max_value_len {
+                    return Err(status::TOO_LARGE);
+                }
+                let value = span(d.len(), value, len)?;
+                let ttl_ms = u64::try_from(ttl_ms).map_err(|_| status::BAD_ARGUMENT)?;
+                if ttl_ms == 0 {
+                    return Err(status::BAD_ARGUMENT);
+                }
+                let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
+                let now = s.ctx.now;
+                let ttl = std::time::Duration::from_millis(ttl_ms);
+                s.ctx
+                    .state
+                    .put(&proto, &d[key], &d[value], now, ttl)
+                    .map_err(state_error)?;
+                Ok(status::OK)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "state_remove",
+        |mut c: Caller<'_, HostState>, key: i32, key_len: i32| {
+            with_memory(&mut c, |d, s| {
+                let key = read_key(d, s, key, key_len)?;
+                let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
+                let now = s.ctx.now;
+                if s.ctx.state.remove(&proto, &d[key], now) {
+                    Ok(status::OK)
+                } else {
+                    Err(status::NOT_FOUND)
+                }
+            })
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "log",
+        |mut c: Caller<'_, HostState>, level: i32, msg: i32, msg_len: i32| {
+            with_memory(&mut c, |d, s| {
+                let level = LogLevel::from_abi(level).ok_or(status::BAD_ARGUMENT)?;
+                let len = length(msg_len)?;
+                let body = span(d.len(), msg, len)?;
+                let (now, burst, rate) = (s.ctx.now, s.limits.log_burst, s.limits.log_per_second);
+                if !s.log_bucket.take(now, burst, rate) {
+                    s.logs_dropped += 1;
+                    return Err(status::RATE_LIMITED);
+                }
+                let keep = body.start..body.start + len.min(s.limits.max_log_len);
+                s.ctx.effects.push_log(level, &d[keep]);
+                Ok(status::OK)
+            })
+        },
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_reject_everything_outside_memory() {
+        assert_eq!(span(100, 0, 100), Ok(0..100));
+        assert_eq!(span(100, 90, 10), Ok(90..100));
+        assert_eq!(span(100, 91, 10), Err(status::BAD_POINTER));
+        assert_eq!(span(100, -1, 1), Err(status::BAD_POINTER));
+        assert_eq!(span(100, i32::MAX, usize::MAX), Err(status::BAD_POINTER));
+        assert_eq!(length(-5), Err(status::BAD_ARGUMENT));
+    }
+
+    #[test]
+    fn addresses_round_trip_through_the_abi_form() {
+        for a in ["10.1.2.3", "fd00::7", "::1", "0.0.0.0"] {
+            let ip: IpAddr = a.parse().unwrap();
+            assert_eq!(from_abi(to_abi(ip)), ip);
+        }
+    }
+
+    #[test]
+    fn log_bucket_refills_with_node_time() {
+        let mut b = LogBucket::new(2);
+        let t0 = Timestamp::from_millis(1000);
+        assert!(b.take(t0, 2, 1));
+        assert!(b.take(t0, 2, 1));
+        assert!(!b.take(t0, 2, 1));
+        assert!(b.take(t0 + std::time::Duration::from_secs(1), 2, 1));
+        assert!(!b.take(t0 + std::time::Duration::from_secs(1), 2, 1));
+    }
+}

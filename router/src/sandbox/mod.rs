@@ -1,0 +1,385 @@
+//! The sandbox: compiles untrusted capsule modules and evaluates capsules with them.
+//!
+//! Owns the wasmtime engine and its configuration for untrusted code, load-time validation,
+//! compilation, the per-protocol instances and the limits of every evaluation (fuel, memory,
+//! stack, effects, log rate). It implements the node API of `docs/node-api.md` (in `host`) and
+//! records what a capsule asked for as [`Effects`]; it never transmits, delivers, or reads a
+//! clock: time and the node's tables come in through [`NodeContext`].
+//!
+//! # Instance model
+//!
+//! Each protocol (type fingerprint) gets its own wasmtime `Store` and instance, created on its
+//! first capsule and reused for the following ones (a call on a warm instance costs well under
+//! a microsecond; a fresh instance per capsule costs tens). Guarantees:
+//! - **isolation**: stores are never shared between protocols, so no linear memory, global or
+//!   table of one protocol is visible to another; the state store API is partitioned by the
+//!   calling protocol's fingerprint, which the guest cannot choose;
+//! - **no poisoning**: an instance that traps (out of fuel, stack, memory, any trap) is dropped;
+//!   the next capsule of that protocol gets a fresh one;
+//! - **bounded memory**: linear memory is capped by a resource limiter; instances are replaced
+//!   after `recycle_after_calls` evaluations, and at most `max_live_instances` live at once
+//!   (least recently used dropped first).
+//!
+//! Capsule authors may therefore rely on nothing but the state store surviving between
+//! evaluations.
+//!
+//! # Compile and evaluate are separate
+//!
+//! [`Compiler`] is cheap to clone and `Send`, so a node can compile on a worker thread while it
+//! keeps evaluating protocols already loaded; [`Sandbox::evaluate`] only needs a
+//! [`CompiledCapsule`].
+
+mod context;
+mod error;
+mod host;
+mod limits;
+mod validate;
+
+use std::sync::Arc;
+
+use lru::LruCache;
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, Strategy, Trap, TypedFunc};
+
+pub use context::{
+    Bytes, Delivery, Effects, LogLevel, LogRecord, NodeContext, SendRoute, SentCapsule,
+};
+pub use error::{EvalError, LoadError};
+pub use limits::SandboxLimits;
+
+use crate::fingerprint::Fingerprint;
+use crate::wire::CapsuleRepr;
+use host::{HostState, ResourceLimitHit};
+
+/// A validated, compiled capsule module, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct CompiledCapsule {
+    fingerprint: Fingerprint,
+    pre: InstancePre<HostState>,
+    module_len: usize,
+}
+
+impl CompiledCapsule {
+    /// The type fingerprint of the module it was compiled from.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
+    /// Size of the module's bytes.
+    pub fn module_len(&self) -> usize {
+        self.module_len
+    }
+
+    /// Approximate memory the compiled code occupies, in bytes (for soft-store accounting).
+    pub fn compiled_len(&self) -> usize {
+        let range = self.pre.module().image_range();
+        (range.end as usize).saturating_sub(range.start as usize)
+    }
+}
+
+impl std::fmt::Debug for CompiledCapsule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledCapsule")
+            .field("fingerprint", &self.fingerprint)
+            .field("module_len", &self.module_len)
+            .finish()
+    }
+}
+
+/// Validates and compiles modules. Clone it into a worker thread to compile off the
+/// forwarding path.
+#[derive(Clone)]
+pub struct Compiler {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+    limits: Arc<SandboxLimits>,
+}
+
+impl Compiler {
+    /// Checks `bytes` against the node API rules and limits (cheap, no compilation): size,
+    /// imports, exports, function count, declared memory, and full WebAssembly validation with
+    /// the sandbox's feature set.
+    pub fn validate(&self, bytes: &[u8]) -> Result<(), LoadError> {
+        validate::check_module(bytes, &self.limits)?;
+        Module::validate(&self.engine, bytes).map_err(|e| LoadError::Rejected(format!("{e:#}")))
+    }
+
+    /// Validates, then compiles `bytes` (the expensive step: milliseconds). The fingerprint is
+    /// the caller's claim of what these bytes are; check it against the bytes before calling.
+    pub fn compile(
+        &self,
+        fingerprint: Fingerprint,
+        bytes: &[u8],
+    ) -> Result<CompiledCapsule, LoadError> {
+        self.validate(bytes)?;
+        let module = Module::from_binary(&self.engine, bytes)
+            .map_err(|e| LoadError::Rejected(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| LoadError::Rejected(format!("{e:#}")))?;
+        Ok(CompiledCapsule {
+            fingerprint,
+            pre,
+            module_len: bytes.len(),
+        })
+    }
+}
+
+/// Counters of a [`Sandbox`], monotonically increasing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SandboxStats {
+    /// Evaluations started.
+    pub evaluations: u64,
+    /// Evaluations that ended with `ants_evaluate` returning 0.
+    pub completed: u64,
+    /// Instances created.
+    pub instantiations: u64,
+    /// Instances dropped after a trap.
+    pub discarded_after_trap: u64,
+    /// Instances replaced after `recycle_after_calls` evaluations.
+    pub recycled: u64,
+    /// Instances dropped to stay within `max_live_instances`.
+    pub evicted: u64,
+    /// Fuel burnt in total.
+    pub fuel_consumed: u64,
+    /// Evaluations stopped for running out of fuel.
+    pub out_of_fuel: u64,
+    /// Evaluations stopped for stack exhaustion.
+    pub stack_overflow: u64,
+    /// Evaluations stopped for exceeding the memory or table limit.
+    pub memory_limit: u64,
+    /// Evaluations stopped by another trap.
+    pub traps: u64,
+    /// Evaluations whose instance could not be created.
+    pub instantiation_failed: u64,
+    /// Evaluations where `ants_evaluate` returned a nonzero status.
+    pub capsule_errors: u64,
+    /// Log messages dropped by the per-protocol rate limit.
+    pub logs_rate_limited: u64,
+    /// Host calls answered with an error status, by code (index = -status; index 1 is
+    /// `BAD_POINTER`, see `docs/node-api.md`).
+    pub host_call_errors: [u64; 16],
+}
+
+struct LiveInstance {
+    store: Store<HostState>,
+    evaluate: TypedFunc<(), i32>,
+    calls: u32,
+}
+
+/// Runs capsules of many protocols, each in its own instance, within [`SandboxLimits`].
+pub struct Sandbox {
+    compiler: Compiler,
+    instances: LruCache<Fingerprint, LiveInstance>,
+    stats: SandboxStats,
+}
+
+/// Builds the engine configuration for untrusted code.
+fn engine_config(limits: &SandboxLimits) -> Config {
+    let mut config = Config::new();
+    config
+        .strategy(Strategy::Cranelift)
+        // Deterministic CPU bound: the emulator's runs must not depend on machine speed.
+        .consume_fuel(true)
+        .max_wasm_stack(limits.max_wasm_stack)
+        .cranelift_nan_canonicalization(true)
+        // Rust's wasm32 output uses these; everything else stays off.
+        .wasm_bulk_memory(true)
+        .wasm_multi_value(true)
+        .wasm_simd(false)
+        .wasm_relaxed_simd(false)
+        .wasm_multi_memory(false)
+        .wasm_memory64(false)
+        .wasm_tail_call(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false);
+    // Threads, GC, exceptions, function references and the component model are compiled out (crate
+    // features off), so modules using them fail validation.
+    config
+}
+
+impl Sandbox {
+    /// A sandbox with its own engine, configured for untrusted code.
+    pub fn new(limits: SandboxLimits) -> Result<Self, LoadError> {
+        let engine = Engine::new(&engine_config(&limits))
+            .map_err(|e| LoadError::Rejected(format!("engine configuration: {e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        host::define_imports(&mut linker)
+            .map_err(|e| LoadError::Rejected(format!("node API definition: {e:#}")))?;
+        let live = std::num::NonZeroUsize::new(limits.max_live_instances.max(1))
+            .unwrap_or(std::num::NonZeroUsize::MIN);
+        Ok(Sandbox {
+            compiler: Compiler {
+                engine,
+                linker: Arc::new(linker),
+                limits: Arc::new(limits),
+            },
+            instances: LruCache::new(live),
+            stats: SandboxStats::default(),
+        })
+    }
+
+    /// The limits this sandbox enforces.
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.compiler.limits
+    }
+
+    /// A handle that validates and compiles with this sandbox's engine (cheap clone).
+    pub fn compiler(&self) -> Compiler {
+        self.compiler.clone()
+    }
+
+    /// Validates and compiles on the calling thread. See [`Compiler::compile`].
+    pub fn compile(
+        &self,
+        fingerprint: Fingerprint,
+        bytes: &[u8],
+    ) -> Result<CompiledCapsule, LoadError> {
+        self.compiler.compile(fingerprint, bytes)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SandboxStats {
+        self.stats
+    }
+
+    /// Protocols with a live instance.
+    pub fn live_instances(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// Drops the live instance of a protocol (e.g. when its code leaves the soft-store).
+    pub fn forget(&mut self, fingerprint: &Fingerprint) {
+        self.instances.pop(fingerprint);
+    }
+
+    fn instantiate(&mut self, code: &CompiledCapsule) -> Result<LiveInstance, EvalError> {
+        self.stats.instantiations += 1;
+        let limits = &self.compiler.limits;
+        let mut store = Store::new(&self.compiler.engine, HostState::new(limits));
+        store.limiter(|s| &mut s.limiter);
+        // A start function runs at instantiation: it is bounded by the same fuel.
+        store
+            .set_fuel(limits.fuel_per_evaluation)
+            .map_err(|_| EvalError::Instantiation)?;
+        let instance = code
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| classify(&e).unwrap_or(EvalError::Instantiation))?;
+        let memory = instance
+            .get_memory(&mut store, capsule_sdk::abi::MEMORY_EXPORT)
+            .ok_or(EvalError::Instantiation)?;
+        store.data_mut().memory = Some(memory);
+        let evaluate = instance
+            .get_typed_func::<(), i32>(&mut store, capsule_sdk::abi::EVALUATE_EXPORT)
+            .map_err(|_| EvalError::Instantiation)?;
+        Ok(LiveInstance {
+            store,
+            evaluate,
+            calls: 0,
+        })
+    }
+
+    /// Evaluates `capsule` with `code`, the compiled module of its type.
+    ///
+    /// `capsule.budget` must already be this hop's remaining budget (the node decrements it
+    /// before evaluation). On success the effects are in `ctx.effects`; on error they are
+    /// cleared (a stopped capsule has no effects) and the reason is counted.
+    pub fn evaluate(
+        &mut self,
+        code: &CompiledCapsule,
+        capsule: &CapsuleRepr<'_>,
+        ctx: &mut NodeContext,
+    ) -> Result<(), EvalError> {
+        self.stats.evaluations += 1;
+        ctx.effects.clear();
+        let fp = code.fingerprint;
+        let mut live = match self.instances.pop(&fp) {
+            Some(live) => live,
+            None => match self.instantiate(code) {
+                Ok(live) => live,
+                Err(e) => {
+                    self.count_error(e);
+                    return Err(e);
+                }
+            },
+        };
+        let fuel = self.compiler.limits.fuel_per_evaluation;
+        let state = live.store.data_mut();
+        state.load_capsule(capsule);
+        std::mem::swap(&mut state.ctx, ctx);
+        let result = match live.store.set_fuel(fuel) {
+            Ok(()) => live.evaluate.call(&mut live.store, ()),
+            Err(e) => Err(e),
+        };
+        let left = live.store.get_fuel().unwrap_or(0);
+        self.stats.fuel_consumed += fuel.saturating_sub(left);
+        let state = live.store.data_mut();
+        std::mem::swap(&mut state.ctx, ctx);
+        for (total, n) in self
+            .stats
+            .host_call_errors
+            .iter_mut()
+            .zip(std::mem::take(&mut state.status_counts))
+        {
+            *total += n;
+        }
+        self.stats.logs_rate_limited += std::mem::take(&mut state.logs_dropped);
+        live.calls += 1;
+
+        let outcome = match result {
+            Ok(0) => Ok(()),
+            Ok(status) => Err(EvalError::CapsuleStatus(status)),
+            Err(e) => Err(classify(&e).unwrap_or(EvalError::OtherTrap)),
+        };
+        match outcome {
+            Ok(()) => self.stats.completed += 1,
+            Err(e) => {
+                self.count_error(e);
+                if e.poisons_instance() {
+                    // Keep what the capsule logged before it died (a panic message is there);
+                    // drop everything else it asked for.
+                    ctx.effects.discard_actions();
+                    self.stats.discarded_after_trap += 1;
+                    return outcome;
+                }
+            }
+        }
+        if live.calls >= self.compiler.limits.recycle_after_calls {
+            self.stats.recycled += 1;
+        } else if let Some((old, _)) = self.instances.push(fp, live)
+            && old != fp
+        {
+            self.stats.evicted += 1;
+        }
+        outcome
+    }
+
+    fn count_error(&mut self, e: EvalError) {
+        let s = &mut self.stats;
+        match e {
+            EvalError::OutOfFuel => s.out_of_fuel += 1,
+            EvalError::StackOverflow => s.stack_overflow += 1,
+            EvalError::MemoryLimit => s.memory_limit += 1,
+            EvalError::Unreachable | EvalError::MemoryOutOfBounds | EvalError::OtherTrap => {
+                s.traps += 1
+            }
+            EvalError::Instantiation => s.instantiation_failed += 1,
+            EvalError::CapsuleStatus(_) => s.capsule_errors += 1,
+        }
+    }
+}
+
+/// Names the reason a wasmtime call failed, if it is a sandbox stop rather than a host bug.
+fn classify(e: &wasmtime::Error) -> Option<EvalError> {
+    if e.downcast_ref::<ResourceLimitHit>().is_some() {
+        return Some(EvalError::MemoryLimit);
+    }
+    Some(match e.downcast_ref::<Trap>()? {
+        Trap::OutOfFuel => EvalError::OutOfFuel,
+        Trap::StackOverflow => EvalError::StackOverflow,
+        Trap::UnreachableCodeReached => EvalError::Unreachable,
+        Trap::MemoryOutOfBounds => EvalError::MemoryOutOfBounds,
+        _ => EvalError::OtherTrap,
+    })
+}
