@@ -69,7 +69,7 @@ pub const MAX_KEY_LEN: usize = 64;
 /// Largest state value, in bytes.
 pub const MAX_VALUE_LEN: usize = 4096;
 /// Bytes charged against the quota per state entry, on top of key and value lengths.
-pub const STATE_ENTRY_OVERHEAD: usize = 64;
+pub const STATE_ENTRY_OVERHEAD: usize = 128;
 /// Default state quota of one protocol, in charged bytes.
 pub const DEFAULT_STATE_QUOTA: usize = 64 * 1024;
 /// Longest state TTL, in milliseconds (one hour). The shortest is 1 ms.

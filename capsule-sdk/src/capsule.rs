@@ -3,7 +3,6 @@
 //! Owns the safe wrappers over the `capsule_*` imports and [`Fingerprint`]. It must never
 //! cause an effect: nothing here sends, delivers or touches state.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use serde::de::DeserializeOwned;
@@ -58,12 +57,26 @@ pub fn payload_into(buf: &mut [u8]) -> Result<usize, Error> {
     Ok(n as usize)
 }
 
+/// Fills a fresh `Vec` of up to `cap` bytes through `f(out, cap)`, an import that writes
+/// `min(len, cap)` bytes at `out` and returns `len`. The buffer is not zeroed first: sandbox
+/// fuel is charged per byte of `memory.fill`, and the node overwrites it anyway.
+pub(crate) fn read_vec(
+    cap: usize,
+    f: impl FnOnce(*mut u8, usize) -> i32,
+) -> Result<Vec<u8>, Error> {
+    let mut v = Vec::with_capacity(cap);
+    let len = Error::check(f(v.as_mut_ptr(), cap))? as usize;
+    // SAFETY: the import initialised the first `min(len, cap)` bytes of the capacity.
+    unsafe { v.set_len(len.min(cap)) };
+    Ok(v)
+}
+
 /// The whole payload.
 pub fn payload() -> Result<Vec<u8>, Error> {
-    let mut buf = vec![0; payload_len()];
-    let n = payload_into(&mut buf)?;
-    buf.truncate(n);
-    Ok(buf)
+    // SAFETY: `out` is writable for `cap` bytes (the Vec's capacity).
+    read_vec(payload_len(), |out, cap| unsafe {
+        sys::capsule_payload(out, cap)
+    })
 }
 
 /// The payload decoded as a postcard value of type `T`; [`Error::Decode`] if it does not

@@ -5,6 +5,8 @@
 //! released only when `ants_evaluate` returns 0; this module must never try to bypass that
 //! (for example by retrying a failed send with a larger budget).
 
+use alloc::vec::Vec;
+
 use serde::Serialize;
 
 use crate::abi::{MAX_PAYLOAD, SEND_SOURCE_SELF, SEND_VIA_NEIGHBOUR};
@@ -74,18 +76,18 @@ impl Send {
 
     /// Sends it with `value` encoded by postcard as payload.
     pub fn typed<T: Serialize + ?Sized>(self, value: &T) -> Result<u32, Error> {
-        let mut buf = [0; MAX_PAYLOAD];
-        self.bytes(encode(value, &mut buf)?)
+        self.bytes(&encode(value, MAX_PAYLOAD)?)
     }
 }
 
-/// Encodes `value` with postcard into `buf`; [`Error::TooLarge`] if it does not fit.
-pub fn encode<'a, T: Serialize + ?Sized>(value: &T, buf: &'a mut [u8]) -> Result<&'a [u8], Error> {
-    match postcard::to_slice(value, buf) {
-        Ok(used) => Ok(used),
-        Err(postcard::Error::SerializeBufferFull) => Err(Error::TooLarge),
-        Err(_) => Err(Error::Encode),
+/// Encodes `value` with postcard; [`Error::TooLarge`] if it takes more than `limit` bytes.
+pub fn encode<T: Serialize + ?Sized>(value: &T, limit: usize) -> Result<Vec<u8>, Error> {
+    // Growing the newest heap block happens in place, so this costs no copies.
+    let bytes = postcard::to_allocvec(value).map_err(|_| Error::Encode)?;
+    if bytes.len() > limit {
+        return Err(Error::TooLarge);
     }
+    Ok(bytes)
 }
 
 /// Sends `payload` toward `dst` with `budget`; returns the budget still available.
@@ -139,8 +141,7 @@ pub fn deliver(port: u16, payload: &[u8]) -> Result<(), Error> {
 
 /// Delivers `value` (postcard) to the local application bound to `port`.
 pub fn deliver_typed<T: Serialize + ?Sized>(port: u16, value: &T) -> Result<(), Error> {
-    let mut buf = [0; MAX_PAYLOAD];
-    deliver(port, encode(value, &mut buf)?)
+    deliver(port, &encode(value, MAX_PAYLOAD)?)
 }
 
 #[cfg(test)]
@@ -149,9 +150,10 @@ mod tests {
 
     #[test]
     fn encode_reports_overflow_as_too_large() {
-        let mut small = [0; 4];
-        assert_eq!(encode(&[7u8; 10][..], &mut small), Err(Error::TooLarge));
-        let mut big = [0; 16];
-        assert_eq!(encode(&(1u8, 300u16), &mut big), Ok(&[1, 0xac, 0x02][..]));
+        assert_eq!(encode(&[7u8; 10][..], 4), Err(Error::TooLarge));
+        assert_eq!(
+            encode(&(1u8, 300u16), 3).as_deref(),
+            Ok(&[1, 0xac, 0x02][..])
+        );
     }
 }

@@ -13,7 +13,7 @@
 //! On wasm32 (feature `runtime`, on by default) the crate also provides the global allocator
 //! (a bump heap rewound before every evaluation: heap data never survives one) and a panic
 //! handler that logs through the node and traps. On other targets [`sys`] is served by
-//! [`testing::FakeNode`], so capsule logic can be unit-tested on the host.
+//! `testing::FakeNode`, so capsule logic can be unit-tested on the host.
 //!
 //! The crate only ever talks to the node through [`sys`]; it never assumes anything survives
 //! between evaluations except what [`state`] stores.

@@ -39,7 +39,7 @@ fn grow(extra: usize) -> Option<usize> {
     if old == usize::MAX {
         return None;
     }
-    Some((old + pages).checked_mul(PAGE).unwrap_or(usize::MAX))
+    Some(old.saturating_add(pages).saturating_mul(PAGE))
 }
 
 impl Heap {
@@ -53,9 +53,7 @@ impl Heap {
         let bump = unsafe { &mut *self.0.get() };
         if !bump.is_initialized() {
             let start = &raw const __heap_base as usize;
-            let end = wasm32::memory_size(0)
-                .checked_mul(PAGE)
-                .unwrap_or(usize::MAX);
+            let end = wasm32::memory_size(0).saturating_mul(PAGE);
             *bump = Bump::new(start, end.max(start));
         }
         bump

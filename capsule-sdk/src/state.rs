@@ -4,7 +4,6 @@
 //! the partition from the capsule's fingerprint, so this module can never name or reach
 //! another protocol's state.
 
-use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -12,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::abi::MAX_VALUE_LEN;
-use crate::capsule::decode;
+use crate::capsule::{decode, read_vec};
 use crate::effects::encode;
 use crate::{Error, sys};
 
@@ -33,12 +32,12 @@ pub fn get(key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
     let Some(len) = get_into(key, &mut [])? else {
         return Ok(None);
     };
-    let mut value = vec![0; len];
     // Nothing else runs during an evaluation, so the entry cannot change in between.
-    Ok(get_into(key, &mut value)?.map(|n| {
-        value.truncate(n);
-        value
-    }))
+    // SAFETY: `key` is readable for its length; `out` is writable for `cap` bytes.
+    read_vec(len, |out, cap| unsafe {
+        sys::state_get(key.as_ptr(), key.len(), out, cap)
+    })
+    .map(Some)
 }
 
 /// Stores `value` under `key` for `ttl` (rounded up to whole milliseconds, 1 ms to 1 hour),
@@ -72,6 +71,5 @@ pub fn get_typed<T: DeserializeOwned>(key: &[u8]) -> Result<Option<T>, Error> {
 
 /// Stores `value` encoded by postcard under `key` for `ttl`.
 pub fn put_typed<T: Serialize + ?Sized>(key: &[u8], value: &T, ttl: Duration) -> Result<(), Error> {
-    let mut buf = vec![0; MAX_VALUE_LEN];
-    put(key, encode(value, &mut buf)?, ttl)
+    put(key, &encode(value, MAX_VALUE_LEN)?, ttl)
 }

@@ -3,7 +3,7 @@
 //!
 //! On wasm32 these are `extern "C"` imports from module `ants_v1`. On every other target the
 //! same functions, with the same signatures, are served by the thread-local fake node of
-//! [`crate::testing`], so the crate builds on the host and capsule logic can be unit-tested
+//! `crate::testing`, so the crate builds on the host and capsule logic can be unit-tested
 //! there. This module must never add behaviour: safe wrappers live in the modules above it.
 //!
 //! Pointers are linear-memory addresses (`i32` in the wasm signature), lengths are `usize`

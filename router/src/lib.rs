@@ -14,8 +14,10 @@
 #![warn(missing_docs)]
 
 pub mod fingerprint;
+#[cfg(feature = "sandbox")]
 pub mod harness;
 pub mod routing;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod softstore;
 pub mod time;

@@ -114,12 +114,36 @@ fn endless_recursion_overflows_the_stack() {
 
 #[test]
 fn endless_memory_growth_hits_the_memory_limit() {
+    // Growth beyond the cap makes `memory.grow` return -1 (as the node API promises); a module
+    // that then gives up, as a Rust allocation failure does, is stopped as `memory_limit`.
+    stopped_with(
+        r#"(func (export "ants_evaluate") (result i32)
+             (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+             unreachable)"#,
+        EvalError::MemoryLimit,
+    );
+    // One that ignores the refusal and keeps asking is stopped by its fuel instead.
     stopped_with(
         r#"(func (export "ants_evaluate") (result i32)
              (loop $l (drop (memory.grow (i32.const 1))) (br $l))
              (i32.const 0))"#,
-        EvalError::MemoryLimit,
+        EvalError::OutOfFuel,
     );
+}
+
+#[test]
+fn refused_growth_is_survivable() {
+    // A module that checks `memory.grow` and carries on is not stopped at all.
+    let mut node = node();
+    let careful = node
+        .load(&module(
+            r#"(func (export "ants_evaluate") (result i32)
+                 (if (i32.ne (memory.grow (i32.const 100)) (i32.const -1)) (then (return (i32.const 1))))
+                 (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then (return (i32.const 2))))
+                 (i32.const 0))"#,
+        ))
+        .unwrap();
+    assert_eq!(node.evaluate(&careful, &capsule()).result, Ok(()));
 }
 
 #[test]
@@ -276,7 +300,7 @@ fn wild_pointers_and_lengths_get_status_codes_not_traps() {
         ),
         (
             "(call $payload (i32.const 0) (i32.const -7))",
-            status::BAD_ARGUMENT,
+            status::BAD_POINTER,
         ),
         ("(call $fp (i32.const 65510))", status::BAD_POINTER),
         ("(call $addr (i32.const 2147483647))", status::BAD_POINTER),
@@ -290,7 +314,7 @@ fn wild_pointers_and_lengths_get_status_codes_not_traps() {
         ),
         (
             "(call $nbrs (i32.const 0) (i32.const -1))",
-            status::BAD_ARGUMENT,
+            status::BAD_POINTER,
         ),
         (
             "(call $load (i32.const -16) (i32.const 0))",
@@ -306,7 +330,7 @@ fn wild_pointers_and_lengths_get_status_codes_not_traps() {
         ),
         (
             "(call $send (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const -1))",
-            status::BAD_ARGUMENT,
+            status::TOO_LARGE,
         ),
         (
             "(call $send (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 64) (i32.const 0) (i32.const 0))",
@@ -334,7 +358,7 @@ fn wild_pointers_and_lengths_get_status_codes_not_traps() {
         ),
         (
             "(call $get (i32.const 0) (i32.const 4) (i32.const 0) (i32.const -1))",
-            status::BAD_ARGUMENT,
+            status::BAD_POINTER,
         ),
         (
             "(call $put (i32.const 0) (i32.const 4) (i32.const 65535) (i32.const 9) (i64.const 1000))",

@@ -9,7 +9,6 @@
 
 #![no_std]
 
-use capsule_sdk::abi::MAX_PAYLOAD;
 use capsule_sdk::prelude::*;
 
 /// Local application port that receives the payload at the destination.
@@ -21,15 +20,13 @@ pub struct Forward;
 
 impl Capsule for Forward {
     fn evaluate(&mut self) -> Result<(), Error> {
-        // The fast path of every node: keep it free of heap and formatting.
-        let mut buf = [0; MAX_PAYLOAD];
-        let len = capsule::payload_into(&mut buf)?;
-        let payload = buf.get(..len).ok_or(Error::TooLarge)?;
+        // The fast path of every node: one copy in, one out, no formatting.
+        let payload = capsule::payload()?;
         let dst = capsule::destination()?;
         if dst == node::address()? {
-            return deliver(DELIVERY_PORT, payload);
+            return deliver(DELIVERY_PORT, &payload);
         }
-        match forward_with(payload) {
+        match forward_with(&payload) {
             Err(Error::NoRoute) => {
                 capsule_sdk::error!("forward: no route toward {dst}");
                 Err(Error::NoRoute)

@@ -167,7 +167,8 @@ impl Effects {
         self.deliveries.clear();
     }
 
-    pub(crate) fn clear(&mut self) {
+    /// Forgets everything recorded, keeping the buffers for reuse.
+    pub fn clear(&mut self) {
         self.sends.clear();
         self.deliveries.clear();
         self.logs.clear();
@@ -180,7 +181,9 @@ impl Effects {
         Bytes(start..self.arena.len())
     }
 
-    pub(crate) fn push_send(
+    /// Records a capsule to send. The sandbox's `send` host call uses it; so can a protocol
+    /// implemented natively (benchmarks compare against one).
+    pub fn push_send(
         &mut self,
         source: IpAddr,
         destination: IpAddr,
@@ -198,12 +201,14 @@ impl Effects {
         });
     }
 
-    pub(crate) fn push_delivery(&mut self, port: u16, payload: &[u8]) {
+    /// Records a local delivery.
+    pub fn push_delivery(&mut self, port: u16, payload: &[u8]) {
         let payload = self.store(payload);
         self.deliveries.push(Delivery { port, payload });
     }
 
-    pub(crate) fn push_log(&mut self, level: LogLevel, message: &[u8]) {
+    /// Records a log message.
+    pub fn push_log(&mut self, level: LogLevel, message: &[u8]) {
         let message = self.store(message);
         self.logs.push(LogRecord { level, message });
     }

@@ -94,8 +94,8 @@ pub enum EvalError {
     /// The native stack limit was hit (unbounded recursion).
     #[error("stack exhausted")]
     StackOverflow,
-    /// The capsule tried to grow its memory or table beyond the limit.
-    #[error("memory limit exceeded")]
+    /// The capsule trapped after its memory or table growth was refused at the limit.
+    #[error("memory limit exceeded (growth refused, then the capsule trapped)")]
     MemoryLimit,
     /// The capsule executed `unreachable` (a Rust panic ends this way after logging).
     #[error("capsule trapped: unreachable executed (a panic; see its log)")]

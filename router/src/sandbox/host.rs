@@ -20,15 +20,14 @@ use crate::softstore::StateError;
 use crate::time::Timestamp;
 use crate::wire::CapsuleRepr;
 
-/// The memory/table limit was hit: raised from the limiter so the trap names its reason.
-#[derive(Debug, thiserror::Error)]
-#[error("capsule exceeded its memory or table limit")]
-pub(crate) struct ResourceLimitHit;
-
-/// Caps linear memory and tables of one capsule instance.
+/// Caps linear memory and tables of one capsule instance. A refused growth makes
+/// `memory.grow`/`table.grow` return -1, as the node API promises; `denied` remembers it so
+/// that a trap following it (the guest's allocation-failure panic) is counted as the memory
+/// limit rather than as an anonymous trap.
 pub(crate) struct GuestLimiter {
     max_memory_bytes: usize,
     max_table_elements: usize,
+    pub denied: bool,
 }
 
 impl ResourceLimiter for GuestLimiter {
@@ -38,10 +37,9 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_memory_bytes {
-            return Err(wasmtime::Error::new(ResourceLimitHit));
-        }
-        Ok(true)
+        let allowed = desired <= self.max_memory_bytes;
+        self.denied |= !allowed;
+        Ok(allowed)
     }
 
     fn table_growing(
@@ -50,10 +48,9 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_table_elements {
-            return Err(wasmtime::Error::new(ResourceLimitHit));
-        }
-        Ok(true)
+        let allowed = desired <= self.max_table_elements;
+        self.denied |= !allowed;
+        Ok(allowed)
     }
 
     fn instances(&self) -> usize {
@@ -136,6 +133,7 @@ impl HostState {
             limiter: GuestLimiter {
                 max_memory_bytes: limits.max_memory_bytes,
                 max_table_elements: limits.max_table_elements,
+                denied: false,
             },
             log_bucket: LogBucket::new(limits.log_burst),
             limits: limits.clone(),
@@ -191,8 +189,10 @@ fn span(mem_len: usize, ptr: i32, len: usize) -> Result<Range<usize>, i32> {
     Ok(start..end)
 }
 
-fn length(len: i32) -> Result<usize, i32> {
-    usize::try_from(len).map_err(|_| status::BAD_ARGUMENT)
+/// A length or capacity argument: wasm32 lengths are unsigned, so a "negative" `i32` is a
+/// length above 2 GiB (which then fails the size or range check), never an argument error.
+fn length(len: i32) -> usize {
+    len as u32 as usize
 }
 
 /// Runs `f` with the guest's memory and the host state; a module without memory gets
@@ -233,7 +233,7 @@ fn state_error(e: StateError) -> i32 {
 
 /// Reads a state key out of guest memory: non-empty, within the store's key limit.
 fn read_key(data: &[u8], state: &HostState, ptr: i32, len: i32) -> Result<Range<usize>, i32> {
-    let len = length(len)?;
+    let len = length(len);
     if len == 0 {
         return Err(status::BAD_ARGUMENT);
     }
@@ -285,9 +285,10 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         "capsule_payload",
         |mut c: Caller<'_, HostState>, out: i32, cap: i32| {
             with_memory(&mut c, |d, s| {
+                let out = span(d.len(), out, length(cap))?;
                 let payload = &s.capsule.payload;
-                let n = payload.len().min(length(cap)?);
-                write(d, out, &payload[..n])?;
+                let n = payload.len().min(out.len());
+                d[out.start..out.start + n].copy_from_slice(&payload[..n]);
                 Ok(payload.len() as i32)
             })
         },
@@ -343,11 +344,18 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         "neighbours",
         |mut c: Caller<'_, HostState>, out: i32, cap: i32| {
             with_memory(&mut c, |d, s| {
-                let all = s.ctx.routing.neighbours();
-                let n = all.len().min(length(cap)?);
-                let r = span(d.len(), out, n * 16)?;
-                for (chunk, nb) in d[r].chunks_exact_mut(16).zip(all) {
-                    chunk.copy_from_slice(&to_abi(nb.address));
+                let r = span(d.len(), out, length(cap).saturating_mul(16))?;
+                let mut all: Vec<[u8; 16]> = s
+                    .ctx
+                    .routing
+                    .neighbours()
+                    .iter()
+                    .map(|n| to_abi(n.address))
+                    .collect();
+                all.sort_unstable();
+                all.dedup();
+                for (chunk, nb) in d[r].chunks_exact_mut(16).zip(&all) {
+                    chunk.copy_from_slice(nb);
                 }
                 Ok(all.len() as i32)
             })
@@ -387,34 +395,43 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
          payload: i32,
          payload_len: i32| {
             with_memory(&mut c, |d, s| {
+                // Checks in the order docs/node-api.md fixes: scalars, sizes, pointers, then
+                // the call's own conditions.
                 if flags & !abi::SEND_FLAGS_ALL != 0 || budget < 1 {
                     return Err(status::BAD_ARGUMENT);
+                }
+                let len = length(payload_len);
+                if len > s.limits.max_payload {
+                    return Err(status::TOO_LARGE);
+                }
+                let destination = read_addr(d, dst)?;
+                let via = if flags & abi::SEND_VIA_NEIGHBOUR != 0 {
+                    Some(read_addr(d, via)?)
+                } else {
+                    None
+                };
+                let body = span(d.len(), payload, len)?;
+                if s.ctx.effects.sends().len() >= s.limits.max_sends {
+                    return Err(status::TOO_MANY_EFFECTS);
                 }
                 if budget > i32::from(s.budget_left) {
                     return Err(status::BUDGET_EXCEEDED);
                 }
-                if s.ctx.effects.sends().len() >= s.limits.max_sends {
-                    return Err(status::TOO_MANY_EFFECTS);
-                }
-                let len = length(payload_len)?;
-                if len > s.limits.max_payload {
-                    return Err(status::TOO_LARGE);
-                }
-                let body = span(d.len(), payload, len)?;
-                let destination = read_addr(d, dst)?;
-                let route = if flags & abi::SEND_VIA_NEIGHBOUR != 0 {
-                    let n = read_addr(d, via)?;
-                    s.ctx
-                        .routing
-                        .neighbour(n)
-                        .ok_or(status::UNKNOWN_NEIGHBOUR)?;
-                    SendRoute::Via(n)
-                } else {
-                    s.ctx
-                        .routing
-                        .lookup(destination, s.ctx.address)
-                        .ok_or(status::NO_ROUTE)?;
-                    SendRoute::Toward
+                let route = match via {
+                    Some(n) => {
+                        s.ctx
+                            .routing
+                            .neighbour(n)
+                            .ok_or(status::UNKNOWN_NEIGHBOUR)?;
+                        SendRoute::Via(n)
+                    }
+                    None => {
+                        s.ctx
+                            .routing
+                            .lookup(destination, s.ctx.address)
+                            .ok_or(status::NO_ROUTE)?;
+                        SendRoute::Toward
+                    }
                 };
                 let source = if flags & abi::SEND_SOURCE_SELF != 0 {
                     s.ctx.address
@@ -437,14 +454,14 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         |mut c: Caller<'_, HostState>, port: i32, payload: i32, payload_len: i32| {
             with_memory(&mut c, |d, s| {
                 let port = u16::try_from(port).map_err(|_| status::BAD_ARGUMENT)?;
-                if s.ctx.effects.deliveries().len() >= s.limits.max_deliveries {
-                    return Err(status::TOO_MANY_EFFECTS);
-                }
-                let len = length(payload_len)?;
+                let len = length(payload_len);
                 if len > s.limits.max_payload {
                     return Err(status::TOO_LARGE);
                 }
                 let body = span(d.len(), payload, len)?;
+                if s.ctx.effects.deliveries().len() >= s.limits.max_deliveries {
+                    return Err(status::TOO_MANY_EFFECTS);
+                }
                 s.ctx.effects.push_delivery(port, &d[body]);
                 Ok(status::OK)
             })
@@ -456,7 +473,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         |mut c: Caller<'_, HostState>, key: i32, key_len: i32, out: i32, cap: i32| {
             with_memory(&mut c, |d, s| {
                 let key = read_key(d, s, key, key_len)?;
-                let cap = length(cap)?;
+                let out = span(d.len(), out, length(cap))?;
                 let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
                 let now = s.ctx.now;
                 let value = s
@@ -464,9 +481,8 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                     .state
                     .get(&proto, &d[key], now)
                     .ok_or(status::NOT_FOUND)?;
-                let n = value.len().min(cap);
-                let r = span(d.len(), out, n)?;
-                d[r].copy_from_slice(&value[..n]);
+                let n = value.len().min(out.len());
+                d[out.start..out.start + n].copy_from_slice(&value[..n]);
                 Ok(value.len() as i32)
             })
         },
@@ -481,16 +497,17 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
          value_len: i32,
          ttl_ms: i64| {
             with_memory(&mut c, |d, s| {
-                let key = read_key(d, s, key, key_len)?;
-                let len = length(value_len)?;
-                if len > s.ctx.state.limits().max_value_len {
-                    return Err(status::TOO_LARGE);
-                }
-                let value = span(d.len(), value, len)?;
-                let ttl_ms = u64::try_from(ttl_ms).map_err(|_| status::BAD_ARGUMENT)?;
-                if ttl_ms == 0 {
+                if key_len == 0 || !(1..=abi::MAX_TTL_MS).contains(&ttl_ms) {
                     return Err(status::BAD_ARGUMENT);
                 }
+                let limits = s.ctx.state.limits();
+                let len = length(value_len);
+                if length(key_len) > limits.max_key_len || len > limits.max_value_len {
+                    return Err(status::TOO_LARGE);
+                }
+                let key = read_key(d, s, key, key_len)?;
+                let value = span(d.len(), value, len)?;
+                let ttl_ms = ttl_ms as u64;
                 let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
                 let now = s.ctx.now;
                 let ttl = std::time::Duration::from_millis(ttl_ms);
@@ -524,7 +541,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         |mut c: Caller<'_, HostState>, level: i32, msg: i32, msg_len: i32| {
             with_memory(&mut c, |d, s| {
                 let level = LogLevel::from_abi(level).ok_or(status::BAD_ARGUMENT)?;
-                let len = length(msg_len)?;
+                let len = length(msg_len);
                 let body = span(d.len(), msg, len)?;
                 let (now, burst, rate) = (s.ctx.now, s.limits.log_burst, s.limits.log_per_second);
                 if !s.log_bucket.take(now, burst, rate) {
@@ -551,7 +568,7 @@ mod tests {
         assert_eq!(span(100, 91, 10), Err(status::BAD_POINTER));
         assert_eq!(span(100, -1, 1), Err(status::BAD_POINTER));
         assert_eq!(span(100, i32::MAX, usize::MAX), Err(status::BAD_POINTER));
-        assert_eq!(length(-5), Err(status::BAD_ARGUMENT));
+        assert_eq!(length(-5), u32::MAX as usize - 4, "lengths are unsigned");
     }
 
     #[test]

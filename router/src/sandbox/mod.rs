@@ -48,7 +48,7 @@ pub use limits::SandboxLimits;
 
 use crate::fingerprint::Fingerprint;
 use crate::wire::CapsuleRepr;
-use host::{HostState, ResourceLimitHit};
+use host::HostState;
 
 /// A validated, compiled capsule module, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
@@ -307,6 +307,7 @@ impl Sandbox {
         let fuel = self.compiler.limits.fuel_per_evaluation;
         let state = live.store.data_mut();
         state.load_capsule(capsule);
+        state.limiter.denied = false;
         std::mem::swap(&mut state.ctx, ctx);
         let result = match live.store.set_fuel(fuel) {
             Ok(()) => live.evaluate.call(&mut live.store, ()),
@@ -327,10 +328,20 @@ impl Sandbox {
         self.stats.logs_rate_limited += std::mem::take(&mut state.logs_dropped);
         live.calls += 1;
 
+        let memory_denied = state.limiter.denied;
         let outcome = match result {
             Ok(0) => Ok(()),
             Ok(status) => Err(EvalError::CapsuleStatus(status)),
-            Err(e) => Err(classify(&e).unwrap_or(EvalError::OtherTrap)),
+            Err(e) => Err(match classify(&e).unwrap_or(EvalError::OtherTrap) {
+                // A refused `memory.grow` returns -1; a trap of the guest's own after it is the
+                // guest giving up on allocation (a Rust panic), so name the limit instead.
+                EvalError::Unreachable | EvalError::MemoryOutOfBounds | EvalError::OtherTrap
+                    if memory_denied =>
+                {
+                    EvalError::MemoryLimit
+                }
+                other => other,
+            }),
         };
         match outcome {
             Ok(()) => self.stats.completed += 1,
@@ -372,9 +383,6 @@ impl Sandbox {
 
 /// Names the reason a wasmtime call failed, if it is a sandbox stop rather than a host bug.
 fn classify(e: &wasmtime::Error) -> Option<EvalError> {
-    if e.downcast_ref::<ResourceLimitHit>().is_some() {
-        return Some(EvalError::MemoryLimit);
-    }
     Some(match e.downcast_ref::<Trap>()? {
         Trap::OutOfFuel => EvalError::OutOfFuel,
         Trap::StackOverflow => EvalError::StackOverflow,

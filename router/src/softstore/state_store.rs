@@ -91,7 +91,7 @@ impl Default for StateLimits {
     /// 256 B keys, 4 KiB values, 64 KiB per protocol, 16 MiB in total, one hour of lifetime.
     fn default() -> Self {
         StateLimits {
-            max_key_len: 256,
+            max_key_len: 64,
             max_value_len: 4096,
             per_protocol_bytes: 64 * 1024,
             total_bytes: 16 * 1024 * 1024,

@@ -64,6 +64,22 @@ fn mask_bit(mask: &[u8], bit: usize) -> bool {
         .is_some_and(|byte| byte & (0x80 >> (bit % 8)) != 0)
 }
 
+/// Whether `mask`, starting at fragment `first`, has a bit set for an index above
+/// `u16::MAX`. Checked byte-wise: cost is linear in the mask, never in the bits.
+fn mask_out_of_range(first: u16, mask: &[u8]) -> bool {
+    // Bits from `in_range` on would name indexes above u16::MAX.
+    let in_range = usize::from(u16::MAX) + 1 - usize::from(first);
+    let Some(tail) = mask.get(in_range / 8..) else {
+        return false;
+    };
+    match tail.split_first() {
+        None => false,
+        Some((partial, rest)) => {
+            partial & (0xff >> (in_range % 8)) != 0 || rest.iter().any(|&b| b != 0)
+        }
+    }
+}
+
 /// Whether a request (`first`, `mask`) asks for fragment `index`.
 fn wants(first: u16, mask: &[u8], index: u16) -> bool {
     match index.checked_sub(first) {
@@ -128,11 +144,10 @@ impl<T: AsRef<[u8]>> CodeRequestPacket<T> {
                 actual: buf.len(),
             });
         }
-        // Bits from `in_range` on would name indexes above u16::MAX; they must be clear.
-        let first = usize::from(read_u16(buf, field::FIRST.start));
-        let in_range = usize::from(u16::MAX) + 1 - first;
-        let mask = &buf[field::mask(f, mask_len)];
-        if (in_range..mask_len * 8).any(|bit| mask_bit(mask, bit)) {
+        if mask_out_of_range(
+            read_u16(buf, field::FIRST.start),
+            &buf[field::mask(f, mask_len)],
+        ) {
             return Err(WireError::MaskOutOfRange);
         }
         Ok(())
@@ -245,8 +260,7 @@ impl<'a> CodeRequestRepr<'a> {
                 max,
             });
         }
-        let in_range = usize::from(u16::MAX) + 1 - usize::from(self.first);
-        if (in_range..self.mask.len() * 8).any(|bit| mask_bit(self.mask, bit)) {
+        if mask_out_of_range(self.first, self.mask) {
             return Err(WireError::MaskOutOfRange);
         }
         Ok(())
@@ -429,6 +443,30 @@ mod tests {
                 max: 1188
             })
         );
+    }
+
+    #[test]
+    fn out_of_range_check_agrees_with_the_bitwise_definition() {
+        let slow = |first: u16, mask: &[u8]| {
+            let in_range = usize::from(u16::MAX) + 1 - usize::from(first);
+            (in_range..mask.len() * 8).any(|bit| mask_bit(mask, bit))
+        };
+        for first in [0, 1, 65520, 65527, 65528, 65529, 65534, 65535] {
+            for mask in [
+                &[][..],
+                &[0x80],
+                &[0x01],
+                &[0, 0, 0x10],
+                &[0xff; 3],
+                &[0, 0, 0],
+            ] {
+                assert_eq!(
+                    mask_out_of_range(first, mask),
+                    slow(first, mask),
+                    "{first} {mask:?}"
+                );
+            }
+        }
     }
 
     #[test]
