@@ -32,6 +32,7 @@ build: capsules
 test: build fuzz-check
 	$(CARGO) test --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace --doc
+	$(CARGO) test --locked --manifest-path $(CAPSULES_MANIFEST)
 
 ## bench: the benchmark harnesses; results go into docs/benchmarks.md by hand.
 bench: capsules
@@ -39,7 +40,7 @@ bench: capsules
 
 ## fuzz-check: the fuzz targets still compile (stable toolchain, no fuzzing).
 fuzz-check:
-	$(CARGO) check --locked --manifest-path $(FUZZ_DIR)/Cargo.toml --bins
+	$(CARGO) check --manifest-path $(FUZZ_DIR)/Cargo.toml --bins
 
 ## fuzz: runs each fuzz target for FUZZ_SECONDS, starting from the committed seed corpus.
 fuzz:
@@ -54,6 +55,7 @@ fuzz:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked --manifest-path $(CAPSULES_MANIFEST) --target $(WASM_TARGET) -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

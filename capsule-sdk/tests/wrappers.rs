@@ -189,7 +189,7 @@ fn state_round_trips_and_expires() {
 #[test]
 fn state_arguments_and_quota_are_enforced() {
     let mut n = node_with(1);
-    n.state_quota = 2 * (64 + 1 + 100);
+    n.state_quota = 2 * (capsule_sdk::abi::STATE_ENTRY_OVERHEAD + 1 + 100);
     n.run(|| {
         let hundred = [0; 100];
         let ms = Duration::from_millis;

@@ -19,6 +19,21 @@ const FORWARD_WASM: &str = concat!(
     "/../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
 );
 
+/// The same forwarding logic hand-written in WebAssembly text: the sandbox's own floor, without
+/// the SDK's conveniences (four host calls, a few dozen instructions).
+const MINIMAL_FORWARD_WAT: &str = r#"(module
+  (import "ants_v1" "capsule_budget" (func $budget (result i32)))
+  (import "ants_v1" "capsule_destination" (func $dst (param i32) (result i32)))
+  (import "ants_v1" "capsule_payload" (func $payload (param i32 i32) (result i32)))
+  (import "ants_v1" "send" (func $send (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "ants_evaluate") (result i32)
+    (local $len i32)
+    (drop (call $dst (i32.const 0)))
+    (local.set $len (call $payload (i32.const 64) (i32.const 1200)))
+    (i32.lt_s (call $send (i32.const 0) (i32.const 0) (call $budget) (i32.const 0)
+                          (i32.const 64) (local.get $len)) (i32.const 0))))"#;
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -72,6 +87,10 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     let code = reused.compile(fp, &wasm).unwrap();
     let fresh_code = fresh.compile(fp, &wasm).unwrap();
+    let minimal_wasm = wat::parse_str(MINIMAL_FORWARD_WAT).unwrap();
+    let minimal = reused
+        .compile(Fingerprint::sha256(&minimal_wasm), &minimal_wasm)
+        .unwrap();
     let mut ctx = context();
 
     let mut group = c.benchmark_group("forward");
@@ -94,6 +113,22 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(ctx.effects.sends().len(), 1);
             })
         });
+        let minimal_capsule = CapsuleRepr {
+            fingerprint: minimal.fingerprint(),
+            ..capsule
+        };
+        group.bench_with_input(
+            BenchmarkId::new("wasm-minimal", size),
+            &minimal_capsule,
+            |b, capsule| {
+                b.iter(|| {
+                    reused
+                        .evaluate(&minimal, black_box(capsule), &mut ctx)
+                        .unwrap();
+                    assert_eq!(ctx.effects.sends().len(), 1);
+                })
+            },
+        );
         group.bench_with_input(BenchmarkId::new("native", size), &capsule, |b, capsule| {
             b.iter(|| {
                 native_forward(black_box(capsule), &mut ctx).unwrap();

@@ -138,12 +138,24 @@ impl FingerprintError {
 /// hex digits for SHA-256 (the SHA-256 of the module bytes, as `ants inspect` prints it) and
 /// `md5:` followed by 32 hex digits for MD5; [`FromStr`] accepts those forms, `sha256:` followed
 /// by 64 hex digits, and hex digits in either case.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Fingerprint {
     algorithm: FingerprintAlgorithm,
-    // Bytes past the algorithm's digest length are always zero, so the derived `Eq`, `Ord` and
-    // `Hash` only ever see the digest.
+    // Bytes past the algorithm's digest length are always zero, so the derived `Eq` and `Ord`
+    // only ever see the digest.
     bytes: [u8; MAX_DIGEST_LEN],
+}
+
+/// Hashes the first 8 digest bytes only: a digest is already uniformly distributed, and the
+/// fingerprint is looked up on every capsule (code cache, sandbox instances), so hashing all 32
+/// bytes is wasted work. Tables keyed by fingerprints keep their own random seed, so chosen
+/// fingerprints still cannot aim at one bucket.
+impl std::hash::Hash for Fingerprint {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.bytes[..8]);
+        state.write_u64(u64::from_le_bytes(head) ^ self.algorithm as u64);
+    }
 }
 
 impl Fingerprint {

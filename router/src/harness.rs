@@ -145,7 +145,7 @@ impl ScriptedNode {
         let sandbox = Sandbox::new(sandbox)
             .unwrap_or_else(|e| panic!("the sandbox engine could not be built: {e}"));
         let mut ctx = NodeContext::new(ip(address));
-        ctx.state = StateStore::new(state);
+        ctx.state = Box::new(StateStore::new(state));
         ScriptedNode { sandbox, ctx }
     }
 

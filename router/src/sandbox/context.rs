@@ -25,8 +25,9 @@ pub struct NodeContext {
     pub now: Timestamp,
     /// Routes and neighbours (read-only for capsules).
     pub routing: RoutingTable,
-    /// Protocol state; each capsule sees only its own protocol's partition.
-    pub state: StateStore,
+    /// Protocol state; each capsule sees only its own protocol's partition. Boxed so that
+    /// lending the context to an evaluation moves a pointer, not the whole store.
+    pub state: Box<StateStore>,
     /// Effects of the last evaluation; cleared at the start of each.
     pub effects: Effects,
 }
@@ -38,7 +39,7 @@ impl NodeContext {
             address,
             now: Timestamp::ZERO,
             routing: RoutingTable::new(),
-            state: StateStore::default(),
+            state: Box::default(),
             effects: Effects::default(),
         }
     }

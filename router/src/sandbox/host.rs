@@ -120,6 +120,8 @@ pub(crate) struct HostState {
     pub log_bucket: LogBucket,
     pub limits: SandboxLimits,
     pub status_counts: StatusCounts,
+    /// Whether `status_counts` has anything to report (saves the merge on clean evaluations).
+    pub any_error: bool,
     pub logs_dropped: u64,
 }
 
@@ -138,6 +140,7 @@ impl HostState {
             log_bucket: LogBucket::new(limits.log_burst),
             limits: limits.clone(),
             status_counts: [0; 16],
+            any_error: false,
             logs_dropped: 0,
         }
     }
@@ -157,6 +160,7 @@ impl HostState {
 
     fn count(&mut self, code: i32) -> i32 {
         if code < 0 {
+            self.any_error = true;
             let i = (-code) as usize;
             if let Some(n) = self.status_counts.get_mut(i) {
                 *n += 1;

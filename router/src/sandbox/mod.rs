@@ -294,15 +294,23 @@ impl Sandbox {
         self.stats.evaluations += 1;
         ctx.effects.clear();
         let fp = code.fingerprint;
-        let mut live = match self.instances.pop(&fp) {
-            Some(live) => live,
-            None => match self.instantiate(code) {
+        if !self.instances.contains(&fp) {
+            let live = match self.instantiate(code) {
                 Ok(live) => live,
                 Err(e) => {
                     self.count_error(e);
                     return Err(e);
                 }
-            },
+            };
+            if let Some((old, _)) = self.instances.push(fp, live)
+                && old != fp
+            {
+                self.stats.evicted += 1;
+            }
+        }
+        // Just inserted or present: `get_mut` also marks it most recently used.
+        let Some(live) = self.instances.get_mut(&fp) else {
+            return Err(EvalError::Instantiation);
         };
         let fuel = self.compiler.limits.fuel_per_evaluation;
         let state = live.store.data_mut();
@@ -317,15 +325,17 @@ impl Sandbox {
         self.stats.fuel_consumed += fuel.saturating_sub(left);
         let state = live.store.data_mut();
         std::mem::swap(&mut state.ctx, ctx);
-        for (total, n) in self
-            .stats
-            .host_call_errors
-            .iter_mut()
-            .zip(std::mem::take(&mut state.status_counts))
-        {
-            *total += n;
+        if std::mem::take(&mut state.any_error) {
+            for (total, n) in self
+                .stats
+                .host_call_errors
+                .iter_mut()
+                .zip(std::mem::take(&mut state.status_counts))
+            {
+                *total += n;
+            }
+            self.stats.logs_rate_limited += std::mem::take(&mut state.logs_dropped);
         }
-        self.stats.logs_rate_limited += std::mem::take(&mut state.logs_dropped);
         live.calls += 1;
 
         let memory_denied = state.limiter.denied;
@@ -343,25 +353,24 @@ impl Sandbox {
                 other => other,
             }),
         };
+        let recycle = live.calls >= self.compiler.limits.recycle_after_calls;
         match outcome {
             Ok(()) => self.stats.completed += 1,
             Err(e) => {
                 self.count_error(e);
                 if e.poisons_instance() {
                     // Keep what the capsule logged before it died (a panic message is there);
-                    // drop everything else it asked for.
+                    // drop everything else it asked for, and the instance with it.
                     ctx.effects.discard_actions();
                     self.stats.discarded_after_trap += 1;
+                    self.instances.pop(&fp);
                     return outcome;
                 }
             }
         }
-        if live.calls >= self.compiler.limits.recycle_after_calls {
+        if recycle {
             self.stats.recycled += 1;
-        } else if let Some((old, _)) = self.instances.push(fp, live)
-            && old != fp
-        {
-            self.stats.evicted += 1;
+            self.instances.pop(&fp);
         }
         outcome
     }
