@@ -1,0 +1,639 @@
+//! The daemon's driver: the thin async shell that gives the sans-IO node a socket and a clock.
+//!
+//! Owns the I/O of one active node, as quinn's `ConnectionDriver` does for a connection: one
+//! UDP socket, the monotonic clock (node time is the time since the driver started), the timer
+//! the node asks for, the compile worker, the application endpoint, and the map from node
+//! addresses to socket addresses. Its loop: a datagram arrives → [`Node::handle_datagram`];
+//! then drain [`Node::poll_event`] (compile on the worker, hand deliveries to applications,
+//! log) and [`Node::poll_transmit`] (resolve the node address, `send_to`); sleep until
+//! [`Node::poll_timeout`] or the next datagram, compile result, application request or control
+//! message.
+//!
+//! It never decides anything about capsules, code or routes: every decision is the node's.
+//! Datagrams are received and sent one system call each (tokio's `UdpSocket`, no GSO or
+//! `recvmmsg` batching), with a burst of ready datagrams handled before the loop yields.
+
+mod compile;
+mod udp;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::app::server::{AppEvent, AppServer, ConnId};
+use crate::app::{Delivery, ErrorReason, Request, Response};
+use crate::config::{Config, PeerMap};
+use crate::fingerprint::Fingerprint;
+use crate::node::{DropReason, Event, Node, NodeError, NodeStats, Transmit};
+use crate::routing::RoutingTable;
+use crate::sandbox::LogLevel;
+use crate::time::Timestamp;
+use compile::{CompileDone, CompileWorker};
+
+/// Datagrams handled per wake-up before the loop flushes and looks at its other inputs, so a
+/// flood of datagrams cannot starve timers, compile results or applications.
+const RECV_BURST: usize = 64;
+
+/// Bounds and sizes of the driver itself (the node's own bounds are in
+/// [`NodeConfig`](crate::node::NodeConfig)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriverLimits {
+    /// Modules compiled at once on the blocking pool.
+    pub compile_workers: usize,
+    /// Requested kernel receive buffer of the UDP socket, in bytes (0: system default).
+    pub udp_recv_buffer: usize,
+    /// Requested kernel send buffer of the UDP socket, in bytes (0: system default).
+    pub udp_send_buffer: usize,
+    /// Messages queued toward one application connection; deliveries beyond it are dropped
+    /// and counted (`app_queue_full`).
+    pub app_queue: usize,
+    /// Application connections open at once; more are refused.
+    pub max_app_connections: usize,
+}
+
+impl Default for DriverLimits {
+    fn default() -> Self {
+        DriverLimits {
+            compile_workers: 2,
+            udp_recv_buffer: 4 * 1024 * 1024,
+            udp_send_buffer: 4 * 1024 * 1024,
+            app_queue: 8192,
+            max_app_connections: 64,
+        }
+    }
+}
+
+/// Why the driver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The node refused its configuration.
+    #[error("the node could not be built: {0}")]
+    Node(#[from] NodeError),
+    /// A pinned module could not be registered.
+    #[error("pinned module {} could not be registered: {source}", path.display())]
+    Pin {
+        /// The module file.
+        path: PathBuf,
+        /// The node's reason.
+        source: NodeError,
+    },
+    /// The UDP socket could not be opened.
+    #[error("cannot bind the UDP socket {addr}: {source}")]
+    Udp {
+        /// The configured `listen` address.
+        addr: SocketAddr,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// The application socket could not be opened.
+    #[error("cannot open the application socket {}: {source}", path.display())]
+    App {
+        /// The configured `app_socket`.
+        path: PathBuf,
+        /// The system's reason.
+        source: io::Error,
+    },
+}
+
+/// A request to a running driver.
+#[derive(Debug)]
+pub enum Control {
+    /// Apply a new, already validated configuration: peers, neighbours and routes, and
+    /// register newly pinned modules. Settings that need new sockets or a new sandbox
+    /// (`listen`, `app_socket`, limits) are kept, with a warning.
+    Reload(Box<Config>),
+    /// Stop: the loop returns its final counters.
+    Shutdown,
+}
+
+/// The driver's own counters. Drops inside the node are in [`NodeStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DriverStats {
+    /// Datagrams read from the socket.
+    pub datagrams_received: u64,
+    /// Their bytes.
+    pub bytes_received: u64,
+    /// Datagrams from a socket address with no known node address (passed on with `from`
+    /// unknown).
+    pub unknown_senders: u64,
+    /// Socket read errors.
+    pub receive_errors: u64,
+    /// Datagrams sent.
+    pub datagrams_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Datagrams the socket refused to send (or that the socket's address family cannot
+    /// reach); each is lost.
+    pub send_errors: u64,
+    /// Deliveries handed to an application connection.
+    pub deliveries: u64,
+    /// Deliveries dropped because the listening application's queue was full.
+    pub app_queue_full: u64,
+    /// Compilations run on the worker.
+    pub compiles: u64,
+    /// Application requests answered.
+    pub app_requests: u64,
+    /// Application requests refused.
+    pub app_refusals: u64,
+    /// Configuration reloads applied.
+    pub reloads: u64,
+}
+
+/// Final counters, returned when the driver stops.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// The node's counters.
+    pub node: NodeStats,
+    /// The driver's counters.
+    pub driver: DriverStats,
+}
+
+/// The application connection listening on a port.
+struct Listener {
+    conn: ConnId,
+    out: mpsc::Sender<Response>,
+}
+
+/// A running node with its socket, clock, compile worker and application endpoint.
+pub struct Driver {
+    node: Node,
+    config: Config,
+    socket: UdpSocket,
+    local: SocketAddr,
+    peers: PeerMap,
+    start: Instant,
+    compile: CompileWorker,
+    compiled: mpsc::UnboundedReceiver<CompileDone>,
+    app: AppServer,
+    app_events: mpsc::Receiver<AppEvent>,
+    listeners: HashMap<u16, Listener>,
+    pinned: Vec<Fingerprint>,
+    stats: DriverStats,
+    buf: Box<[u8]>,
+}
+
+/// What woke the loop.
+enum Wake {
+    Control(Option<Control>),
+    Datagram(io::Result<(usize, SocketAddr)>),
+    Compiled(CompileDone),
+    App(AppEvent),
+    Timer,
+}
+
+impl Driver {
+    /// Builds the node, binds the UDP and application sockets and registers the pinned
+    /// modules (their compilation starts when [`Driver::run`] does). Must be called inside a
+    /// tokio runtime.
+    pub fn new(config: Config) -> Result<Driver, DriverError> {
+        let start = Instant::now();
+        let mut node = Node::new(config.node_config())?;
+        let socket = udp::bind(
+            config.listen,
+            config.driver.udp_recv_buffer,
+            config.driver.udp_send_buffer,
+        )
+        .map_err(|source| DriverError::Udp {
+            addr: config.listen,
+            source,
+        })?;
+        let local = socket.local_addr().map_err(|source| DriverError::Udp {
+            addr: config.listen,
+            source,
+        })?;
+        let (recv, send) = udp::buffer_sizes(&socket);
+        tracing::debug!(recv, send, "UDP socket buffers");
+        let (app, app_events) = crate::app::server::bind(
+            &config.app_socket,
+            config.driver.app_queue,
+            config.driver.max_app_connections,
+        )
+        .map_err(|source| DriverError::App {
+            path: config.app_socket.clone(),
+            source,
+        })?;
+        let (compile, compiled) =
+            CompileWorker::new(node.compiler(), config.driver.compile_workers);
+        let mut pinned = Vec::new();
+        let now = timestamp(start);
+        for pin in &config.pins {
+            let fp = node
+                .register_protocol(now, pin.bytes.to_vec())
+                .map_err(|source| DriverError::Pin {
+                    path: pin.path.clone(),
+                    source,
+                })?;
+            tracing::info!(fingerprint = %fp, file = %pin.path.display(), "pinned protocol");
+            pinned.push(fp);
+        }
+        Ok(Driver {
+            node,
+            peers: config.peers.clone(),
+            config,
+            socket,
+            local,
+            start,
+            compile,
+            compiled,
+            app,
+            app_events,
+            listeners: HashMap::new(),
+            pinned,
+            stats: DriverStats::default(),
+            buf: vec![0u8; udp::RECV_BUFFER].into_boxed_slice(),
+        })
+    }
+
+    /// The bound UDP socket address (useful when `listen` asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The application socket path.
+    pub fn app_socket(&self) -> &Path {
+        self.app.path()
+    }
+
+    /// Runs until [`Control::Shutdown`] arrives or every control sender is dropped, then
+    /// returns the final counters.
+    pub async fn run(mut self, mut control: mpsc::Receiver<Control>) -> Summary {
+        tracing::info!(
+            address = %self.node.address(),
+            listen = %self.local,
+            app_socket = %self.app.path().display(),
+            neighbours = self.config.neighbours.len(),
+            routes = self.config.routes.len(),
+            "active node running"
+        );
+        loop {
+            self.flush().await;
+            let deadline = self.node.poll_timeout().map(|t| self.instant(t));
+            let wake = tokio::select! {
+                c = control.recv() => Wake::Control(c),
+                r = self.socket.recv_from(&mut self.buf) => Wake::Datagram(r),
+                Some(d) = self.compiled.recv() => Wake::Compiled(d),
+                Some(e) = self.app_events.recv() => Wake::App(e),
+                _ = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
+            };
+            match wake {
+                Wake::Control(None) | Wake::Control(Some(Control::Shutdown)) => break,
+                Wake::Control(Some(Control::Reload(config))) => self.reload(*config),
+                Wake::Datagram(r) => self.on_datagrams(r),
+                Wake::Compiled(d) => {
+                    self.stats.compiles += 1;
+                    if let Err(e) = &d.result {
+                        tracing::warn!(fingerprint = %d.fingerprint, reason = e.name(), "module refused: {e}");
+                    }
+                    let now = self.now();
+                    self.node.compile_done(now, d.fingerprint, d.result);
+                }
+                Wake::App(e) => self.on_app(e),
+                Wake::Timer => {}
+            }
+            let now = self.now();
+            if self.node.poll_timeout().is_some_and(|t| t <= now) {
+                self.node.handle_timeout(now);
+            }
+        }
+        self.flush().await;
+        Summary {
+            node: self.node.stats(),
+            driver: self.stats.clone(),
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        timestamp(self.start)
+    }
+
+    /// The instant of node time `t`; far in the future for "never".
+    fn instant(&self, t: Timestamp) -> Instant {
+        self.start
+            .checked_add(Duration::from_nanos(t.as_nanos()))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
+    }
+
+    /// Hands the datagram of `first` and every datagram already waiting (up to a burst) to
+    /// the node.
+    fn on_datagrams(&mut self, first: io::Result<(usize, SocketAddr)>) {
+        let mut next = first;
+        for _ in 0..RECV_BURST {
+            match next {
+                Ok((len, from)) => {
+                    self.stats.datagrams_received += 1;
+                    self.stats.bytes_received += len as u64;
+                    let node_addr = self.peers.node_for(from);
+                    if node_addr.is_none() {
+                        self.stats.unknown_senders += 1;
+                    }
+                    let now = self.now();
+                    self.node
+                        .handle_datagram(now, node_addr, &self.buf[..len.min(self.buf.len())]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.stats.receive_errors += 1;
+                    tracing::debug!("UDP receive error: {e}");
+                }
+            }
+            next = self.socket.try_recv_from(&mut self.buf);
+        }
+    }
+
+    /// Drains the node's events and transmits until both are empty.
+    async fn flush(&mut self) {
+        loop {
+            while let Some(event) = self.node.poll_event() {
+                self.on_event(event);
+            }
+            let Some(t) = self.node.poll_transmit() else {
+                return;
+            };
+            self.transmit(t).await;
+        }
+    }
+
+    async fn transmit(&mut self, t: Transmit) {
+        let to = self.peers.socket_for(t.to);
+        let Some(dst) = udp::adapt(self.local, to) else {
+            self.stats.send_errors += 1;
+            tracing::debug!(node = %t.to, socket = %to, "cannot reach this address family from {}", self.local);
+            return;
+        };
+        let sent = match self.socket.try_send_to(&t.bytes, dst) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // The kernel buffer is full: wait for room rather than drop.
+                self.socket.send_to(&t.bytes, dst).await
+            }
+            other => other,
+        };
+        match sent {
+            Ok(n) => {
+                self.stats.datagrams_sent += 1;
+                self.stats.bytes_sent += n as u64;
+            }
+            Err(e) => {
+                self.stats.send_errors += 1;
+                tracing::debug!(node = %t.to, socket = %dst, "UDP send failed: {e}");
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Compile { fingerprint, bytes } => {
+                tracing::debug!(%fingerprint, bytes = bytes.len(), "compiling");
+                self.compile.submit(fingerprint, bytes);
+            }
+            Event::Deliver {
+                port,
+                source,
+                fingerprint,
+                payload,
+            } => self.deliver(Delivery {
+                port,
+                source,
+                fingerprint,
+                payload,
+            }),
+            Event::CodeLoaded {
+                fingerprint,
+                from,
+                bytes,
+            } => match from {
+                Some(from) => {
+                    tracing::info!(%fingerprint, %from, bytes, "code loaded on demand")
+                }
+                None => tracing::info!(%fingerprint, bytes, "registered protocol ready"),
+            },
+            Event::Log {
+                fingerprint,
+                level,
+                message,
+            } => match level {
+                LogLevel::Error => tracing::error!(target: "capsule", %fingerprint, "{message}"),
+                LogLevel::Warn => tracing::warn!(target: "capsule", %fingerprint, "{message}"),
+                LogLevel::Info => tracing::info!(target: "capsule", %fingerprint, "{message}"),
+                LogLevel::Debug => tracing::debug!(target: "capsule", %fingerprint, "{message}"),
+                LogLevel::Trace => tracing::trace!(target: "capsule", %fingerprint, "{message}"),
+            },
+        }
+    }
+
+    fn deliver(&mut self, delivery: Delivery) {
+        let port = delivery.port;
+        let Some(listener) = self.listeners.get(&port) else {
+            self.node.record_drop(DropReason::NoApplication);
+            return;
+        };
+        match listener.out.try_send(Response::Delivery(delivery)) {
+            Ok(()) => self.stats.deliveries += 1,
+            Err(mpsc::error::TrySendError::Full(_)) => self.stats.app_queue_full += 1,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.listeners.remove(&port);
+                self.node.record_drop(DropReason::NoApplication);
+            }
+        }
+    }
+
+    fn on_app(&mut self, event: AppEvent) {
+        match event {
+            AppEvent::Closed { conn } => self.listeners.retain(|_, l| l.conn != conn),
+            AppEvent::Call {
+                conn,
+                request,
+                reply,
+                out,
+            } => {
+                let response = self.answer(conn, request, out);
+                self.stats.app_requests += 1;
+                if matches!(response, Response::Error { .. }) {
+                    self.stats.app_refusals += 1;
+                }
+                // The connection may have gone meanwhile; nothing to tell then.
+                let _ = reply.send(response);
+            }
+        }
+    }
+
+    fn answer(&mut self, conn: ConnId, request: Request, out: mpsc::Sender<Response>) -> Response {
+        let now = self.now();
+        match request {
+            Request::Register { module } => match self.node.register_protocol(now, module) {
+                Ok(fingerprint) => {
+                    tracing::info!(%fingerprint, "protocol registered by an application");
+                    Response::Registered { fingerprint }
+                }
+                Err(e) => node_refusal(&e),
+            },
+            Request::Send {
+                fingerprint,
+                destination,
+                budget,
+                payload,
+            } => match self
+                .node
+                .send_capsule(now, fingerprint, destination, budget, &payload)
+            {
+                Ok(()) => Response::Sent,
+                Err(e) => node_refusal(&e),
+            },
+            Request::Listen { port } => {
+                if let Some(l) = self.listeners.get(&port)
+                    && l.conn != conn
+                    && !l.out.is_closed()
+                {
+                    return Response::Error {
+                        reason: ErrorReason::PortInUse,
+                        message: format!("port {port} is in use by another application"),
+                    };
+                }
+                self.listeners.insert(port, Listener { conn, out });
+                Response::Listening { port }
+            }
+            Request::Status => Response::Status {
+                json: self.status_json(),
+            },
+        }
+    }
+
+    /// The document of `ants status --json`: the daemon's view and the node's snapshot.
+    fn status_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Peer {
+            node: IpAddr,
+            socket: SocketAddr,
+        }
+        #[derive(Serialize)]
+        struct Daemon<'a> {
+            config: String,
+            listen: SocketAddr,
+            app_socket: String,
+            uptime_ms: u64,
+            peers: Vec<Peer>,
+            listening_ports: Vec<u16>,
+            pinned: Vec<String>,
+            stats: &'a DriverStats,
+        }
+        #[derive(Serialize)]
+        struct Status<'a> {
+            daemon: Daemon<'a>,
+            node: crate::node::NodeStatus,
+        }
+        let mut ports: Vec<u16> = self.listeners.keys().copied().collect();
+        ports.sort_unstable();
+        let status = Status {
+            daemon: Daemon {
+                config: self.config.path.display().to_string(),
+                listen: self.local,
+                app_socket: self.app.path().display().to_string(),
+                uptime_ms: self.now().as_nanos() / 1_000_000,
+                peers: self
+                    .peers
+                    .entries()
+                    .into_iter()
+                    .map(|(node, socket)| Peer { node, socket })
+                    .collect(),
+                listening_ports: ports,
+                pinned: self.pinned.iter().map(ToString::to_string).collect(),
+                stats: &self.stats,
+            },
+            node: self.node.status(),
+        };
+        serde_json::to_string(&status).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    fn reload(&mut self, config: Config) {
+        let old = &self.config;
+        for (what, changed) in [
+            ("address", config.address != old.address),
+            ("listen", config.listen != old.listen),
+            ("app_socket", config.app_socket != old.app_socket),
+            ("code_cache", config.code_cache != old.code_cache),
+            ("state", config.state != old.state),
+            ("sandbox", config.sandbox != old.sandbox),
+            ("fingerprints", config.fingerprints != old.fingerprints),
+            ("demand", config.demand != old.demand),
+            ("driver", config.driver != old.driver),
+        ] {
+            if changed {
+                tracing::warn!("reload: `{what}` changed; it takes effect only after a restart");
+            }
+        }
+        // Build the new tables completely before changing anything, so a table the node
+        // refuses leaves the running one in force. Link loads of neighbours that stay are kept.
+        let mut table = RoutingTable::new();
+        for n in &config.neighbours {
+            table.add_neighbour(n.address);
+        }
+        for r in &config.routes {
+            if let Err(e) = table.add_route(*r) {
+                tracing::error!("reload refused, the running configuration stays in force: {e}");
+                return;
+            }
+        }
+        for n in self.node.routing().neighbours() {
+            table.set_link_load(n.address, n.load);
+        }
+        *self.node.routing_mut() = table;
+        self.peers = config.peers.clone();
+        let now = self.now();
+        for pin in &config.pins {
+            let fp = pin.fingerprint();
+            if self.pinned.contains(&fp) {
+                continue;
+            }
+            match self.node.register_protocol(now, pin.bytes.to_vec()) {
+                Ok(fp) => {
+                    tracing::info!(fingerprint = %fp, file = %pin.path.display(), "reload: pinned protocol");
+                    self.pinned.push(fp);
+                }
+                Err(e) => {
+                    tracing::error!(file = %pin.path.display(), "reload: cannot pin module: {e}")
+                }
+            }
+        }
+        self.config = config;
+        self.stats.reloads += 1;
+        tracing::info!(
+            neighbours = self.config.neighbours.len(),
+            routes = self.config.routes.len(),
+            peers = self.peers.entries().len(),
+            "configuration reloaded"
+        );
+    }
+}
+
+/// Node time: nanoseconds since the driver started.
+fn timestamp(start: Instant) -> Timestamp {
+    Timestamp::from_nanos(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn node_refusal(e: &NodeError) -> Response {
+    let reason = match e {
+        NodeError::Module(_) => ErrorReason::ModuleRefused,
+        NodeError::CodeCache(_) => ErrorReason::CodeCacheFull,
+        NodeError::UnknownProtocol(_) => ErrorReason::UnknownProtocol,
+        NodeError::PayloadTooLarge { .. } => ErrorReason::PayloadTooLarge,
+        NodeError::ZeroBudget => ErrorReason::ZeroBudget,
+        _ => ErrorReason::Refused,
+    };
+    Response::Error {
+        reason,
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,537 @@
+//! The active node's sans-IO core: capsule processing and demand loading.
+//!
+//! Owns everything an active node decides: parsing arriving datagrams, charging budgets,
+//! evaluating capsules in the sandbox with cached code, turning their effects into datagrams
+//! and local deliveries, demand-loading missing code from the previous node (then from the
+//! capsule's source), serving code to neighbours, and counting every drop under a named reason.
+//! See `docs/node.md`.
+//!
+//! It must never open a socket, spawn a thread or task, read a clock or compile a module: time
+//! comes in as `now`, datagrams and timer events come in through [`Node::handle_datagram`] and
+//! [`Node::handle_timeout`], and what to transmit, deliver or compile goes out through
+//! [`Node::poll_transmit`] and [`Node::poll_event`]. Drivers (the daemon, the emulator, tests)
+//! own the I/O, the clock and the compile workers, as in quinn-proto.
+
+mod demand;
+mod limiter;
+mod process;
+mod serve;
+pub mod sim;
+mod stats;
+
+pub use stats::{DropCounters, DropReason, LoadStatus, NodeStats, NodeStatus, ProtocolStatus};
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lru::LruCache;
+
+use crate::fingerprint::{Fingerprint, FingerprintPolicy};
+use crate::routing::{Route, RouteError};
+use crate::sandbox::{
+    CompiledCapsule, Compiler, LoadError, LogLevel, NodeContext, Sandbox, SandboxLimits,
+};
+use crate::softstore::{CodeCache, CodeCacheError, CodeCacheLimits, StateLimits, StateStore};
+use crate::time::Timestamp;
+use crate::wire::CapsuleRepr;
+
+use demand::Load;
+use limiter::RateLimiter;
+
+/// Configuration of one active node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// This node's (logical) node address: what routes, capsules and neighbours call it.
+    pub address: IpAddr,
+    /// Active neighbours (node addresses).
+    pub neighbours: Vec<IpAddr>,
+    /// Routing table entries; every next hop must be one of `neighbours`.
+    pub routes: Vec<Route>,
+    /// Bounds of the code cache.
+    pub code_cache: CodeCacheLimits,
+    /// Bounds of the protocol state store.
+    pub state: StateLimits,
+    /// Limits of every module and evaluation.
+    pub sandbox: SandboxLimits,
+    /// Which fingerprint algorithms this node accepts.
+    pub fingerprints: FingerprintPolicy,
+    /// Bounds of demand loading and code serving.
+    pub demand: DemandLimits,
+}
+
+impl NodeConfig {
+    /// A node at `address` with no neighbours or routes and default limits (SHA-256 only).
+    pub fn new(address: IpAddr) -> Self {
+        NodeConfig {
+            address,
+            neighbours: Vec::new(),
+            routes: Vec::new(),
+            code_cache: CodeCacheLimits::default(),
+            state: StateLimits::default(),
+            sandbox: SandboxLimits::default(),
+            fingerprints: FingerprintPolicy::default(),
+            demand: DemandLimits::default(),
+        }
+    }
+}
+
+/// Bounds and timers of demand loading and code serving (see `docs/node.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemandLimits {
+    /// Capsules held while one protocol's code loads; more are dropped as `queue_full`.
+    pub max_held_per_protocol: usize,
+    /// Bytes of held capsules over all loads; more are dropped as `queue_full`.
+    pub max_held_bytes: usize,
+    /// Code loads (fetching or compiling) in progress at once; a capsule of another unknown
+    /// type is dropped as `too_many_loads`.
+    pub max_concurrent_loads: usize,
+    /// Compilations handed to the driver at once; verified modules wait for a slot.
+    pub max_concurrent_compiles: usize,
+    /// How long to wait for the first or the next fragment before asking again.
+    pub fragment_timeout: Duration,
+    /// Upper bound of the timeout after exponential backoff.
+    pub max_fragment_timeout: Duration,
+    /// Requests to one code source after the first before turning to the next source.
+    pub max_retries: u32,
+    /// Code loads a capsule's previous node, or its source, may trigger per second.
+    pub loads_per_peer_per_second: u32,
+    /// Burst of such loads.
+    pub load_burst: u32,
+    /// Fragments (and code-missing answers) served to one requester per second.
+    pub fragments_per_requester_per_second: u32,
+    /// Burst of served fragments per requester.
+    pub fragment_burst: u32,
+    /// Peers tracked by each rate limiter; the least recently seen is forgotten first.
+    pub max_tracked_peers: usize,
+    /// Fingerprints whose module failed to compile, remembered so they are not fetched again.
+    pub max_rejected: usize,
+    /// How long a rejected fingerprint is remembered.
+    pub rejected_ttl: Duration,
+    /// Looped-back capsules (sent by a capsule to its own node) waiting to be evaluated.
+    pub max_loopback: usize,
+    /// How often expired protocol state is purged.
+    pub state_purge_interval: Duration,
+}
+
+impl Default for DemandLimits {
+    fn default() -> Self {
+        DemandLimits {
+            max_held_per_protocol: 64,
+            max_held_bytes: 1024 * 1024,
+            max_concurrent_loads: 16,
+            max_concurrent_compiles: 2,
+            fragment_timeout: Duration::from_millis(200),
+            max_fragment_timeout: Duration::from_secs(2),
+            max_retries: 3,
+            loads_per_peer_per_second: 20,
+            load_burst: 20,
+            fragments_per_requester_per_second: 512,
+            fragment_burst: 256,
+            max_tracked_peers: 1024,
+            max_rejected: 256,
+            rejected_ttl: Duration::from_secs(60),
+            max_loopback: 256,
+            state_purge_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Node address of the receiver (the next active hop, or a code source or requester).
+    pub to: IpAddr,
+    /// The frame, exactly one per datagram.
+    pub bytes: Vec<u8>,
+}
+
+/// Something the driver must act on or may log.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Compile this module off the forwarding path and call [`Node::compile_done`].
+    Compile {
+        /// The module's type; its bytes hash to it.
+        fingerprint: Fingerprint,
+        /// The module.
+        bytes: Arc<[u8]>,
+    },
+    /// A capsule delivered a payload to a local application port.
+    Deliver {
+        /// Application port.
+        port: u16,
+        /// The delivering capsule's source address.
+        source: IpAddr,
+        /// The delivering capsule's type.
+        fingerprint: Fingerprint,
+        /// The payload.
+        payload: Vec<u8>,
+    },
+    /// A protocol's code became available (loaded on demand, or registered).
+    CodeLoaded {
+        /// The protocol.
+        fingerprint: Fingerprint,
+        /// The node it was loaded from; `None` for a locally registered protocol.
+        from: Option<IpAddr>,
+        /// Module size in bytes.
+        bytes: usize,
+    },
+    /// A capsule's log line (already rate limited and truncated).
+    Log {
+        /// The logging protocol.
+        fingerprint: Fingerprint,
+        /// Severity.
+        level: LogLevel,
+        /// The text.
+        message: String,
+    },
+}
+
+/// Why a node could not be built or a local request was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// A configured route is invalid.
+    #[error("invalid route in the node configuration: {0}")]
+    Route(#[from] RouteError),
+    /// The sandbox engine could not be built.
+    #[error("the sandbox could not be set up: {0}")]
+    Sandbox(LoadError),
+    /// A registered module breaks the node API rules or limits.
+    #[error("module refused: {0}")]
+    Module(LoadError),
+    /// The code cache has no room for a registered module.
+    #[error("cannot register the protocol: {0}")]
+    CodeCache(#[from] CodeCacheError),
+    /// The fingerprint is not a protocol registered on this node.
+    #[error("protocol {0} is not registered on this node; register its module first")]
+    UnknownProtocol(Fingerprint),
+    /// The payload is larger than a capsule may carry.
+    #[error("payload of {len} bytes exceeds the limit of {max} bytes")]
+    PayloadTooLarge {
+        /// Payload length.
+        len: usize,
+        /// The node's limit.
+        max: usize,
+    },
+    /// A capsule with budget 0 would be dropped before evaluation.
+    #[error("budget must be at least 1: every active hop, this one included, charges 1")]
+    ZeroBudget,
+}
+
+/// An active node: the sans-IO core. See the module docs and `docs/node.md`.
+pub struct Node {
+    config: NodeConfig,
+    sandbox: Sandbox,
+    /// Address, time, routing table and protocol state lent to each evaluation.
+    ctx: NodeContext,
+    code: CodeCache<CompiledCapsule>,
+    /// The fingerprints `code` holds (the cache reports every insert and eviction), for status.
+    cached: BTreeSet<Fingerprint>,
+    /// Loads in progress. Ordered, so timers fire in the same order on every run.
+    loads: BTreeMap<Fingerprint, Load>,
+    /// Bytes of capsules held by all loads.
+    held_bytes: usize,
+    /// Loads whose verified module waits for a compile slot, in order.
+    compile_queue: VecDeque<Fingerprint>,
+    /// Compilations handed to the driver and not answered yet.
+    compiling: usize,
+    /// Fingerprints whose module failed to compile, with when they may be fetched again.
+    rejected: LruCache<Fingerprint, Timestamp>,
+    /// Code loads each previous node or source may trigger.
+    load_limiter: RateLimiter,
+    /// Fragments each requester may be served.
+    serve_limiter: RateLimiter,
+    /// Capsules sent by a capsule to this very node, to evaluate as new arrivals.
+    loopback: VecDeque<Vec<u8>>,
+    /// Earliest time of the next purge of expired protocol state.
+    next_purge: Timestamp,
+    /// Latest time a caller passed in (node time never goes back).
+    now: Timestamp,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: NodeStats,
+}
+
+impl Node {
+    /// Builds a node: routing table, sandbox, caches. Fails on a route whose next hop is not a
+    /// neighbour, or if the sandbox engine cannot be configured.
+    pub fn new(config: NodeConfig) -> Result<Node, NodeError> {
+        let sandbox = Sandbox::new(config.sandbox.clone()).map_err(NodeError::Sandbox)?;
+        let mut ctx = NodeContext::new(config.address);
+        for n in &config.neighbours {
+            ctx.routing.add_neighbour(*n);
+        }
+        for r in &config.routes {
+            ctx.routing.add_route(*r)?;
+        }
+        ctx.state = Box::new(StateStore::new(config.state));
+        let d = &config.demand;
+        Ok(Node {
+            code: CodeCache::new(config.code_cache),
+            cached: BTreeSet::new(),
+            loads: BTreeMap::new(),
+            held_bytes: 0,
+            compile_queue: VecDeque::new(),
+            compiling: 0,
+            rejected: LruCache::new(NonZeroUsize::new(d.max_rejected).unwrap_or(NonZeroUsize::MIN)),
+            load_limiter: RateLimiter::new(
+                d.loads_per_peer_per_second,
+                d.load_burst,
+                d.max_tracked_peers,
+            ),
+            serve_limiter: RateLimiter::new(
+                d.fragments_per_requester_per_second,
+                d.fragment_burst,
+                d.max_tracked_peers,
+            ),
+            loopback: VecDeque::new(),
+            next_purge: Timestamp::ZERO,
+            now: Timestamp::ZERO,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: NodeStats::default(),
+            config,
+            sandbox,
+            ctx,
+        })
+    }
+
+    /// This node's address.
+    pub fn address(&self) -> IpAddr {
+        self.config.address
+    }
+
+    /// A handle to validate and compile modules with this node's engine. It is `Send + Clone`:
+    /// the driver compiles with it on a worker and answers with [`Node::compile_done`].
+    pub fn compiler(&self) -> Compiler {
+        self.sandbox.compiler()
+    }
+
+    /// A datagram arrived. `from` is the sender's node address if the driver knows it: code
+    /// requests are answered to it (and dropped as `unknown_requester` without it), and code
+    /// fragments or code-missing answers from another node than the one asked are ignored.
+    pub fn handle_datagram(&mut self, now: Timestamp, from: Option<IpAddr>, bytes: &[u8]) {
+        self.set_now(now);
+        self.stats.datagrams_received += 1;
+        self.on_datagram(from, bytes);
+        self.drain_loopback();
+    }
+
+    /// Acts on every timer due at `now`: fragment re-requests and source fallbacks, looped-back
+    /// capsules still waiting, and the purge of expired protocol state.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.set_now(now);
+        self.load_timeouts();
+        if self.now >= self.next_purge
+            && self.ctx.state.next_expiry().is_some_and(|t| t <= self.now)
+        {
+            self.ctx.state.purge_expired(self.now);
+            self.next_purge = self.now + self.config.demand.state_purge_interval;
+        }
+        self.drain_loopback();
+    }
+
+    /// The earliest time [`Node::handle_timeout`] must be called, if any timer is armed. A
+    /// time in the past (looped-back capsules waiting) means "as soon as possible".
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let loopback = (!self.loopback.is_empty()).then_some(self.now);
+        let purge = self.ctx.state.next_expiry().map(|t| t.max(self.next_purge));
+        [loopback, self.next_load_deadline(), purge]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The driver finished compiling a module an [`Event::Compile`] asked for. On success the
+    /// code is cached with its compiled form and the capsules held for it are evaluated in
+    /// arrival order; on failure they are dropped as `module_rejected` and the fingerprint is
+    /// not fetched again for [`DemandLimits::rejected_ttl`]. A result nobody waits for (the
+    /// load was abandoned) is ignored.
+    pub fn compile_done(
+        &mut self,
+        now: Timestamp,
+        fingerprint: Fingerprint,
+        result: Result<CompiledCapsule, LoadError>,
+    ) {
+        self.set_now(now);
+        self.finish_compile(fingerprint, result);
+        self.drain_loopback();
+    }
+
+    /// A local application registers a protocol: the module is validated (cheaply, without
+    /// compiling), hashed, pinned in the code cache (never evicted, so this node can always
+    /// serve it) and compiled (an [`Event::Compile`] is emitted); returns its fingerprint.
+    /// Registering a protocol twice is harmless.
+    pub fn register_protocol(
+        &mut self,
+        now: Timestamp,
+        module: Vec<u8>,
+    ) -> Result<Fingerprint, NodeError> {
+        self.set_now(now);
+        self.sandbox
+            .compiler()
+            .validate(&module)
+            .map_err(NodeError::Module)?;
+        let fp = Fingerprint::sha256(&module);
+        let module: Arc<[u8]> = module.into();
+        let evicted = self.code.insert_pinned(fp, module.clone())?;
+        self.evicted(evicted);
+        self.cached.insert(fp);
+        self.stats.protocols_registered += 1;
+        self.register_load(fp, module);
+        self.drain_loopback();
+        Ok(fp)
+    }
+
+    /// A local application sends a capsule of a registered protocol; it is evaluated on this
+    /// node first (source = previous = this node), like any arriving capsule. If the protocol
+    /// is still compiling, the capsule waits for it.
+    pub fn send_capsule(
+        &mut self,
+        now: Timestamp,
+        fingerprint: Fingerprint,
+        destination: IpAddr,
+        budget: u16,
+        payload: &[u8],
+    ) -> Result<(), NodeError> {
+        self.set_now(now);
+        if !self.code.peek(&fingerprint).is_some_and(|e| e.is_pinned()) {
+            return Err(NodeError::UnknownProtocol(fingerprint));
+        }
+        if budget == 0 {
+            return Err(NodeError::ZeroBudget);
+        }
+        let max = self.config.sandbox.max_payload;
+        if payload.len() > max {
+            return Err(NodeError::PayloadTooLarge {
+                len: payload.len(),
+                max,
+            });
+        }
+        let frame = CapsuleRepr {
+            fingerprint,
+            source: self.config.address,
+            destination,
+            previous: self.config.address,
+            budget,
+            payload,
+        }
+        .to_vec()
+        .map_err(|_| NodeError::PayloadTooLarge {
+            len: payload.len(),
+            max,
+        })?;
+        self.stats.capsules_injected += 1;
+        self.on_datagram(None, &frame);
+        self.drain_loopback();
+        Ok(())
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> NodeStats {
+        let mut stats = self.stats.clone();
+        let cache = self.code.stats();
+        stats.cache_evictions = cache.evictions;
+        stats.cache_insertions = cache.insertions;
+        stats
+    }
+
+    /// A snapshot for `ants status`.
+    pub fn status(&self) -> NodeStatus {
+        let protocols = self
+            .cached
+            .iter()
+            .filter_map(|fp| {
+                let e = self.code.peek(fp)?;
+                Some(ProtocolStatus {
+                    fingerprint: fp.to_string(),
+                    module_bytes: e.size(),
+                    compiled_bytes: e.compiled_bytes(),
+                    pinned: e.is_pinned(),
+                    compiled: e.compiled().is_some(),
+                })
+            })
+            .collect();
+        let loads = self
+            .loads
+            .iter()
+            .map(|(fp, load)| load.status(fp))
+            .collect();
+        NodeStatus {
+            address: self.config.address.to_string(),
+            neighbours: self
+                .ctx
+                .routing
+                .neighbours()
+                .iter()
+                .map(|n| n.address.to_string())
+                .collect(),
+            protocols,
+            loads,
+            code_cache_bytes: self.code.total_bytes(),
+            code_cache_max_bytes: self.code.limits().max_bytes,
+            state_entries: self.ctx.state.len(),
+            state_bytes: self.ctx.state.total_bytes(),
+            held_bytes: self.held_bytes,
+            live_instances: self.sandbox.live_instances(),
+            stats: self.stats(),
+        }
+    }
+
+    /// Counts a drop the driver made after the core handed something over, such as
+    /// [`DropReason::NoApplication`] when an [`Event::Deliver`] finds no application bound to
+    /// its port, so that every drop shows in one place.
+    pub fn record_drop(&mut self, reason: DropReason) {
+        self.stats.drops.add(reason);
+    }
+
+    /// Whether compiled code for `fingerprint` is cached (no counters, no recency change).
+    pub fn has_code(&self, fingerprint: &Fingerprint) -> bool {
+        self.code
+            .peek(fingerprint)
+            .is_some_and(|e| e.compiled().is_some())
+    }
+
+    /// The routing and neighbour tables (a driver updates link loads through
+    /// [`Node::routing_mut`]).
+    pub fn routing(&self) -> &crate::routing::RoutingTable {
+        &self.ctx.routing
+    }
+
+    /// Mutable routing and neighbour tables, e.g. for the driver's link-load updates.
+    pub fn routing_mut(&mut self) -> &mut crate::routing::RoutingTable {
+        &mut self.ctx.routing
+    }
+
+    fn set_now(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+        self.ctx.now = self.now;
+    }
+
+    /// Counts a drop and traces it.
+    fn drop_with(&mut self, reason: DropReason, fingerprint: Option<Fingerprint>) {
+        self.stats.drops.add(reason);
+        tracing::trace!(reason = reason.name(), fingerprint = ?fingerprint, "dropped");
+    }
+
+    /// Forgets what the code cache evicted: the protocols' live instances go too.
+    fn evicted(&mut self, fingerprints: Vec<Fingerprint>) {
+        for fp in fingerprints {
+            self.cached.remove(&fp);
+            self.sandbox.forget(&fp);
+            tracing::debug!(fingerprint = %fp, "code evicted from the code cache");
+        }
+    }
+}

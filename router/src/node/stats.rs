@@ -1,0 +1,430 @@
+//! Counters and the status snapshot of a node.
+//!
+//! Owns [`DropReason`] (every reason the node drops a datagram, a capsule or a module, with a
+//! stable snake_case name), [`DropCounters`], [`NodeStats`] and [`NodeStatus`]. Both
+//! [`NodeStats`] and [`NodeStatus`] serialize with serde for `ants status --json`. This module
+//! only counts and describes; it never decides to drop anything.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::sandbox::EvalError;
+use crate::wire::WireError;
+
+/// Why the node dropped something. Cheap to copy; [`DropReason::name`] is the counter label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// A datagram did not parse; named after the [`WireError`].
+    Malformed(WireError),
+    /// An evaluation failed (trap, limit, nonzero status); named after the [`EvalError`].
+    Evaluation(EvalError),
+    /// The capsule's fingerprint algorithm is not accepted by this node (MD5 not enabled).
+    AlgorithmNotAllowed,
+    /// The capsule arrived with budget 0.
+    BudgetExhausted,
+    /// A capsule's send had no route when its effects were released.
+    NoRoute,
+    /// The evaluation returned 0 without sending or delivering: a deliberate drop.
+    NoEffect,
+    /// A delivery found no application bound to its port (reported by the driver).
+    NoApplication,
+    /// The held-capsule queue of a loading protocol, or of all loads, is full.
+    QueueFull,
+    /// A capsule of yet another unknown type arrived while the most loads were in progress.
+    TooManyLoads,
+    /// The capsule's previous node or source has triggered too many code loads recently.
+    LoadRateLimited,
+    /// No code source answered with the module: held capsules are dropped.
+    CodeUnavailable,
+    /// A reassembled module does not hash to the type it was requested for (spoofed or
+    /// corrupted code); it is never cached.
+    HashMismatch,
+    /// A code source announced a module larger than the node accepts.
+    ModuleTooLarge,
+    /// The module failed validation or compilation, or did recently: its capsules are dropped.
+    ModuleRejected,
+    /// The code cache had no room for a loaded module (pinned code fills it).
+    CodeCacheFull,
+    /// Too many capsules looped back to this node at once.
+    LoopbackFull,
+    /// A requester asked for more code than its rate allows.
+    RequestRateLimited,
+    /// A code request arrived from a sender whose node address the driver did not know, so
+    /// there is nowhere to answer.
+    UnknownRequester,
+    /// A code fragment or code-missing frame no load of this node asked for (or from another
+    /// node than the one asked).
+    UnsolicitedCode,
+    /// A code fragment disagrees with earlier fragments of the same load (module length).
+    FragmentMismatch,
+    /// A code fragment already received.
+    DuplicateFragment,
+    /// A capsule sent by an evaluation could not be encoded.
+    EncodeFailed,
+}
+
+/// Names of the node's own reasons, in declaration order after the two wrapping variants.
+const OWN_NAMES: [&str; 20] = [
+    "algorithm_not_allowed",
+    "budget_exhausted",
+    "no_route",
+    "no_effect",
+    "no_application",
+    "queue_full",
+    "too_many_loads",
+    "load_rate_limited",
+    "code_unavailable",
+    "hash_mismatch",
+    "module_too_large",
+    "module_rejected",
+    "code_cache_full",
+    "loopback_full",
+    "request_rate_limited",
+    "unknown_requester",
+    "unsolicited_code",
+    "fragment_mismatch",
+    "duplicate_fragment",
+    "encode_failed",
+];
+
+/// Names of [`EvalError`] in index order (see [`eval_index`]).
+const EVAL_NAMES: [&str; 8] = [
+    "out_of_fuel",
+    "stack_overflow",
+    "memory_limit",
+    "trap_unreachable",
+    "trap_memory_out_of_bounds",
+    "trap_other",
+    "instantiation_failed",
+    "capsule_error",
+];
+
+const WIRE_COUNT: usize = WireError::NAMES.len();
+/// Number of distinct drop counters.
+const COUNT: usize = OWN_NAMES.len() + WIRE_COUNT + EVAL_NAMES.len();
+
+fn eval_index(e: EvalError) -> usize {
+    match e {
+        EvalError::OutOfFuel => 0,
+        EvalError::StackOverflow => 1,
+        EvalError::MemoryLimit => 2,
+        EvalError::Unreachable => 3,
+        EvalError::MemoryOutOfBounds => 4,
+        EvalError::OtherTrap => 5,
+        EvalError::Instantiation => 6,
+        EvalError::CapsuleStatus(_) => 7,
+    }
+}
+
+impl DropReason {
+    /// Stable snake_case counter label: the wire or evaluation error's own name for
+    /// [`DropReason::Malformed`] and [`DropReason::Evaluation`].
+    pub fn name(self) -> &'static str {
+        NAMES[self.index()]
+    }
+
+    /// Every counter label, in counter order.
+    pub fn names() -> &'static [&'static str] {
+        &NAMES
+    }
+
+    fn index(self) -> usize {
+        let own = |i: usize| i;
+        match self {
+            DropReason::Malformed(e) => {
+                let name = e.name();
+                OWN_NAMES.len()
+                    + WireError::NAMES
+                        .iter()
+                        .position(|n| *n == name)
+                        .unwrap_or(0)
+            }
+            DropReason::Evaluation(e) => OWN_NAMES.len() + WIRE_COUNT + eval_index(e),
+            DropReason::AlgorithmNotAllowed => own(0),
+            DropReason::BudgetExhausted => own(1),
+            DropReason::NoRoute => own(2),
+            DropReason::NoEffect => own(3),
+            DropReason::NoApplication => own(4),
+            DropReason::QueueFull => own(5),
+            DropReason::TooManyLoads => own(6),
+            DropReason::LoadRateLimited => own(7),
+            DropReason::CodeUnavailable => own(8),
+            DropReason::HashMismatch => own(9),
+            DropReason::ModuleTooLarge => own(10),
+            DropReason::ModuleRejected => own(11),
+            DropReason::CodeCacheFull => own(12),
+            DropReason::LoopbackFull => own(13),
+            DropReason::RequestRateLimited => own(14),
+            DropReason::UnknownRequester => own(15),
+            DropReason::UnsolicitedCode => own(16),
+            DropReason::FragmentMismatch => own(17),
+            DropReason::DuplicateFragment => own(18),
+            DropReason::EncodeFailed => own(19),
+        }
+    }
+}
+
+const NAMES: [&str; COUNT] = {
+    let mut names = [""; COUNT];
+    let mut i = 0;
+    while i < OWN_NAMES.len() {
+        names[i] = OWN_NAMES[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < WIRE_COUNT {
+        names[OWN_NAMES.len() + j] = WireError::NAMES[j];
+        j += 1;
+    }
+    let mut k = 0;
+    while k < EVAL_NAMES.len() {
+        names[OWN_NAMES.len() + WIRE_COUNT + k] = EVAL_NAMES[k];
+        k += 1;
+    }
+    names
+};
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Drops counted by reason. Serializes as a map from every reason's name to its count.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DropCounters([u64; COUNT]);
+
+impl Default for DropCounters {
+    fn default() -> Self {
+        DropCounters([0; COUNT])
+    }
+}
+
+impl DropCounters {
+    /// Counts one drop.
+    pub(crate) fn add(&mut self, reason: DropReason) {
+        let slot = &mut self.0[reason.index()];
+        *slot = slot.saturating_add(1);
+    }
+
+    /// Drops counted under `reason`.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason.index()]
+    }
+
+    /// Drops counted under the label `name` (0 for an unknown name).
+    pub fn by_name(&self, name: &str) -> u64 {
+        NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| self.0[i])
+    }
+
+    /// All drops.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// `(name, count)` for every reason with a nonzero count, in counter order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        NAMES
+            .iter()
+            .zip(self.0.iter())
+            .filter(|(_, c)| **c > 0)
+            .map(|(n, c)| (*n, *c))
+    }
+}
+
+impl std::fmt::Debug for DropCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.nonzero()).finish()
+    }
+}
+
+impl Serialize for DropCounters {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(COUNT))?;
+        for (name, count) in NAMES.iter().zip(self.0.iter()) {
+            map.serialize_entry(name, count)?;
+        }
+        map.end()
+    }
+}
+
+/// A node's counters since it was built. Monotonically increasing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NodeStats {
+    /// Everything dropped, by reason.
+    pub drops: DropCounters,
+    /// Datagrams handed to [`Node::handle_datagram`](super::Node::handle_datagram).
+    pub datagrams_received: u64,
+    /// Capsules that arrived (from the network, a local application, or looped back).
+    pub capsules_received: u64,
+    /// Capsules injected by local applications.
+    pub capsules_injected: u64,
+    /// Capsules a capsule sent to this very node, evaluated again here.
+    pub capsules_looped_back: u64,
+    /// Evaluations run.
+    pub evaluations: u64,
+    /// Evaluations that returned 0 with at least one effect.
+    pub evaluated: u64,
+    /// Capsule frames queued for transmission.
+    pub capsules_sent: u64,
+    /// Payloads delivered to local application ports (as [`Event::Deliver`](super::Event)).
+    pub deliveries: u64,
+    /// Capsule log lines passed on as events.
+    pub capsule_logs: u64,
+    /// Capsules held while their code loaded.
+    pub capsules_held: u64,
+    /// Held capsules evaluated once their code was ready.
+    pub capsules_released: u64,
+    /// Demand loads started (a capsule of an unknown type arrived).
+    pub loads_started: u64,
+    /// Demand loads that ended with compiled code.
+    pub loads_completed: u64,
+    /// Demand loads that ended without code (unavailable, spoofed, rejected, no room).
+    pub loads_failed: u64,
+    /// Times a load turned to its next code source (code missing, timeout, bad module).
+    pub load_fallbacks: u64,
+    /// Code requests sent (first requests and re-requests).
+    pub code_requests_sent: u64,
+    /// Code requests re-sent after a timeout, for the missing fragments only.
+    pub code_requests_retried: u64,
+    /// Code fragments accepted into a reassembly.
+    pub fragments_received: u64,
+    /// Code-missing answers received from a source that was asked.
+    pub code_missing_received: u64,
+    /// Code requests answered with fragments.
+    pub requests_served: u64,
+    /// Code requests answered with code missing (the module is not cached here).
+    pub requests_missing: u64,
+    /// Code requests refused (rate limit, unknown requester, algorithm).
+    pub requests_refused: u64,
+    /// Code fragments sent to requesters.
+    pub fragments_sent: u64,
+    /// Compilations handed to the driver.
+    pub compiles_started: u64,
+    /// Compilations that failed (module rejected).
+    pub compiles_failed: u64,
+    /// Protocols registered by local applications.
+    pub protocols_registered: u64,
+    /// Code cache lookups that found compiled code.
+    pub cache_hits: u64,
+    /// Code cache lookups that did not.
+    pub cache_misses: u64,
+    /// Modules evicted from the code cache.
+    pub cache_evictions: u64,
+    /// Modules inserted into the code cache.
+    pub cache_insertions: u64,
+}
+
+/// One cached protocol, as `ants status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProtocolStatus {
+    /// The fingerprint's text form.
+    pub fingerprint: String,
+    /// Module size in bytes.
+    pub module_bytes: usize,
+    /// Declared size of the compiled form (0 while compiling).
+    pub compiled_bytes: usize,
+    /// Whether the protocol is pinned (registered locally; never evicted).
+    pub pinned: bool,
+    /// Whether compiled code is attached.
+    pub compiled: bool,
+}
+
+/// One demand load in progress.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LoadStatus {
+    /// The fingerprint's text form.
+    pub fingerprint: String,
+    /// `fetching`, `waiting_to_compile` or `compiling`.
+    pub phase: &'static str,
+    /// The code source being asked, while fetching.
+    pub source: Option<String>,
+    /// Fragments received so far from that source.
+    pub fragments_received: usize,
+    /// Fragments of the module, once known.
+    pub fragments_total: Option<usize>,
+    /// Capsules waiting for this code.
+    pub held_capsules: usize,
+    /// Requests sent to the current source.
+    pub requests: u32,
+}
+
+/// A snapshot of a node for `ants status`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NodeStatus {
+    /// The node address.
+    pub address: String,
+    /// Active neighbours.
+    pub neighbours: Vec<String>,
+    /// Cached protocols, by fingerprint.
+    pub protocols: Vec<ProtocolStatus>,
+    /// Demand loads in progress, by fingerprint.
+    pub loads: Vec<LoadStatus>,
+    /// Code cache charge (module plus compiled bytes) and its bound.
+    pub code_cache_bytes: usize,
+    /// The code cache's byte bound.
+    pub code_cache_max_bytes: usize,
+    /// Entries in the protocol state store.
+    pub state_entries: usize,
+    /// Charged bytes in the protocol state store.
+    pub state_bytes: usize,
+    /// Bytes of capsules held for loads.
+    pub held_bytes: usize,
+    /// Protocols with a live sandbox instance.
+    pub live_instances: usize,
+    /// Counters.
+    pub stats: NodeStats,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_indexed_consistently() {
+        let mut seen = std::collections::HashSet::new();
+        for n in DropReason::names() {
+            assert!(!n.is_empty());
+            assert!(seen.insert(*n), "duplicate drop name {n}");
+        }
+        assert_eq!(DropReason::QueueFull.name(), "queue_full");
+        assert_eq!(
+            DropReason::Malformed(WireError::BadMagic).name(),
+            "bad_magic"
+        );
+        assert_eq!(
+            DropReason::Evaluation(EvalError::CapsuleStatus(-4)).name(),
+            "capsule_error"
+        );
+        for e in [
+            EvalError::OutOfFuel,
+            EvalError::StackOverflow,
+            EvalError::MemoryLimit,
+            EvalError::Unreachable,
+            EvalError::MemoryOutOfBounds,
+            EvalError::OtherTrap,
+            EvalError::Instantiation,
+            EvalError::CapsuleStatus(1),
+        ] {
+            assert_eq!(DropReason::Evaluation(e).name(), e.name());
+        }
+    }
+
+    #[test]
+    fn counters_count_by_name() {
+        let mut c = DropCounters::default();
+        c.add(DropReason::NoEffect);
+        c.add(DropReason::NoEffect);
+        c.add(DropReason::Malformed(WireError::MaskOutOfRange));
+        assert_eq!(c.get(DropReason::NoEffect), 2);
+        assert_eq!(c.by_name("mask_out_of_range"), 1);
+        assert_eq!(c.by_name("no_such_reason"), 0);
+        assert_eq!(c.total(), 3);
+        assert_eq!(
+            c.nonzero().collect::<Vec<_>>(),
+            [("no_effect", 2), ("mask_out_of_range", 1)]
+        );
+    }
+}
