@@ -75,8 +75,17 @@ fn ping_demand_loads_hop_by_hop_then_ten_thousand_capsules_arrive() {
     );
     assert!(out.contains("2 sent, 2 received, 0% lost"), "{out}");
 
-    let s: Vec<Value> = nodes.iter().map(Daemon::status).collect();
-    // r1 registered the protocol (pinned); r2 and r3 loaded it on demand, once each.
+    // What an operator sees with `ants status --json`: r1 registered the protocol (pinned);
+    // r2 and r3 loaded it on demand, once each.
+    let s: Vec<Value> = nodes
+        .iter()
+        .map(|n| {
+            let (status, out, err) =
+                ants(&["status", "--json", "--socket", n.socket.to_str().unwrap()]);
+            assert!(status.success(), "{err}");
+            serde_json::from_str(&out).unwrap()
+        })
+        .collect();
     for (i, st) in s.iter().enumerate() {
         let p = protocol(st, &ping_fp).unwrap_or_else(|| panic!("r{} lacks ping: {st}", i + 1));
         assert_eq!(p["compiled"], true, "{st}");

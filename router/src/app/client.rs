@@ -23,18 +23,18 @@ pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum ClientError {
     /// The daemon's socket could not be reached.
     #[error(
-        "cannot connect to the daemon at {}: {source} (is antsd running, and is this its `app_socket`?)",
+        "cannot connect to the daemon at {}: {error} (is antsd running, and is this its `app_socket`?)",
         path.display()
     )]
     Connect {
         /// The socket path.
         path: PathBuf,
         /// The system's reason.
-        source: io::Error,
+        error: io::Error,
     },
     /// Reading or writing the connection failed.
     #[error("connection to the daemon failed: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The daemon closed the connection.
     #[error("the daemon closed the connection")]
     Closed,
@@ -54,6 +54,14 @@ pub enum ClientError {
     },
 }
 
+// By hand rather than `#[from]`, which would also make the error its own `source` and print
+// it twice in a cause chain.
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
 /// A connection to a daemon's application socket.
 pub struct Client {
     stream: UnixStream,
@@ -66,9 +74,9 @@ impl Client {
     /// Connects to the daemon's application socket at `path`.
     pub fn connect(path: impl AsRef<Path>) -> Result<Client, ClientError> {
         let path = path.as_ref();
-        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+        let stream = UnixStream::connect(path).map_err(|error| ClientError::Connect {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Ok(Client {
             stream,

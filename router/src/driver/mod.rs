@@ -10,8 +10,9 @@
 //! message.
 //!
 //! It never decides anything about capsules, code or routes: every decision is the node's.
-//! Datagrams are received and sent one system call each (tokio's `UdpSocket`, no GSO or
-//! `recvmmsg` batching), with a burst of ready datagrams handled before the loop yields.
+//! Datagrams cross the socket in batches (`recvmmsg` and GRO on receive; GSO for runs of
+//! equal-sized datagrams to one neighbour on send, through `quinn-udp`), and a bounded burst
+//! of ready datagrams is handled before the loop looks at its other inputs.
 
 mod compile;
 mod udp;
@@ -23,7 +24,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -36,10 +36,11 @@ use crate::routing::RoutingTable;
 use crate::sandbox::LogLevel;
 use crate::time::Timestamp;
 use compile::{CompileDone, CompileWorker};
+use udp::UdpIo;
 
-/// Datagrams handled per wake-up before the loop flushes and looks at its other inputs, so a
-/// flood of datagrams cannot starve timers, compile results or applications.
-const RECV_BURST: usize = 64;
+/// Receive batches handled per wake-up before the loop flushes and looks at its other
+/// inputs, so a flood of datagrams cannot starve timers, compile results or applications.
+const RECV_BATCHES: usize = 4;
 
 /// Bounds and sizes of the driver itself (the node's own bounds are in
 /// [`NodeConfig`](crate::node::NodeConfig)).
@@ -75,30 +76,30 @@ impl Default for DriverLimits {
 pub enum DriverError {
     /// The node refused its configuration.
     #[error("the node could not be built: {0}")]
-    Node(#[from] NodeError),
+    Node(NodeError),
     /// A pinned module could not be registered.
-    #[error("pinned module {} could not be registered: {source}", path.display())]
+    #[error("pinned module {} could not be registered: {error}", path.display())]
     Pin {
         /// The module file.
         path: PathBuf,
         /// The node's reason.
-        source: NodeError,
+        error: NodeError,
     },
     /// The UDP socket could not be opened.
-    #[error("cannot bind the UDP socket {addr}: {source}")]
+    #[error("cannot bind the UDP socket {addr}: {error}")]
     Udp {
         /// The configured `listen` address.
         addr: SocketAddr,
         /// The system's reason.
-        source: io::Error,
+        error: io::Error,
     },
     /// The application socket could not be opened.
-    #[error("cannot open the application socket {}: {source}", path.display())]
+    #[error("cannot open the application socket {}: {error}", path.display())]
     App {
         /// The configured `app_socket`.
         path: PathBuf,
         /// The system's reason.
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -165,8 +166,7 @@ struct Listener {
 pub struct Driver {
     node: Node,
     config: Config,
-    socket: UdpSocket,
-    local: SocketAddr,
+    io: UdpIo,
     peers: PeerMap,
     start: Instant,
     compile: CompileWorker,
@@ -176,13 +176,14 @@ pub struct Driver {
     listeners: HashMap<u16, Listener>,
     pinned: Vec<Fingerprint>,
     stats: DriverStats,
-    buf: Box<[u8]>,
+    /// Reused buffer of segmented sends.
+    segments: Vec<u8>,
 }
 
 /// What woke the loop.
 enum Wake {
     Control(Option<Control>),
-    Datagram(io::Result<(usize, SocketAddr)>),
+    Readable(io::Result<()>),
     Compiled(CompileDone),
     App(AppEvent),
     Timer,
@@ -194,30 +195,31 @@ impl Driver {
     /// tokio runtime.
     pub fn new(config: Config) -> Result<Driver, DriverError> {
         let start = Instant::now();
-        let mut node = Node::new(config.node_config())?;
-        let socket = udp::bind(
+        let mut node = Node::new(config.node_config()).map_err(DriverError::Node)?;
+        let io = UdpIo::bind(
             config.listen,
             config.driver.udp_recv_buffer,
             config.driver.udp_send_buffer,
         )
-        .map_err(|source| DriverError::Udp {
+        .map_err(|error| DriverError::Udp {
             addr: config.listen,
-            source,
+            error,
         })?;
-        let local = socket.local_addr().map_err(|source| DriverError::Udp {
-            addr: config.listen,
-            source,
-        })?;
-        let (recv, send) = udp::buffer_sizes(&socket);
-        tracing::debug!(recv, send, "UDP socket buffers");
+        let (recv, send) = io.buffer_sizes();
+        tracing::debug!(
+            recv,
+            send,
+            max_segments = io.max_segments(),
+            "UDP socket buffers"
+        );
         let (app, app_events) = crate::app::server::bind(
             &config.app_socket,
             config.driver.app_queue,
             config.driver.max_app_connections,
         )
-        .map_err(|source| DriverError::App {
+        .map_err(|error| DriverError::App {
             path: config.app_socket.clone(),
-            source,
+            error,
         })?;
         let (compile, compiled) =
             CompileWorker::new(node.compiler(), config.driver.compile_workers);
@@ -226,9 +228,9 @@ impl Driver {
         for pin in &config.pins {
             let fp = node
                 .register_protocol(now, pin.bytes.to_vec())
-                .map_err(|source| DriverError::Pin {
+                .map_err(|error| DriverError::Pin {
                     path: pin.path.clone(),
-                    source,
+                    error,
                 })?;
             tracing::info!(fingerprint = %fp, file = %pin.path.display(), "pinned protocol");
             pinned.push(fp);
@@ -237,8 +239,7 @@ impl Driver {
             node,
             peers: config.peers.clone(),
             config,
-            socket,
-            local,
+            io,
             start,
             compile,
             compiled,
@@ -247,13 +248,13 @@ impl Driver {
             listeners: HashMap::new(),
             pinned,
             stats: DriverStats::default(),
-            buf: vec![0u8; udp::RECV_BUFFER].into_boxed_slice(),
+            segments: Vec::new(),
         })
     }
 
     /// The bound UDP socket address (useful when `listen` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        self.io.local_addr()
     }
 
     /// The application socket path.
@@ -266,7 +267,7 @@ impl Driver {
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) -> Summary {
         tracing::info!(
             address = %self.node.address(),
-            listen = %self.local,
+            listen = %self.io.local_addr(),
             app_socket = %self.app.path().display(),
             neighbours = self.config.neighbours.len(),
             routes = self.config.routes.len(),
@@ -277,7 +278,7 @@ impl Driver {
             let deadline = self.node.poll_timeout().map(|t| self.instant(t));
             let wake = tokio::select! {
                 c = control.recv() => Wake::Control(c),
-                r = self.socket.recv_from(&mut self.buf) => Wake::Datagram(r),
+                r = self.io.readable() => Wake::Readable(r),
                 Some(d) = self.compiled.recv() => Wake::Compiled(d),
                 Some(e) = self.app_events.recv() => Wake::App(e),
                 _ = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
@@ -285,7 +286,7 @@ impl Driver {
             match wake {
                 Wake::Control(None) | Wake::Control(Some(Control::Shutdown)) => break,
                 Wake::Control(Some(Control::Reload(config))) => self.reload(*config),
-                Wake::Datagram(r) => self.on_datagrams(r),
+                Wake::Readable(r) => self.on_readable(r),
                 Wake::Compiled(d) => {
                     self.stats.compiles += 1;
                     if let Err(e) = &d.result {
@@ -320,68 +321,98 @@ impl Driver {
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
     }
 
-    /// Hands the datagram of `first` and every datagram already waiting (up to a burst) to
-    /// the node.
-    fn on_datagrams(&mut self, first: io::Result<(usize, SocketAddr)>) {
-        let mut next = first;
-        for _ in 0..RECV_BURST {
-            match next {
-                Ok((len, from)) => {
-                    self.stats.datagrams_received += 1;
-                    self.stats.bytes_received += len as u64;
-                    let node_addr = self.peers.node_for(from);
-                    if node_addr.is_none() {
-                        self.stats.unknown_senders += 1;
-                    }
-                    let now = self.now();
-                    self.node
-                        .handle_datagram(now, node_addr, &self.buf[..len.min(self.buf.len())]);
+    /// Hands every datagram already waiting (up to a few batches) to the node.
+    fn on_readable(&mut self, ready: io::Result<()>) {
+        if let Err(e) = ready {
+            self.stats.receive_errors += 1;
+            tracing::debug!("UDP socket error: {e}");
+            return;
+        }
+        let Driver {
+            io,
+            node,
+            peers,
+            stats,
+            start,
+            ..
+        } = self;
+        for _ in 0..RECV_BATCHES {
+            let now = timestamp(*start);
+            let received = io.try_recv(|from, bytes| {
+                stats.datagrams_received += 1;
+                stats.bytes_received += bytes.len() as u64;
+                let sender = peers.node_for(from);
+                if sender.is_none() {
+                    stats.unknown_senders += 1;
                 }
+                node.handle_datagram(now, sender, bytes);
+            });
+            match received {
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
-                    self.stats.receive_errors += 1;
+                    stats.receive_errors += 1;
                     tracing::debug!("UDP receive error: {e}");
                 }
             }
-            next = self.socket.try_recv_from(&mut self.buf);
         }
     }
 
-    /// Drains the node's events and transmits until both are empty.
+    /// Drains the node's events and transmits until both are empty. Consecutive datagrams to
+    /// the same node of the same size (the last of a run may be shorter) go out in one
+    /// segmented send.
     async fn flush(&mut self) {
+        let mut next: Option<Transmit> = None;
+        let mut segments = std::mem::take(&mut self.segments);
         loop {
             while let Some(event) = self.node.poll_event() {
                 self.on_event(event);
             }
-            let Some(t) = self.node.poll_transmit() else {
-                return;
+            let Some(first) = next.take().or_else(|| self.node.poll_transmit()) else {
+                break;
             };
-            self.transmit(t).await;
+            let size = first.bytes.len();
+            segments.clear();
+            segments.extend_from_slice(&first.bytes);
+            let mut count = 1u64;
+            let (max, max_bytes) = (self.io.max_segments(), self.io.max_segmented_bytes());
+            while size > 0 && count < max as u64 && segments.len() + size <= max_bytes {
+                let Some(t) = self.node.poll_transmit() else {
+                    break;
+                };
+                if t.to != first.to || t.bytes.is_empty() || t.bytes.len() > size {
+                    next = Some(t);
+                    break;
+                }
+                segments.extend_from_slice(&t.bytes);
+                count += 1;
+                if t.bytes.len() < size {
+                    break;
+                }
+            }
+            self.transmit(first.to, &segments, size, count).await;
         }
+        self.segments = segments;
     }
 
-    async fn transmit(&mut self, t: Transmit) {
-        let to = self.peers.socket_for(t.to);
-        let Some(dst) = udp::adapt(self.local, to) else {
-            self.stats.send_errors += 1;
-            tracing::debug!(node = %t.to, socket = %to, "cannot reach this address family from {}", self.local);
+    /// Sends `count` datagrams of `size` bytes (the last may be shorter), back to back in
+    /// `bytes`, to node `to`.
+    async fn transmit(&mut self, to: IpAddr, bytes: &[u8], size: usize, count: u64) {
+        let socket = self.peers.socket_for(to);
+        let Some(dst) = udp::adapt(self.io.local_addr(), socket) else {
+            self.stats.send_errors += count;
+            tracing::debug!(node = %to, %socket, "cannot reach this address family from {}", self.io.local_addr());
             return;
         };
-        let sent = match self.socket.try_send_to(&t.bytes, dst) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // The kernel buffer is full: wait for room rather than drop.
-                self.socket.send_to(&t.bytes, dst).await
-            }
-            other => other,
-        };
-        match sent {
-            Ok(n) => {
-                self.stats.datagrams_sent += 1;
-                self.stats.bytes_sent += n as u64;
+        let segment_size = (count > 1).then_some(size);
+        match self.io.send(dst, bytes, segment_size).await {
+            Ok(()) => {
+                self.stats.datagrams_sent += count;
+                self.stats.bytes_sent += bytes.len() as u64;
             }
             Err(e) => {
-                self.stats.send_errors += 1;
-                tracing::debug!(node = %t.to, socket = %dst, "UDP send failed: {e}");
+                self.stats.send_errors += count;
+                tracing::debug!(node = %to, socket = %dst, "UDP send failed: {e}");
             }
         }
     }
@@ -532,7 +563,7 @@ impl Driver {
         let status = Status {
             daemon: Daemon {
                 config: self.config.path.display().to_string(),
-                listen: self.local,
+                listen: self.io.local_addr(),
                 app_socket: self.app.path().display().to_string(),
                 uptime_ms: self.now().as_nanos() / 1_000_000,
                 peers: self
