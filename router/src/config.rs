@@ -140,8 +140,10 @@ impl PinnedModule {
 /// is unknown (`None`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerMap {
-    to_socket: HashMap<IpAddr, SocketAddr>,
-    to_node: HashMap<SocketAddr, IpAddr>,
+    // Looked up once per datagram in each direction: a fast seeded hasher, not SipHash. The
+    // keys come from configuration only, never from the network.
+    to_socket: foldhash::HashMap<IpAddr, SocketAddr>,
+    to_node: foldhash::HashMap<SocketAddr, IpAddr>,
 }
 
 /// IPv4-mapped IPv6 socket addresses (what a dual-stack socket reports for IPv4 senders) as

@@ -6,7 +6,6 @@
 //! computed by the topology tools); this module never learns routes by itself, never touches
 //! a socket and never reads a clock.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Where a capsule for some destination goes next.
@@ -75,8 +74,10 @@ pub struct Neighbour {
 /// Routing table plus neighbour table of one active node.
 #[derive(Clone, Debug, Default)]
 pub struct RoutingTable {
-    /// Host routes (/32, /128), the common case in generated tables: one hash lookup.
-    hosts: HashMap<IpAddr, NextHop>,
+    /// Host routes (/32, /128), the common case in generated tables: one hash lookup (with a
+    /// fast seeded hasher: it runs for every forwarded capsule, and the keys come from
+    /// configuration, not from the network).
+    hosts: foldhash::HashMap<IpAddr, NextHop>,
     /// Shorter prefixes, longest first, so the first match is the longest.
     prefixes: Vec<Route>,
     neighbours: Vec<Neighbour>,

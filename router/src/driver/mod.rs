@@ -371,26 +371,30 @@ impl Driver {
             let Some(first) = next.take().or_else(|| self.node.poll_transmit()) else {
                 break;
             };
-            let size = first.bytes.len();
+            let (to, size) = (first.to, first.bytes.len());
             segments.clear();
             segments.extend_from_slice(&first.bytes);
+            // Copied: the frame's buffer goes back to the node for its next frame.
+            self.node.recycle(first.bytes);
             let mut count = 1u64;
             let (max, max_bytes) = (self.io.max_segments(), self.io.max_segmented_bytes());
             while size > 0 && count < max as u64 && segments.len() + size <= max_bytes {
                 let Some(t) = self.node.poll_transmit() else {
                     break;
                 };
-                if t.to != first.to || t.bytes.is_empty() || t.bytes.len() > size {
+                if t.to != to || t.bytes.is_empty() || t.bytes.len() > size {
                     next = Some(t);
                     break;
                 }
                 segments.extend_from_slice(&t.bytes);
                 count += 1;
-                if t.bytes.len() < size {
+                let last = t.bytes.len() < size;
+                self.node.recycle(t.bytes);
+                if last {
                     break;
                 }
             }
-            self.transmit(first.to, &segments, size, count).await;
+            self.transmit(to, &segments, size, count).await;
         }
         self.segments = segments;
     }

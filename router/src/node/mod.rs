@@ -250,9 +250,19 @@ pub struct Node {
     /// Latest time a caller passed in (node time never goes back).
     now: Timestamp,
     transmits: VecDeque<Transmit>,
+    /// Frame buffers handed back through [`Node::recycle`], reused for the next frames so
+    /// that steady-state forwarding does not allocate.
+    spare: Vec<Vec<u8>>,
     events: VecDeque<Event>,
     stats: NodeStats,
 }
+
+/// Frame buffers [`Node::recycle`] keeps at most: more than a driver's receive burst, so
+/// every frame of one burst finds a buffer.
+const MAX_SPARE_BUFFERS: usize = 512;
+/// Largest buffer capacity [`Node::recycle`] keeps, so that a few large frames (code
+/// fragments) do not pin memory: typical capsules and fragments fit.
+const MAX_SPARE_CAPACITY: usize = 2048;
 
 impl Node {
     /// Builds a node: routing table, sandbox, caches. Fails on a route whose next hop is not a
@@ -290,6 +300,7 @@ impl Node {
             next_purge: Timestamp::ZERO,
             now: Timestamp::ZERO,
             transmits: VecDeque::new(),
+            spare: Vec::new(),
             events: VecDeque::new(),
             stats: NodeStats::default(),
             config,
@@ -347,6 +358,15 @@ impl Node {
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
+    }
+
+    /// Hands the buffer of a transmitted frame (from [`Node::poll_transmit`]) back for reuse.
+    /// Optional: a driver that keeps or drops its buffers only costs one allocation per frame.
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE_BUFFERS && buffer.capacity() <= MAX_SPARE_CAPACITY {
+            buffer.clear();
+            self.spare.push(buffer);
+        }
     }
 
     /// The next event.

@@ -88,19 +88,21 @@ impl Node {
                 crate::sandbox::SendRoute::Via(n) => Some(NextHop::Neighbour(n)),
                 crate::sandbox::SendRoute::Toward => self.ctx.routing.lookup(sent.destination, me),
             };
-            let frame = CapsuleRepr {
+            let frame = Frame::Capsule(CapsuleRepr {
                 fingerprint: fp,
                 source: sent.source,
                 destination: sent.destination,
                 previous: me,
                 budget: sent.budget,
                 payload: fx.bytes(&sent.payload),
-            }
-            .to_vec();
-            let Ok(bytes) = frame else {
+            });
+            // A recycled buffer if the driver gave one back (`Node::recycle`).
+            let mut bytes = self.spare.pop().unwrap_or_default();
+            bytes.resize(frame.buffer_len(), 0);
+            if frame.emit(&mut bytes).is_err() {
                 self.stats.drops.add(DropReason::EncodeFailed);
                 continue;
-            };
+            }
             match hop {
                 Some(NextHop::Neighbour(to)) => {
                     self.transmits.push_back(Transmit { to, bytes });
@@ -142,6 +144,92 @@ impl Node {
             left -= 1;
             self.stats.capsules_looped_back += 1;
             self.on_datagram(None, &frame);
+            self.recycle(frame);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{MAX_SPARE_CAPACITY, NodeConfig};
+    use super::*;
+    use crate::routing::Route;
+    use crate::time::Timestamp;
+
+    /// Forwards every capsule toward its destination with all its budget and its payload.
+    const FORWARD_WAT: &str = r#"(module
+      (import "ants_v1" "capsule_budget" (func $budget (result i32)))
+      (import "ants_v1" "capsule_destination" (func $dst (param i32) (result i32)))
+      (import "ants_v1" "capsule_payload" (func $payload (param i32 i32) (result i32)))
+      (import "ants_v1" "send" (func $send (param i32 i32 i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "ants_evaluate") (result i32)
+        (local $len i32)
+        (drop (call $dst (i32.const 0)))
+        (local.set $len (call $payload (i32.const 64) (i32.const 2000)))
+        (i32.lt_s (call $send (i32.const 0) (i32.const 0) (call $budget) (i32.const 0)
+                              (i32.const 64) (local.get $len)) (i32.const 0))))"#;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn recycled_buffers_carry_exactly_the_new_frame() {
+        let (me, next) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        let mut config = NodeConfig::new(me);
+        config.neighbours.push(next);
+        config.routes.push(Route {
+            prefix: ip("10.0.9.0"),
+            len: 24,
+            next_hop: NextHop::Neighbour(next),
+        });
+        let mut node = Node::new(config).unwrap();
+        let module = wat::parse_str(FORWARD_WAT).unwrap();
+        let fp = node.register_protocol(Timestamp::ZERO, module).unwrap();
+        while let Some(event) = node.poll_event() {
+            if let Event::Compile { fingerprint, bytes } = event {
+                let compiled = node.compiler().compile(fingerprint, &bytes);
+                node.compile_done(Timestamp::ZERO, fingerprint, compiled);
+            }
+        }
+        let capsule = |payload: &'static [u8], budget| CapsuleRepr {
+            fingerprint: fp,
+            source: ip("10.0.5.5"),
+            destination: ip("10.0.9.9"),
+            previous: ip("10.0.5.5"),
+            budget,
+            payload,
+        };
+        let forwarded = |payload, budget| {
+            CapsuleRepr {
+                previous: me,
+                ..capsule(payload, budget)
+            }
+            .to_vec()
+            .unwrap()
+        };
+
+        let long = &[0xAB; 300];
+        let frame = capsule(long, 9).to_vec().unwrap();
+        node.handle_datagram(Timestamp::ZERO, None, &frame);
+        let first = node.poll_transmit().unwrap();
+        assert_eq!(first.to, next);
+        assert_eq!(first.bytes, forwarded(long, 8));
+        // A buffer that held a longer frame, scribbled over, then a shorter capsule: nothing of
+        // the old contents may show.
+        let mut dirty = first.bytes;
+        dirty.fill(0xEE);
+        node.recycle(dirty);
+        assert_eq!(node.spare.len(), 1);
+        let frame = capsule(b"short", 5).to_vec().unwrap();
+        node.handle_datagram(Timestamp::ZERO, None, &frame);
+        assert!(node.spare.is_empty(), "the recycled buffer was not reused");
+        let second = node.poll_transmit().unwrap();
+        assert_eq!(second.bytes, forwarded(b"short", 4));
+
+        // Large buffers are not kept.
+        node.recycle(Vec::with_capacity(MAX_SPARE_CAPACITY + 1));
+        assert!(node.spare.is_empty());
     }
 }

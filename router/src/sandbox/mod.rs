@@ -253,33 +253,6 @@ impl Sandbox {
         self.instances.pop(fingerprint);
     }
 
-    fn instantiate(&mut self, code: &CompiledCapsule) -> Result<LiveInstance, EvalError> {
-        self.stats.instantiations += 1;
-        let limits = &self.compiler.limits;
-        let mut store = Store::new(&self.compiler.engine, HostState::new(limits));
-        store.limiter(|s| &mut s.limiter);
-        // A start function runs at instantiation: it is bounded by the same fuel.
-        store
-            .set_fuel(limits.fuel_per_evaluation)
-            .map_err(|_| EvalError::Instantiation)?;
-        let instance = code
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| classify(&e).unwrap_or(EvalError::Instantiation))?;
-        let memory = instance
-            .get_memory(&mut store, capsule_sdk::abi::MEMORY_EXPORT)
-            .ok_or(EvalError::Instantiation)?;
-        store.data_mut().memory = Some(memory);
-        let evaluate = instance
-            .get_typed_func::<(), i32>(&mut store, capsule_sdk::abi::EVALUATE_EXPORT)
-            .map_err(|_| EvalError::Instantiation)?;
-        Ok(LiveInstance {
-            store,
-            evaluate,
-            calls: 0,
-        })
-    }
-
     /// Evaluates `capsule` with `code`, the compiled module of its type.
     ///
     /// `capsule.budget` must already be this hop's remaining budget (the node decrements it
@@ -294,23 +267,25 @@ impl Sandbox {
         self.stats.evaluations += 1;
         ctx.effects.clear();
         let fp = code.fingerprint;
-        if !self.instances.contains(&fp) {
-            let live = match self.instantiate(code) {
-                Ok(live) => live,
-                Err(e) => {
-                    self.count_error(e);
-                    return Err(e);
-                }
-            };
-            if let Some((old, _)) = self.instances.push(fp, live)
-                && old != fp
-            {
-                self.stats.evicted += 1;
+        // One map lookup on the common path (a warm instance, made most recently used); the
+        // closure only runs on a miss, and then replaces the least recently used instance if
+        // the cache is full.
+        let full = self.instances.len() >= self.instances.cap().get();
+        let Sandbox {
+            compiler,
+            instances,
+            stats,
+        } = self;
+        let live = match instances.try_get_or_insert_mut(fp, || {
+            let live = instantiate(compiler, stats, code)?;
+            stats.evicted += u64::from(full);
+            Ok(live)
+        }) {
+            Ok(live) => live,
+            Err(e) => {
+                self.count_error(e);
+                return Err(e);
             }
-        }
-        // Just inserted or present: `get_mut` also marks it most recently used.
-        let Some(live) = self.instances.get_mut(&fp) else {
-            return Err(EvalError::Instantiation);
         };
         let fuel = self.compiler.limits.fuel_per_evaluation;
         let state = live.store.data_mut();
@@ -388,6 +363,38 @@ impl Sandbox {
             EvalError::CapsuleStatus(_) => s.capsule_errors += 1,
         }
     }
+}
+
+/// A fresh instance of `code` in its own store, with the sandbox's limits.
+fn instantiate(
+    compiler: &Compiler,
+    stats: &mut SandboxStats,
+    code: &CompiledCapsule,
+) -> Result<LiveInstance, EvalError> {
+    stats.instantiations += 1;
+    let limits = &compiler.limits;
+    let mut store = Store::new(&compiler.engine, HostState::new(limits));
+    store.limiter(|s| &mut s.limiter);
+    // A start function runs at instantiation: it is bounded by the same fuel.
+    store
+        .set_fuel(limits.fuel_per_evaluation)
+        .map_err(|_| EvalError::Instantiation)?;
+    let instance = code
+        .pre
+        .instantiate(&mut store)
+        .map_err(|e| classify(&e).unwrap_or(EvalError::Instantiation))?;
+    let memory = instance
+        .get_memory(&mut store, capsule_sdk::abi::MEMORY_EXPORT)
+        .ok_or(EvalError::Instantiation)?;
+    store.data_mut().memory = Some(memory);
+    let evaluate = instance
+        .get_typed_func::<(), i32>(&mut store, capsule_sdk::abi::EVALUATE_EXPORT)
+        .map_err(|_| EvalError::Instantiation)?;
+    Ok(LiveInstance {
+        store,
+        evaluate,
+        calls: 0,
+    })
 }
 
 /// Names the reason a wasmtime call failed, if it is a sandbox stop rather than a host bug.

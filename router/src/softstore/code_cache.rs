@@ -35,7 +35,6 @@
 //! bytes are necessarily the same; with the legacy MD5 option a colliding module is ignored
 //! rather than allowed to replace code that is already running.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use lru::LruCache;
@@ -194,7 +193,9 @@ pub struct CodeCache<C> {
     lru: LruCache<Fingerprint, CodeEntry<C>>,
     /// Pinned entries. They are never evicted, so they need no recency order, and keeping them
     /// apart makes eviction O(1) instead of a scan past pinned entries.
-    pinned: HashMap<Fingerprint, CodeEntry<C>>,
+    /// Looked up for every capsule; keys are verified digests, so the fast seeded hasher (the
+    /// one `lru` uses too) replaces SipHash.
+    pinned: foldhash::HashMap<Fingerprint, CodeEntry<C>>,
     /// Sum of the charges of all entries.
     total_bytes: usize,
     /// Sum of the charges of pinned entries.
@@ -214,7 +215,7 @@ impl<C> CodeCache<C> {
         CodeCache {
             limits,
             lru: LruCache::unbounded(),
-            pinned: HashMap::new(),
+            pinned: foldhash::HashMap::default(),
             total_bytes: 0,
             pinned_bytes: 0,
             stats: CodeCacheStats::default(),
@@ -530,6 +531,7 @@ impl<C> CodeCache<C> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashMap;
 
     /// A distinct module of `len` bytes per `tag`, with its fingerprint.
     fn module(tag: u8, len: usize) -> (Fingerprint, Vec<u8>) {
