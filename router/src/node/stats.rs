@@ -257,7 +257,9 @@ pub struct NodeStats {
     pub drops: DropCounters,
     /// Datagrams handed to [`Node::handle_datagram`](super::Node::handle_datagram).
     pub datagrams_received: u64,
-    /// Capsules that arrived (from the network, a local application, or looped back).
+    /// Capsule frames processed: arrivals from the network, a local application or the
+    /// loopback, plus each held capsule once more when its code is ready (also counted in
+    /// `capsules_released`; subtract it for arrivals only).
     pub capsules_received: u64,
     /// Capsules injected by local applications.
     pub capsules_injected: u64,
