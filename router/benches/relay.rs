@@ -333,14 +333,7 @@ impl Generator {
                         iov_len: f.len(),
                     })
                     .collect();
-                // SAFETY: an all-zero mmsghdr is valid (no address: the socket is connected).
-                let mut msgs: Vec<libc::mmsghdr> = (0..GENERATOR_BATCH)
-                    .map(|_| unsafe { std::mem::zeroed() })
-                    .collect();
-                for (m, v) in msgs.iter_mut().zip(iov.iter_mut()) {
-                    m.msg_hdr.msg_iov = v;
-                    m.msg_hdr.msg_iovlen = 1;
-                }
+                let mut msgs = mmsg_headers(&mut iov);
                 let mut count = 0u64;
                 while !s.load(Ordering::Relaxed) {
                     // SAFETY: every header points at one iovec of `iov`, which points into
@@ -431,14 +424,7 @@ impl Sink {
                         iov_len: b.len(),
                     })
                     .collect();
-                // SAFETY: an all-zero mmsghdr is valid (no address or control wanted).
-                let mut msgs: Vec<libc::mmsghdr> = (0..SINK_BATCH)
-                    .map(|_| unsafe { std::mem::zeroed() })
-                    .collect();
-                for (m, v) in msgs.iter_mut().zip(iov.iter_mut()) {
-                    m.msg_hdr.msg_iov = v;
-                    m.msg_hdr.msg_iovlen = 1;
-                }
+                let mut msgs = mmsg_headers(&mut iov);
                 while !s.load(Ordering::Relaxed) {
                     // SAFETY: every header points at one iovec of `iov`, which points into
                     // `bufs`; all outlive the call. Blocks at most the read timeout for the
@@ -1375,4 +1361,19 @@ fn print_chain(settings: &Settings, c: &ChainResults, wasm: &[u8]) {
         c.loads,
         c.retries
     );
+}
+
+/// One `mmsghdr` per buffer in `iov`, each pointing at its one buffer, with no address (the
+/// sockets are connected or do not need it) and no control data. `iov` must outlive the
+/// headers' use.
+fn mmsg_headers(iov: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iov.iter_mut()
+        .map(|v| {
+            // SAFETY: an all-zero mmsghdr is a valid empty header.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = v;
+            m.msg_hdr.msg_iovlen = 1;
+            m
+        })
+        .collect()
 }

@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use ants_router::fingerprint::Fingerprint;
+use ants_router::harness::MINIMAL_FORWARD_WAT;
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{NodeContext, Sandbox, SandboxLimits, SendRoute};
 use ants_router::wire::CapsuleRepr;
@@ -18,21 +19,6 @@ const FORWARD_WASM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
 );
-
-/// The same forwarding logic hand-written in WebAssembly text: the sandbox's own floor, without
-/// the SDK's conveniences (four host calls, a few dozen instructions).
-const MINIMAL_FORWARD_WAT: &str = r#"(module
-  (import "ants_v1" "capsule_budget" (func $budget (result i32)))
-  (import "ants_v1" "capsule_destination" (func $dst (param i32) (result i32)))
-  (import "ants_v1" "capsule_payload" (func $payload (param i32 i32) (result i32)))
-  (import "ants_v1" "send" (func $send (param i32 i32 i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (func (export "ants_evaluate") (result i32)
-    (local $len i32)
-    (drop (call $dst (i32.const 0)))
-    (local.set $len (call $payload (i32.const 64) (i32.const 1200)))
-    (i32.lt_s (call $send (i32.const 0) (i32.const 0) (call $budget) (i32.const 0)
-                          (i32.const 64) (local.get $len)) (i32.const 0))))"#;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -87,7 +73,9 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     let code = reused.compile(fp, &wasm).unwrap();
     let fresh_code = fresh.compile(fp, &wasm).unwrap();
-    let minimal_wasm = wat::parse_str(MINIMAL_FORWARD_WAT).unwrap();
+    let minimal_wasm = // The same forwarding logic hand-written in WebAssembly text: the sandbox's own floor,
+    // without the SDK's conveniences.
+    wat::parse_str(MINIMAL_FORWARD_WAT).unwrap();
     let minimal = reused
         .compile(Fingerprint::sha256(&minimal_wasm), &minimal_wasm)
         .unwrap();

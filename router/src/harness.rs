@@ -33,6 +33,22 @@ use crate::softstore::{StateLimits, StateStore};
 use crate::time::Timestamp;
 use crate::wire::CapsuleRepr;
 
+/// The smallest forwarding capsule, in WebAssembly text: reads the destination and payload,
+/// sends the payload toward the destination with the whole budget (four host calls, no SDK).
+/// For tests and benchmarks that need a capsule without building the shipped ones.
+pub const MINIMAL_FORWARD_WAT: &str = r#"(module
+  (import "ants_v1" "capsule_budget" (func $budget (result i32)))
+  (import "ants_v1" "capsule_destination" (func $dst (param i32) (result i32)))
+  (import "ants_v1" "capsule_payload" (func $payload (param i32 i32) (result i32)))
+  (import "ants_v1" "send" (func $send (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "ants_evaluate") (result i32)
+    (local $len i32)
+    (drop (call $dst (i32.const 0)))
+    (local.set $len (call $payload (i32.const 64) (i32.const 1200)))
+    (i32.lt_s (call $send (i32.const 0) (i32.const 0) (call $budget) (i32.const 0)
+                          (i32.const 64) (local.get $len)) (i32.const 0))))"#;
+
 fn ip(s: &str) -> IpAddr {
     s.parse()
         .unwrap_or_else(|e| panic!("`{s}` is not an IP address: {e}"))

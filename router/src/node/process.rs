@@ -156,20 +156,6 @@ mod tests {
     use crate::routing::Route;
     use crate::time::Timestamp;
 
-    /// Forwards every capsule toward its destination with all its budget and its payload.
-    const FORWARD_WAT: &str = r#"(module
-      (import "ants_v1" "capsule_budget" (func $budget (result i32)))
-      (import "ants_v1" "capsule_destination" (func $dst (param i32) (result i32)))
-      (import "ants_v1" "capsule_payload" (func $payload (param i32 i32) (result i32)))
-      (import "ants_v1" "send" (func $send (param i32 i32 i32 i32 i32 i32) (result i32)))
-      (memory (export "memory") 1)
-      (func (export "ants_evaluate") (result i32)
-        (local $len i32)
-        (drop (call $dst (i32.const 0)))
-        (local.set $len (call $payload (i32.const 64) (i32.const 2000)))
-        (i32.lt_s (call $send (i32.const 0) (i32.const 0) (call $budget) (i32.const 0)
-                              (i32.const 64) (local.get $len)) (i32.const 0))))"#;
-
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
@@ -185,7 +171,7 @@ mod tests {
             next_hop: NextHop::Neighbour(next),
         });
         let mut node = Node::new(config).unwrap();
-        let module = wat::parse_str(FORWARD_WAT).unwrap();
+        let module = wat::parse_str(crate::harness::MINIMAL_FORWARD_WAT).unwrap();
         let fp = node.register_protocol(Timestamp::ZERO, module).unwrap();
         while let Some(event) = node.poll_event() {
             if let Event::Compile { fingerprint, bytes } = event {
