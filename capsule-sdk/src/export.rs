@@ -61,7 +61,10 @@ pub fn run<C: Capsule>() -> i32 {
 #[macro_export]
 macro_rules! export_capsule {
     ($capsule:ty) => {
-        /// Entry point the node calls once per capsule evaluation.
+        /// Entry point the node calls once per capsule evaluation. Exported on wasm32 only,
+        /// so a host program may link several capsule crates (for their payload types)
+        /// without their entry points clashing.
+        #[cfg(target_arch = "wasm32")]
         #[unsafe(no_mangle)]
         pub extern "C" fn ants_evaluate() -> i32 {
             $crate::export::run::<$capsule>()

@@ -131,6 +131,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Topologies: emulate, bring up in namespaces, draw (`ants topo --help`). Runs the
+    /// `ants-topo` program installed next to `ants`.
+    #[command(disable_help_flag = true)]
+    Topo {
+        /// Arguments for `ants-topo`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -181,6 +189,7 @@ fn main() -> ExitCode {
             )
         }),
         Command::Status { socket, json } => status(&socket.socket, json),
+        Command::Topo { args } => topo(&args),
     };
     match result {
         Ok(code) => code,
@@ -189,6 +198,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Hands `ants topo ...` to the `ants-topo` program (next to this executable, else on
+/// `PATH`), replacing this process so signals and exit status pass straight through.
+fn topo(args: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::CommandExt as _;
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("ants-topo")))
+        .filter(|p| p.is_file());
+    let program = beside.unwrap_or_else(|| PathBuf::from("ants-topo"));
+    let err = std::process::Command::new(&program).args(args).exec();
+    bail!(
+        "cannot run {}: {err}; build it with `cargo build --release -p ants-topology` \
+         (it is installed next to `ants`)",
+        program.display()
+    )
 }
 
 fn seconds(s: f64) -> anyhow::Result<Duration> {

@@ -269,6 +269,19 @@ impl Node {
     /// neighbour, or if the sandbox engine cannot be configured.
     pub fn new(config: NodeConfig) -> Result<Node, NodeError> {
         let sandbox = Sandbox::new(config.sandbox.clone()).map_err(NodeError::Sandbox)?;
+        Node::with_sandbox(config, sandbox)
+    }
+
+    /// Builds a node whose sandbox shares `compiler`'s engine (see
+    /// [`Sandbox::with_compiler`]): an emulator of many nodes builds one engine and hands every
+    /// node's [`Event::Compile`] the same compiled module. The sandbox limits are `compiler`'s;
+    /// `config.sandbox` is ignored. Fails on a route whose next hop is not a neighbour.
+    pub fn with_compiler(config: NodeConfig, compiler: Compiler) -> Result<Node, NodeError> {
+        Node::with_sandbox(config, Sandbox::with_compiler(compiler))
+    }
+
+    fn with_sandbox(mut config: NodeConfig, sandbox: Sandbox) -> Result<Node, NodeError> {
+        config.sandbox = sandbox.limits().clone();
         let mut ctx = NodeContext::new(config.address);
         for n in &config.neighbours {
             ctx.routing.add_neighbour(*n);

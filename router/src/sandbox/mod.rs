@@ -206,17 +206,25 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         host::define_imports(&mut linker)
             .map_err(|e| LoadError::Rejected(format!("node API definition: {e:#}")))?;
-        let live = std::num::NonZeroUsize::new(limits.max_live_instances.max(1))
+        Ok(Sandbox::with_compiler(Compiler {
+            engine,
+            linker: Arc::new(linker),
+            limits: Arc::new(limits),
+        }))
+    }
+
+    /// A sandbox sharing another sandbox's engine, node API definition and limits (those of
+    /// `compiler`). Modules compiled by any sandbox of that engine run in this one, so an
+    /// emulator of many nodes compiles each module once instead of once per node. Instances
+    /// and their stores stay per sandbox: sharing the engine shares no guest state.
+    pub fn with_compiler(compiler: Compiler) -> Self {
+        let live = std::num::NonZeroUsize::new(compiler.limits.max_live_instances.max(1))
             .unwrap_or(std::num::NonZeroUsize::MIN);
-        Ok(Sandbox {
-            compiler: Compiler {
-                engine,
-                linker: Arc::new(linker),
-                limits: Arc::new(limits),
-            },
+        Sandbox {
+            compiler,
             instances: LruCache::new(live),
             stats: SandboxStats::default(),
-        })
+        }
     }
 
     /// The limits this sandbox enforces.

@@ -1,0 +1,6 @@
+//! The `ants topo` subcommands: argument types and what each command does. The binary
+//! `ants-topo` only parses arguments and calls these.
+
+pub mod emulate;
+pub mod graph;
+pub mod netns;

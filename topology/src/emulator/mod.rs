@@ -1,0 +1,1 @@
+//! The in-process, virtual-time network emulator (see `docs/emulator.md`).

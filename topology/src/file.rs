@@ -1,0 +1,1 @@
+//! Reading and validating topology files (see `docs/topology.md`).

@@ -1,0 +1,1 @@
+//! Drawing a topology: Graphviz dot, SVG and Mermaid.

@@ -1,0 +1,1 @@
+//! Bringing a topology up in Linux network namespaces (see `docs/namespaces.md`).
