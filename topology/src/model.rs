@@ -271,6 +271,15 @@ impl std::fmt::Display for Pool {
     }
 }
 
+/// Emulator settings a file may carry (command-line options override them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EmulatorSettings {
+    /// How long (virtual time) to run; `None` means until nothing is left to do.
+    pub duration: Option<Duration>,
+    /// Virtual time one compilation takes on a node; `None` means the emulator's default.
+    pub compile_delay: Option<Duration>,
+}
+
 /// A validated network with every address assigned. Build it with [`TopologyBuilder`] (or
 /// read a file with [`crate::file`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -287,6 +296,8 @@ pub struct Topology {
     pub groups: BTreeMap<String, Vec<NodeId>>,
     /// Scripted applications.
     pub apps: Vec<AppSpec>,
+    /// Emulator settings from the file.
+    pub emulator: EmulatorSettings,
     /// Pool node addresses were drawn from.
     pub node_pool: Pool,
     /// Pool link subnets were drawn from.
@@ -516,6 +527,7 @@ pub struct TopologyBuilder {
     links: Vec<LinkDraft>,
     groups: BTreeMap<String, Vec<String>>,
     apps: Vec<AppDraft>,
+    emulator: EmulatorSettings,
 }
 
 impl TopologyBuilder {
@@ -530,7 +542,14 @@ impl TopologyBuilder {
             links: Vec::new(),
             groups: BTreeMap::new(),
             apps: Vec::new(),
+            emulator: EmulatorSettings::default(),
         }
+    }
+
+    /// Sets the emulator settings.
+    pub fn emulator(&mut self, settings: EmulatorSettings) -> &mut Self {
+        self.emulator = settings;
+        self
     }
 
     /// Sets the emulator seed.
@@ -855,6 +874,7 @@ impl TopologyBuilder {
             links,
             groups,
             apps,
+            emulator: self.emulator,
             node_pool: self.node_pool,
             link_pool: self.link_pool,
             adjacency,
