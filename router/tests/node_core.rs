@@ -533,3 +533,34 @@ fn registering_a_protocol_while_it_loads_on_demand_uses_the_local_bytes() {
     assert_eq!(n.stats().drops.get(DropReason::UnsolicitedCode), 1);
     assert!(n.status().protocols[0].pinned);
 }
+
+#[test]
+fn nodes_sharing_an_engine_run_one_compiled_module() {
+    let first = node();
+    let compiler = first.compiler();
+    let mut second = Node::with_compiler(
+        {
+            let mut c = NodeConfig::new(ip("10.0.0.1"));
+            c.neighbours = vec![ip("10.0.0.3")];
+            c.routes = vec![Route {
+                prefix: ip("10.9.0.0"),
+                len: 16,
+                next_hop: NextHop::Neighbour(ip("10.0.0.3")),
+            }];
+            c
+        },
+        compiler.clone(),
+    )
+    .unwrap();
+    let fp = second.register_protocol(T0, forward_wasm()).unwrap();
+    // Compiled once by the first node's engine, answered to the second.
+    let Some(Event::Compile { bytes, .. }) = second.poll_event() else {
+        panic!("no compile request");
+    };
+    let compiled = compiler.compile(fp, &bytes).unwrap();
+    second.compile_done(T0, fp, Ok(compiled));
+    second.handle_datagram(T0, Some(ip("10.0.0.2")), &capsule(fp, 9, b"data"));
+    let out = transmits(&mut second);
+    assert_eq!(out.len(), 1, "{:?}", second.stats().drops.nonzero().collect::<Vec<_>>());
+    assert_eq!(out[0].to, ip("10.0.0.3"));
+}
