@@ -17,6 +17,7 @@ pub mod graph;
 pub mod model;
 pub mod netns;
 pub mod routes;
+pub mod scenarios;
 
 pub use model::{NodeId, NodeKind, Topology, TopologyBuilder, TopologyError};
 pub use routes::Routes;

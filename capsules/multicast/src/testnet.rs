@@ -1,0 +1,82 @@
+//! A tiny network of `FakeNode`s for multi-node host tests, shared by `capsule-multicast` and
+//! `capsule-reliable-multicast` (included by path, test builds only).
+//!
+//! Owns the hop-by-hop walk: evaluate a capsule at a node, turn each send into an arrival at
+//! the next hop (previous = sender, one budget unit charged), and collect deliveries. A test
+//! decides which transmissions are lost. It never reorders: arrivals are handled in order.
+
+extern crate std;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use capsule_sdk::prelude::*;
+use capsule_sdk::testing::{FakeNode, Incoming};
+
+/// A delivery seen at a node: (node, port, payload).
+pub type Seen = (Address, u16, Vec<u8>);
+
+/// Nodes by address, and the arrivals waiting to be evaluated.
+pub struct Net {
+    /// The nodes.
+    pub nodes: BTreeMap<Address, FakeNode>,
+    queue: VecDeque<(Address, Incoming)>,
+    /// Every transmission between two nodes so far: (from, to, payload).
+    pub links: Vec<(Address, Address, Vec<u8>)>,
+}
+
+impl Net {
+    /// A network of the given nodes.
+    pub fn new(nodes: impl IntoIterator<Item = FakeNode>) -> Self {
+        Net {
+            nodes: nodes.into_iter().map(|n| (n.address, n)).collect(),
+            queue: VecDeque::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// An application at node `at` injects a capsule toward `dst` with `budget`.
+    pub fn inject(&mut self, at: Address, dst: Address, budget: u32, payload: &[u8]) {
+        // The node charges the injected capsule's first hop like any other arrival.
+        let c = Incoming::new(at, dst, budget.saturating_sub(1), payload);
+        self.queue.push_back((at, c));
+    }
+
+    /// Moves every node's clock forward.
+    pub fn advance(&mut self, by: core::time::Duration) {
+        for n in self.nodes.values_mut() {
+            n.advance(by);
+        }
+    }
+
+    /// Evaluates arrivals until none is left, with capsule type `C`. `lose(from, to, payload)`
+    /// says whether a transmission is lost. Returns the deliveries in order; panics if an
+    /// evaluation fails, since these protocols never fail on well-formed traffic.
+    pub fn run<C: Capsule>(&mut self, lose: impl Fn(Address, Address, &[u8]) -> bool) -> Vec<Seen> {
+        let mut seen = Vec::new();
+        while let Some((at, c)) = self.queue.pop_front() {
+            let node = self.nodes.get_mut(&at).expect("arrival at a known node");
+            node.capsule = c;
+            assert_eq!(node.evaluate::<C>(), 0, "evaluation failed at {at}");
+            for d in &node.deliveries {
+                seen.push((at, d.port, d.payload.clone()));
+            }
+            for s in node.sends.clone() {
+                let to = match s.next_hop {
+                    NextHop::Local => at,
+                    NextHop::Neighbour(n) => n,
+                };
+                if to != at {
+                    self.links.push((at, to, s.payload.clone()));
+                    if lose(at, to, &s.payload) {
+                        continue;
+                    }
+                }
+                let mut c = Incoming::new(s.source, s.destination, s.budget - 1, &s.payload);
+                c.previous = at;
+                self.queue.push_back((to, c));
+            }
+        }
+        seen
+    }
+}

@@ -1,0 +1,1 @@
+//! The congestion scenario.

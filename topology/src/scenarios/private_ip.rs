@@ -1,0 +1,1 @@
+//! The private_ip scenario.

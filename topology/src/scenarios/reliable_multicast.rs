@@ -1,0 +1,1 @@
+//! The reliable_multicast scenario.
