@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use ants_router::harness::{Outcome, Protocol, ScriptedNode, TestCapsule};
 use ants_router::routing::NextHop;
+use ants_router::sandbox::{Sandbox, SandboxLimits};
 use ants_tests::{CAPSULES_DIR, capsule_wasm, repo_root};
 use capsule_sdk::Address;
 use capsule_sdk::serde::{Deserialize, Serialize};
@@ -11,27 +12,36 @@ use capsule_sdk::serde::{Deserialize, Serialize};
 /// ANTS's own cap on capsule code.
 const MAX_CAPSULE_BYTES: u64 = 16 * 1024;
 
+/// Crate directories under `capsules/`, each one shipped capsule.
+fn shipped_capsules() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("capsules"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file() && e.path().join("src").is_dir())
+        .map(|e| e.file_name().to_string_lossy().replace('-', "_"))
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
-fn every_shipped_capsule_fits_in_16_kib() {
-    let dir = repo_root().join(CAPSULES_DIR);
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).expect("run `make capsules` first") {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "wasm") {
-            let size = std::fs::metadata(&path).unwrap().len();
-            assert!(
-                size <= MAX_CAPSULE_BYTES,
-                "{} is {size} bytes",
-                path.display()
-            );
-            seen += 1;
+fn every_shipped_capsule_fits_in_16_kib_and_a_node_accepts_it() {
+    let names = shipped_capsules();
+    assert!(names.len() >= 7, "capsule crates found: {names:?}");
+    let sandbox = Sandbox::new(SandboxLimits::default()).unwrap();
+    for name in &names {
+        let wasm = capsule_wasm(name);
+        assert!(
+            wasm.len() as u64 <= MAX_CAPSULE_BYTES,
+            "{}/capsule_{name}.wasm is {} bytes",
+            CAPSULES_DIR,
+            wasm.len()
+        );
+        let fp = ants_router::fingerprint::Fingerprint::sha256(&wasm);
+        if let Err(e) = sandbox.compile(fp, &wasm) {
+            panic!("the sandbox refuses capsule_{name}.wasm: {e}");
         }
     }
-    assert!(
-        seen >= 2,
-        "expected the ping and forward capsules in {}",
-        dir.display()
-    );
 }
 
 fn ip(s: &str) -> IpAddr {
