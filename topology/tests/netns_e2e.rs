@@ -7,133 +7,20 @@
 //! namespaces, every command is bounded in time, and a guard removes everything if the test
 //! fails halfway.
 
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod netns_support;
 
+use std::fs;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use netns_support::{
+    Deadline, Guard, capsule_module, forwarded_datagrams, namespaces_with, ok, programs, run, text,
+    unique_prefix,
+};
 use serde_json::Value;
 
 /// The whole test, every command included, ends within this.
 const TEST_LIMIT: Duration = Duration::from_secs(60);
-
-struct Deadline(Instant);
-
-impl Deadline {
-    fn left(&self) -> Duration {
-        self.0.saturating_duration_since(Instant::now())
-    }
-}
-
-/// Runs `cmd` with its output in files under `dir`, killing it (by its pid) after `limit`.
-fn run(cmd: &mut Command, dir: &Path, limit: Duration) -> Output {
-    let out = dir.join("out.txt");
-    let err = dir.join("err.txt");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(File::create(&out).unwrap())
-        .stderr(File::create(&err).unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let end = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{cmd:?} did not finish within {limit:?}; stderr:\n{}",
-                fs::read_to_string(&err).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: fs::read(&out).unwrap(),
-        stderr: fs::read(&err).unwrap(),
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Fails the test with the command's output unless it succeeded.
-fn ok(o: Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
-fn namespaces_with(prefix: &str) -> Vec<String> {
-    let start = format!("{prefix}-");
-    let mut v: Vec<String> = fs::read_dir("/var/run/netns")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.starts_with(&start))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Brings the topology down if the test did not, then, as a last resort, stops any antsd left
-/// in this run's namespaces and deletes the namespaces.
-struct Guard {
-    topo: PathBuf,
-    file: PathBuf,
-    prefix: String,
-    state_dir: PathBuf,
-    scratch: PathBuf,
-    down: bool,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if self.down {
-            return;
-        }
-        let _ = Command::new(&self.topo)
-            .arg("down")
-            .arg(&self.file)
-            .args(["--prefix", &self.prefix, "--state-dir"])
-            .arg(&self.state_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        for ns in namespaces_with(&self.prefix) {
-            let pids = Command::new("ip")
-                .args(["netns", "pids", &ns])
-                .output()
-                .map(|o| text(&o.stdout))
-                .unwrap_or_default();
-            for pid in pids
-                .split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok())
-            {
-                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                if text(&cmdline).contains("antsd") {
-                    // SAFETY: kill has no memory preconditions; the pid is an antsd of ours.
-                    unsafe {
-                        libc::kill(pid, libc::SIGKILL);
-                    }
-                }
-            }
-            let _ = Command::new("ip").args(["netns", "delete", &ns]).status();
-        }
-        let _ = fs::remove_dir_all(&self.scratch);
-    }
-}
 
 /// `reply from ADDR: seq=N hops=H path=A -> B time=T ms` → (hops, path, time in ms).
 fn parse_reply(line: &str) -> (u32, String, f64) {
@@ -150,39 +37,15 @@ fn parse_reply(line: &str) -> (u32, String, f64) {
 
 #[test]
 fn line_of_two_legacy_routers_between_two_active_routers() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: creating network namespaces needs root");
+    let Some(programs) = programs() else {
         return;
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        eprintln!("skipped: the `ip` program (iproute2) is not installed");
-        return;
-    }
-    let deadline = Deadline(Instant::now() + TEST_LIMIT);
-    let topo = PathBuf::from(env!("CARGO_BIN_EXE_ants-topo"));
-    let bin_dir = topo.parent().unwrap();
-    for program in ["antsd", "ants"] {
-        assert!(
-            bin_dir.join(program).is_file(),
-            "{} is missing: build the whole workspace first (`make build`, or `cargo build --workspace`)",
-            bin_dir.join(program).display()
-        );
-    }
-    let ants = bin_dir.join("ants");
-    let ping_wasm = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../capsules/target/wasm32-unknown-unknown/release/capsule_ping.wasm");
-    assert!(
-        ping_wasm.is_file(),
-        "{} is missing: build the capsules first (`make capsules`)",
-        ping_wasm.display()
-    );
+    };
+    let deadline = Deadline::after(TEST_LIMIT);
+    let topo = programs.topo;
+    let ants = programs.ants;
+    let ping_wasm = capsule_module("capsule_ping");
 
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let prefix = format!("antst{}-{}", std::process::id(), nanos % 100_000);
+    let prefix = unique_prefix("antst");
     let scratch = std::env::temp_dir().join(format!("{prefix}.e2e"));
     fs::create_dir_all(&scratch).unwrap();
     let state_dir = scratch.join("state");
@@ -360,11 +223,7 @@ ends = ["l2", "a2"]
             exec(legacy, &["cat", "/proc/net/snmp"], Duration::from_secs(5)),
             "reading /proc/net/snmp",
         );
-        let ip: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Ip:")).collect();
-        let names: Vec<&str> = ip[0].split_whitespace().collect();
-        let values: Vec<&str> = ip[1].split_whitespace().collect();
-        let at = names.iter().position(|n| *n == "ForwDatagrams").unwrap();
-        let forwarded: u64 = values[at].parse().unwrap();
+        let forwarded = forwarded_datagrams(&snmp);
         assert!(forwarded >= 4, "{legacy} forwarded {forwarded}: {snmp}");
     }
     let qdiscs = ok(
