@@ -1,4 +1,4 @@
-# The two commands a newcomer runs: `make demo` (once the emulator lands) and `make test`.
+# The two commands a newcomer runs: `make demo` and `make test`.
 # Every target does its own set-up; nothing here needs more than the Rust toolchain and the
 # package registries.
 
@@ -12,7 +12,7 @@ FUZZ_DIR := router/fuzz
 # Seconds each fuzz target runs under `make fuzz`.
 FUZZ_SECONDS ?= 30
 
-.PHONY: all setup capsules build test bench fuzz fuzz-check lint fmt clean
+.PHONY: all setup capsules build demo test bench fuzz fuzz-check lint fmt clean
 
 all: build
 
@@ -34,6 +34,12 @@ capsules: setup
 
 build: capsules
 	$(CARGO) build --locked --workspace --all-targets
+
+## demo: the multicast story on the in-process emulator (no root needed). DEMO_ARGS passes
+## options, e.g. `make demo DEMO_ARGS=--json`.
+DEMO_ARGS ?=
+demo: capsules
+	$(CARGO) run --locked --release -p ants-topology --bin ants-topo -- demo $(DEMO_ARGS)
 
 ## test: every test of the workspace, after building the capsules the tests load.
 test: build fuzz-check
