@@ -17,6 +17,9 @@ struct Args {
 enum Command {
     /// Run the topology in the in-process emulator (virtual time, deterministic by seed).
     Emulate(cli::emulate::EmulateArgs),
+    /// The multicast demo: a sender reaches every group member exactly once, with the code
+    /// loaded hop by hop, link copies versus unicast fan-out, and a picture of the tree.
+    Demo(cli::demo::DemoArgs),
     /// Draw the topology (dot, svg or mermaid) without running anything.
     Graph(cli::graph::GraphArgs),
     /// Bring the topology up in Linux network namespaces (needs root).
@@ -33,6 +36,7 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Emulate(a) => cli::emulate::run(a),
+        Command::Demo(a) => cli::demo::run(a),
         Command::Graph(a) => cli::graph::run(a),
         Command::Up(a) => cli::netns::up(a),
         Command::Down(a) => cli::netns::down(a),
