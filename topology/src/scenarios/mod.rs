@@ -31,7 +31,9 @@ impl ScenarioOptions {
         }
         let starts = [
             std::env::current_dir().ok(),
-            std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)),
+            std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(Path::to_path_buf)),
         ];
         starts
             .into_iter()
