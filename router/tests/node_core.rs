@@ -561,6 +561,11 @@ fn nodes_sharing_an_engine_run_one_compiled_module() {
     second.compile_done(T0, fp, Ok(compiled));
     second.handle_datagram(T0, Some(ip("10.0.0.2")), &capsule(fp, 9, b"data"));
     let out = transmits(&mut second);
-    assert_eq!(out.len(), 1, "{:?}", second.stats().drops.nonzero().collect::<Vec<_>>());
+    assert_eq!(
+        out.len(),
+        1,
+        "{:?}",
+        second.stats().drops.nonzero().collect::<Vec<_>>()
+    );
     assert_eq!(out[0].to, ip("10.0.0.3"));
 }

@@ -20,6 +20,9 @@ enum Command {
     /// The multicast demo: a sender reaches every group member exactly once, with the code
     /// loaded hop by hop, link copies versus unicast fan-out, and a picture of the tree.
     Demo(cli::demo::DemoArgs),
+    /// Run one shipped capsule's scenario (multicast, reliable-multicast, congestion, anycast,
+    /// private-ip) and print its numbers.
+    Scenario(cli::scenario::ScenarioArgs),
     /// Draw the topology (dot, svg or mermaid) without running anything.
     Graph(cli::graph::GraphArgs),
     /// Bring the topology up in Linux network namespaces (needs root).
@@ -37,6 +40,7 @@ fn main() -> std::process::ExitCode {
     let result = match args.command {
         Command::Emulate(a) => cli::emulate::run(a),
         Command::Demo(a) => cli::demo::run(a),
+        Command::Scenario(a) => cli::scenario::run(a),
         Command::Graph(a) => cli::graph::run(a),
         Command::Up(a) => cli::netns::up(a),
         Command::Down(a) => cli::netns::down(a),

@@ -5,3 +5,4 @@ pub mod demo;
 pub mod emulate;
 pub mod graph;
 pub mod netns;
+pub mod scenario;
