@@ -23,7 +23,10 @@ fn capsules() -> CapsuleLocator {
 }
 
 fn run(plan: Plan) -> (Scenario, Report) {
-    let (t, _, _) = private_ip::load(&ScenarioOptions::default()).expect("the example loads");
+    let t = ScenarioOptions::default()
+        .load(private_ip::EXAMPLE)
+        .expect("the example loads")
+        .topology;
     let mut s = Scenario::new(&t, &capsules(), None, plan).expect("the scenario builds");
     let r = s.run();
     (s, r)

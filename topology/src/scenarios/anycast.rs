@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
@@ -31,7 +30,7 @@ use capsule_sdk::Address;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ScenarioOptions, ScenarioReport};
+use super::{AppLog, ScenarioOptions, ScenarioReport};
 use crate::capsules::CapsuleLocator;
 use crate::emulator::{
     AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
@@ -85,12 +84,7 @@ pub struct MemberLog {
     pub first_error: Option<String>,
 }
 
-impl MemberLog {
-    /// The log of member application `app` of `emu`; `None` if `app` is no member.
-    pub fn of(emu: &Emulator, app: AppId) -> Option<MemberLog> {
-        serde_json::from_value(emu.app_report(app)?).ok()
-    }
-}
+impl AppLog for MemberLog {}
 
 /// Timer tokens of a member.
 const ADVERTISE: u64 = 0;
@@ -234,12 +228,7 @@ pub struct ClientLog {
     pub first_error: Option<String>,
 }
 
-impl ClientLog {
-    /// The log of client application `app` of `emu`; `None` if `app` is no client.
-    pub fn of(emu: &Emulator, app: AppId) -> Option<ClientLog> {
-        serde_json::from_value(emu.app_report(app)?).ok()
-    }
-}
+impl AppLog for ClientLog {}
 
 /// Sends data to an anycast address: one packet every `interval` from `start` until `stop`,
 /// numbered from 0 (the first 4 data bytes, big-endian).
@@ -778,18 +767,15 @@ impl ScenarioReport for Report {
 
 // ---- Entry points ----------------------------------------------------------------------------
 
-/// The topology `options` name (else [`EXAMPLE`]) and the capsule directory.
-pub fn load(options: &ScenarioOptions) -> anyhow::Result<(Topology, CapsuleLocator, PathBuf)> {
-    let file = options.file_or(EXAMPLE);
-    let topology = crate::file::load(&file)?;
-    let capsules = CapsuleLocator::new(options.capsules.as_deref(), Some(&file));
-    Ok((topology, capsules, file))
-}
-
 /// Runs the scenario with the default [`Plan`] and reports.
 pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
-    let (topology, capsules, _) = load(options)?;
-    let mut scenario = Scenario::new(&topology, &capsules, options.seed, Plan::default())?;
+    let loaded = options.load(EXAMPLE)?;
+    let mut scenario = Scenario::new(
+        &loaded.topology,
+        &loaded.capsules,
+        options.seed,
+        Plan::default(),
+    )?;
     Ok(scenario.run())
 }
 

@@ -30,7 +30,7 @@ use capsule_congestion::{DATA_PORT, Data, MAX_DATA, Message, NOTIFY_PORT, Notifi
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ScenarioOptions, ScenarioReport};
+use super::{AppLog, ScenarioOptions, ScenarioReport};
 use crate::capsules::CapsuleLocator;
 use crate::emulator::{
     AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
@@ -102,12 +102,7 @@ pub struct SenderLog {
     pub final_rate_pps: f64,
 }
 
-impl SenderLog {
-    /// The log of sender application `app` of `emu`; `None` if `app` is no sender.
-    pub fn of(emu: &Emulator, app: AppId) -> Option<SenderLog> {
-        serde_json::from_value(emu.app_report(app)?).ok()
-    }
-}
+impl AppLog for SenderLog {}
 
 /// Timer tokens of the sender.
 const WARM_UP: u64 = 0;
@@ -321,12 +316,7 @@ pub struct ReceiverLog {
     pub foreign: u64,
 }
 
-impl ReceiverLog {
-    /// The log of receiver application `app` of `emu`; `None` if `app` is no receiver.
-    pub fn of(emu: &Emulator, app: AppId) -> Option<ReceiverLog> {
-        serde_json::from_value(emu.app_report(app)?).ok()
-    }
-}
+impl AppLog for ReceiverLog {}
 
 /// The flow's destination: records every data capsule of the flow delivered on
 /// [`DATA_PORT`], by sequence number (0 is the sender's warm-up capsule, noted apart), and the
@@ -533,10 +523,8 @@ pub fn wire_len(data_len: usize) -> usize {
 impl Network {
     /// Reads the topology file `options` names (else [`EXAMPLE`]) and finds the roles.
     pub fn load(options: &ScenarioOptions, data_len: usize) -> anyhow::Result<Network> {
-        let file = options.file_or(EXAMPLE);
-        let topology = crate::file::load(&file)?;
-        let capsules = CapsuleLocator::new(options.capsules.as_deref(), Some(&file));
-        Network::new(file, topology, capsules, data_len)
+        let loaded = options.load(EXAMPLE)?;
+        Network::new(loaded.file, loaded.topology, loaded.capsules, data_len)
     }
 
     /// The roles of `topology` (one node each in groups `sender` and `receiver`, both running

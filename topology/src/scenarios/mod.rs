@@ -9,6 +9,11 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::capsules::CapsuleLocator;
+use crate::emulator::{AppId, Emulator};
+use crate::model::Topology;
 
 /// Options every scenario takes.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +46,42 @@ impl ScenarioOptions {
             .flat_map(|s| s.ancestors().map(|d| d.join(default)).collect::<Vec<_>>())
             .find(|p| p.is_file())
             .unwrap_or_else(|| PathBuf::from(default))
+    }
+}
+
+/// A scenario's network, read from a file, with the capsule lookup for that file.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The file that was read.
+    pub file: PathBuf,
+    /// The network it describes.
+    pub topology: Topology,
+    /// Where its capsules are found (explicit directory, else searched from the file).
+    pub capsules: CapsuleLocator,
+}
+
+impl ScenarioOptions {
+    /// Reads the topology file these options name (else `example`, see
+    /// [`ScenarioOptions::file_or`]) and sets up the capsule lookup for it.
+    pub fn load(&self, example: &str) -> anyhow::Result<Loaded> {
+        let file = self.file_or(example);
+        let topology = crate::file::load(&file)?;
+        let capsules = CapsuleLocator::new(self.capsules.as_deref(), Some(&file));
+        Ok(Loaded {
+            file,
+            topology,
+            capsules,
+        })
+    }
+}
+
+/// The typed log of a scenario application, read back from the JSON report
+/// ([`crate::emulator::Application::report`]) the emulator keeps for it.
+pub trait AppLog: DeserializeOwned {
+    /// The log of application `app` of `emu`; `None` if `app` is not an application of this
+    /// kind.
+    fn of(emu: &Emulator, app: AppId) -> Option<Self> {
+        serde_json::from_value(emu.app_report(app)?).ok()
     }
 }
 

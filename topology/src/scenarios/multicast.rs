@@ -31,7 +31,7 @@ use capsule_multicast::{MEMBER_TTL_MS, Message, REFRESH_INTERVAL_MS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ScenarioOptions, ScenarioReport};
+use super::{AppLog, ScenarioOptions, ScenarioReport};
 use crate::capsules::CapsuleLocator;
 use crate::emulator::{
     AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
@@ -181,12 +181,9 @@ pub struct MemberLog {
     pub first_error: Option<String>,
 }
 
-impl MemberLog {
-    /// The log of member application `app` of `emu`; `None` if `app` is no member.
-    pub fn of(emu: &Emulator, app: AppId) -> Option<MemberLog> {
-        serde_json::from_value(emu.app_report(app)?).ok()
-    }
+impl AppLog for MemberLog {}
 
+impl MemberLog {
     /// Until when (ns) the member wanted data: its leave, or [`MEMBER_TTL_MS`] after its last
     /// subscribe if it fell silent; `u64::MAX` while it stays.
     pub fn wanted_until_ns(&self) -> u64 {
@@ -373,12 +370,7 @@ pub struct SourceLog {
     pub first_error: Option<String>,
 }
 
-impl SourceLog {
-    /// The log of source application `app` of `emu`; `None` if `app` is no source.
-    pub fn of(emu: &Emulator, app: AppId) -> Option<SourceLog> {
-        serde_json::from_value(emu.app_report(app)?).ok()
-    }
-}
+impl AppLog for SourceLog {}
 
 /// The group's source: injects `Data { group, seq, data }` capsules on its own node, in
 /// bursts, numbering them from 0.

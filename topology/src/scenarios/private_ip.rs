@@ -24,7 +24,6 @@
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
@@ -36,7 +35,7 @@ use capsule_private_ip::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ScenarioOptions, ScenarioReport};
+use super::{AppLog, ScenarioOptions, ScenarioReport};
 use crate::capsules::CapsuleLocator;
 use crate::emulator::{
     AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
@@ -132,12 +131,7 @@ pub struct EdgeLog {
     pub first_error: Option<String>,
 }
 
-impl EdgeLog {
-    /// The log of edge application `app` of `emu`; `None` if `app` is no edge.
-    pub fn of(emu: &Emulator, app: AppId) -> Option<EdgeLog> {
-        serde_json::from_value(emu.app_report(app)?).ok()
-    }
-}
+impl AppLog for EdgeLog {}
 
 /// Timer tokens of an edge.
 const ANNOUNCE: u64 = 0;
@@ -844,18 +838,15 @@ impl ScenarioReport for Report {
 
 // ---- Entry points ----------------------------------------------------------------------------
 
-/// The topology `options` name (else [`EXAMPLE`]), the capsule directory and the file.
-pub fn load(options: &ScenarioOptions) -> anyhow::Result<(Topology, CapsuleLocator, PathBuf)> {
-    let file = options.file_or(EXAMPLE);
-    let topology = crate::file::load(&file)?;
-    let capsules = CapsuleLocator::new(options.capsules.as_deref(), Some(&file));
-    Ok((topology, capsules, file))
-}
-
 /// Runs the scenario with the default [`Plan`] and reports.
 pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
-    let (topology, capsules, _) = load(options)?;
-    let mut scenario = Scenario::new(&topology, &capsules, options.seed, Plan::default())?;
+    let loaded = options.load(EXAMPLE)?;
+    let mut scenario = Scenario::new(
+        &loaded.topology,
+        &loaded.capsules,
+        options.seed,
+        Plan::default(),
+    )?;
     Ok(scenario.run())
 }
 

@@ -710,10 +710,8 @@ pub struct Network {
 impl Network {
     /// Reads the topology file `options` names (else [`EXAMPLE`]) and finds the roles.
     pub fn load(options: &ScenarioOptions) -> anyhow::Result<Network> {
-        let file = options.file_or(EXAMPLE);
-        let topology = crate::file::load(&file)?;
-        let capsules = CapsuleLocator::new(options.capsules.as_deref(), Some(&file));
-        Network::new(file, topology, capsules)
+        let loaded = options.load(EXAMPLE)?;
+        Network::new(loaded.file, loaded.topology, loaded.capsules)
     }
 
     /// The roles of `topology`: the one node of group `source` (a host or active node with
