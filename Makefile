@@ -36,10 +36,11 @@ build: capsules
 	$(CARGO) build --locked --workspace --all-targets
 
 ## demo: the multicast story on the in-process emulator (no root needed). DEMO_ARGS passes
-## options, e.g. `make demo DEMO_ARGS=--json`.
+## options, e.g. `make demo DEMO_ARGS=--json`. The debug profile: the demo runs in under a
+## second either way, and `make test` then reuses the build.
 DEMO_ARGS ?=
 demo: capsules
-	$(CARGO) run --locked --release -p ants-topology --bin ants-topo -- demo $(DEMO_ARGS)
+	$(CARGO) run --locked -p ants-topology --bin ants-topo -- demo $(DEMO_ARGS)
 
 ## test: every test of the workspace, after building the capsules the tests load.
 test: build fuzz-check
