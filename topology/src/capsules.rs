@@ -21,6 +21,14 @@ pub enum CapsuleError {
         "no capsule directory: build the capsules with `make capsules` (they land in {BUILD_DIR}), or pass --capsules DIR"
     )]
     NoDirectory,
+    /// The module file of a shipped capsule has not been built.
+    #[error("capsule `{name}` is not built ({} is missing): run `make capsules`", path.display())]
+    Missing {
+        /// The name asked for.
+        name: String,
+        /// The file looked for.
+        path: PathBuf,
+    },
     /// The module file is missing or unreadable.
     #[error("capsule `{name}`: cannot read {}: {source} (did `make capsules` run?)", path.display())]
     Read {
@@ -78,6 +86,21 @@ impl CapsuleLocator {
         })
     }
 
+    /// Checks that every capsule of `names` has its module file, so a run fails up front with
+    /// a clear message instead of when an application first needs one.
+    pub fn require(&self, names: &[&str]) -> Result<(), CapsuleError> {
+        for name in names {
+            let path = self.path(name)?;
+            if !path.is_file() {
+                return Err(CapsuleError::Missing {
+                    name: (*name).to_string(),
+                    path,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The module bytes for `name`.
     pub fn load(&self, name: &str) -> Result<Vec<u8>, CapsuleError> {
         let path = self.path(name)?;
@@ -114,6 +137,12 @@ mod tests {
         assert_eq!(l.load("reliable-multicast").unwrap(), b"\0asm");
         assert_eq!(l.load("forward").unwrap(), b"fwd");
         assert_eq!(l.path("my.wasm").unwrap(), Path::new("/x/y/my.wasm"));
+        l.require(&["forward", "reliable-multicast"]).unwrap();
+        let e = l.require(&["forward", "nothing"]).unwrap_err().to_string();
+        assert!(
+            e.contains("`nothing`") && e.contains("make capsules"),
+            "{e}"
+        );
         let e = l.load("nothing").unwrap_err().to_string();
         assert!(
             e.contains("nothing.wasm") && e.contains("make capsules"),

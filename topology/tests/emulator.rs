@@ -21,16 +21,8 @@ const MS: Duration = Duration::from_millis(1);
 /// The repository's built capsules; a clear failure if they are missing.
 fn capsules() -> CapsuleLocator {
     let l = CapsuleLocator::new(None, None);
-    for name in ["ping", "forward"] {
-        let path = l
-            .path(name)
-            .unwrap_or_else(|e| panic!("{e}: these tests need `make capsules` first"));
-        assert!(
-            path.is_file(),
-            "{} is missing: run `make capsules` before these tests",
-            path.display()
-        );
-    }
+    l.require(&["ping", "forward"])
+        .unwrap_or_else(|e| panic!("{e}"));
     l
 }
 

@@ -11,14 +11,7 @@ use ants_topology::scenarios::{ScenarioOptions, ScenarioReport};
 /// The repository's built capsules; a clear failure if the anycast one is missing.
 fn capsules() -> CapsuleLocator {
     let l = CapsuleLocator::new(None, None);
-    let path = l
-        .path(CAPSULE)
-        .unwrap_or_else(|e| panic!("{e}: these tests need `make capsules` first"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make capsules` before these tests",
-        path.display()
-    );
+    l.require(&[CAPSULE]).unwrap_or_else(|e| panic!("{e}"));
     l
 }
 

@@ -12,15 +12,9 @@ use ants_topology::scenarios::{ScenarioOptions, ScenarioReport};
 
 /// A clear failure if the congestion capsule is not built.
 fn require_capsule() {
-    let l = CapsuleLocator::new(None, None);
-    let path = l
-        .path(CAPSULE)
-        .unwrap_or_else(|e| panic!("{e}: these tests need `make capsules` first"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make capsules` before these tests",
-        path.display()
-    );
+    CapsuleLocator::new(None, None)
+        .require(&[CAPSULE])
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

@@ -9,17 +9,9 @@ use ants_topology::scenarios::reliable_multicast::{self, CAPSULE, Config, UNICAS
 use ants_topology::scenarios::{ScenarioOptions, ScenarioReport};
 
 fn options() -> ScenarioOptions {
-    let l = CapsuleLocator::new(None, None);
-    for name in [CAPSULE, UNICAST_CAPSULE] {
-        let path = l
-            .path(name)
-            .unwrap_or_else(|e| panic!("{e}: this test needs `make capsules` first"));
-        assert!(
-            path.is_file(),
-            "{} is missing: run `make capsules` before this test",
-            path.display()
-        );
-    }
+    CapsuleLocator::new(None, None)
+        .require(&[CAPSULE, UNICAST_CAPSULE])
+        .unwrap_or_else(|e| panic!("{e}"));
     ScenarioOptions::default()
 }
 

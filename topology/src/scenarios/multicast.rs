@@ -1358,13 +1358,7 @@ pub fn locate_capsules(
     file: Option<&Path>,
 ) -> anyhow::Result<CapsuleLocator> {
     let locator = CapsuleLocator::new(options.capsules.as_deref(), file);
-    let path = locator.path(CAPSULE)?;
-    if !path.is_file() {
-        bail!(
-            "the multicast capsule is not built ({} is missing): run `make capsules`",
-            path.display()
-        );
-    }
+    locator.require(&[CAPSULE])?;
     Ok(locator)
 }
 
