@@ -44,9 +44,9 @@
 //!
 //! # Module size
 //!
-//! About 7.4 KB as `make capsules` builds it. The capsule never allocates and has no panic path (fixed buffers, checked
-//! accessors, unformatted logs), so neither the allocator nor the panic handler with its
-//! `core::fmt` machinery is linked; that is most of a typical capsule's size.
+//! About 7.4 KB as `make capsules` builds it. The capsule never allocates and has no panic path
+//! (fixed buffers, checked accessors, unformatted logs), so neither the allocator nor the panic
+//! handler with its `core::fmt` machinery is linked; that is most of a typical capsule's size.
 //!
 //! # Application side
 //!
