@@ -13,6 +13,28 @@ use alloc::vec::Vec;
 use capsule_sdk::prelude::*;
 use capsule_sdk::testing::{FakeNode, Incoming};
 
+/// The test tree's node addresses: 10.0.0.`last`.
+pub fn addr(last: u8) -> Address {
+    Address::from(core::net::Ipv4Addr::new(10, 0, 0, last))
+}
+
+/// The source's node.
+pub fn s() -> Address {
+    addr(1)
+}
+/// The branch node.
+pub fn b() -> Address {
+    addr(2)
+}
+/// The first member's node.
+pub fn m1() -> Address {
+    addr(3)
+}
+/// The second member's node.
+pub fn m2() -> Address {
+    addr(4)
+}
+
 /// A delivery seen at a node: (node, port, payload).
 pub type Seen = (Address, u16, Vec<u8>);
 

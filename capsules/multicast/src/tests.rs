@@ -7,30 +7,13 @@ use core::time::Duration;
 use capsule_sdk::testing::{Delivery, FakeNode, Incoming};
 
 use super::*;
-use crate::testnet::Net;
+use crate::testnet::{Net, addr, b, m1, m2, s};
 use crate::tree::{BRANCH_LEN, TAG_GROUP, TARGET_LEN, Target, local, neighbour, u64_at};
 
 const GROUP: u32 = 7;
 const PORT: u16 = 5000;
 
-fn addr(last: u8) -> Address {
-    Address::from(core::net::Ipv4Addr::new(10, 0, 0, last))
-}
-
-/// Source node, branch node, two member nodes, and a neighbour of the branch node that is
-/// not on the tree.
-fn s() -> Address {
-    addr(1)
-}
-fn b() -> Address {
-    addr(2)
-}
-fn m1() -> Address {
-    addr(3)
-}
-fn m2() -> Address {
-    addr(4)
-}
+/// A neighbour of the branch node that is not on the tree.
 fn x() -> Address {
     addr(5)
 }

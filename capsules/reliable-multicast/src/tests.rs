@@ -10,29 +10,11 @@ use core::time::Duration;
 use capsule_sdk::testing::{FakeNode, Incoming};
 
 use super::*;
-use crate::testnet::{Net, Seen};
+use crate::testnet::{Net, Seen, addr, b, m1, m2, s};
 use crate::tree::{local, neighbour};
 
 const GROUP: u32 = 9;
 const PORT: u16 = 6000;
-
-fn addr(last: u8) -> Address {
-    Address::from(core::net::Ipv4Addr::new(10, 0, 0, last))
-}
-
-/// Source node, branch node, member nodes.
-fn s() -> Address {
-    addr(1)
-}
-fn b() -> Address {
-    addr(2)
-}
-fn m1() -> Address {
-    addr(3)
-}
-fn m2() -> Address {
-    addr(4)
-}
 
 fn enc(m: &Message) -> Vec<u8> {
     capsule_sdk::postcard::to_allocvec(m).unwrap()
