@@ -24,7 +24,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::driver::DriverLimits;
 use crate::fingerprint::{Fingerprint, FingerprintPolicy};
-use crate::node::{DemandLimits, NodeConfig};
+use crate::node::{CpuShareLimits, DemandLimits, NodeConfig};
 use crate::routing::{NextHop, Route};
 use crate::sandbox::{Sandbox, SandboxLimits};
 use crate::softstore::{CodeCacheLimits, StateLimits};
@@ -233,6 +233,8 @@ pub struct Config {
     pub fingerprints: FingerprintPolicy,
     /// Demand loading bounds and timers.
     pub demand: DemandLimits,
+    /// Evaluation capacity and the fair share between protocols.
+    pub cpu: CpuShareLimits,
     /// Socket buffers, compile workers and application queues of the driver.
     pub driver: DriverLimits,
 }
@@ -264,7 +266,17 @@ struct RawConfig {
     #[serde(default)]
     demand: RawDemand,
     #[serde(default)]
+    cpu: RawCpu,
+    #[serde(default)]
     driver: RawDriver,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCpu {
+    fuel_per_second: Option<Spanned<u64>>,
+    busy_percent: Option<Spanned<u8>>,
+    window_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -306,11 +318,13 @@ struct RawSandbox {
     max_memory_bytes: Option<Spanned<usize>>,
     max_table_elements: Option<Spanned<usize>>,
     fuel_per_evaluation: Option<Spanned<u64>>,
+    max_evaluation_time_ms: Option<Spanned<u64>>,
     max_wasm_stack: Option<Spanned<usize>>,
     log_burst: Option<Spanned<u32>>,
     log_per_second: Option<Spanned<u32>>,
     recycle_after_calls: Option<Spanned<u32>>,
     max_live_instances: Option<Spanned<usize>>,
+    idle_instance_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -385,6 +399,20 @@ impl Checker<'_> {
             None => Ok(default),
             Some(v) if *v.get_ref() >= min => Ok(*v.get_ref()),
             Some(v) => Err(self.error(v.span(), field, format_args!("must be at least {min}"))),
+        }
+    }
+
+    fn at_most<T: Copy + PartialOrd + fmt::Display>(
+        &self,
+        value: &Option<Spanned<T>>,
+        field: &str,
+        max: T,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) if *v.get_ref() <= max => Ok(*v.get_ref()),
+            Some(v) => Err(self.error(v.span(), field, format_args!("must be at most {max}"))),
         }
     }
 
@@ -782,6 +810,18 @@ impl Config {
                 1,
                 d.fuel_per_evaluation,
             )?,
+            max_evaluation_time: Duration::from_millis(check.at_least(
+                &s.max_evaluation_time_ms,
+                "sandbox.max_evaluation_time_ms",
+                1,
+                u64::try_from(d.max_evaluation_time.as_millis()).unwrap_or(u64::MAX),
+            )?),
+            idle_instance_timeout: Duration::from_millis(check.at_least(
+                &s.idle_instance_ms,
+                "sandbox.idle_instance_ms",
+                1,
+                u64::try_from(d.idle_instance_timeout.as_millis()).unwrap_or(u64::MAX),
+            )?),
             max_wasm_stack: check.at_least(
                 &s.max_wasm_stack,
                 "sandbox.max_wasm_stack",
@@ -828,6 +868,29 @@ impl Config {
                 )
                 .map(Duration::from_millis)
         };
+        let cd = CpuShareLimits::default();
+        let c = &raw.cpu;
+        let cpu = CpuShareLimits {
+            fuel_per_second: check.at_least(
+                &c.fuel_per_second,
+                "cpu.fuel_per_second",
+                1_000_000,
+                cd.fuel_per_second,
+            )?,
+            busy_percent: check.at_most(
+                &c.busy_percent,
+                "cpu.busy_percent",
+                100,
+                cd.busy_percent,
+            )?,
+            window: Duration::from_millis(check.at_least(
+                &c.window_ms,
+                "cpu.window_ms",
+                1,
+                u64::try_from(cd.window.as_millis()).unwrap_or(u64::MAX),
+            )?),
+        };
+
         let demand = DemandLimits {
             max_held_per_protocol: check.at_least(
                 &m.max_held_per_protocol,
@@ -935,6 +998,7 @@ impl Config {
             sandbox,
             fingerprints,
             demand,
+            cpu,
             driver,
         })
     }
@@ -978,6 +1042,7 @@ impl Config {
             sandbox: self.sandbox.clone(),
             fingerprints: self.fingerprints,
             demand: self.demand.clone(),
+            cpu: self.cpu,
         }
     }
 }

@@ -160,6 +160,12 @@ impl RoutingTable {
             .map(|r| r.next_hop)
     }
 
+    /// Prefix routes a lookup that misses the host routes may scan (the host-call cost of a
+    /// lookup grows with it).
+    pub fn prefix_count(&self) -> usize {
+        self.prefixes.len()
+    }
+
     /// The active neighbours, in the order they were added.
     pub fn neighbours(&self) -> &[Neighbour] {
         &self.neighbours

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ants_router::fingerprint::Fingerprint;
 use ants_router::node::{DropReason, Event, Node, NodeConfig, NodeError, Transmit};
 use ants_router::routing::{NextHop, Route};
-use ants_router::sandbox::LogLevel;
+use ants_router::sandbox::{LogLevel, SandboxLimits};
 use ants_router::time::Timestamp;
 use ants_router::wire::{
     CapsuleRepr, CodeMissingRepr, CodeRequestRepr, Frame, MAX_CODE_FRAME_LEN, WireError,
@@ -227,6 +227,11 @@ fn a_send_to_this_node_is_looped_back_and_bounded_by_the_budget() {
     assert_eq!(stats.evaluations, 5);
     assert_eq!(stats.deliveries, 1);
     assert!(transmits(&mut n).is_empty());
+    // Nothing is left to do but give the instance back once it has been idle.
+    let idle = SandboxLimits::default().idle_instance_timeout;
+    assert_eq!(n.poll_timeout(), Some(T0 + idle));
+    n.handle_timeout(T0 + idle);
+    assert_eq!(n.status().live_instances, 0);
     assert!(n.poll_timeout().is_none());
 }
 
@@ -464,7 +469,8 @@ fn forwarding_a_loaded_protocol_does_not_wait_for_a_pending_compile() {
         let start = Instant::now();
         for _ in 0..rounds {
             n.handle_datagram(T0, Some(ip("10.0.0.2")), &forward);
-            n.poll_transmit().unwrap();
+            n.poll_transmit()
+                .unwrap_or_else(|| panic!("{:?}", n.stats()));
         }
         start.elapsed() / rounds
     };

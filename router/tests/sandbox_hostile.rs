@@ -46,8 +46,15 @@ fn benign() -> Vec<u8> {
     )
 }
 
+/// A node with default limits, except that only fuel stops an evaluation: the wall-clock
+/// backstop (tested in `sandbox_costs.rs`) would otherwise make outcomes depend on how fast
+/// the machine, or a debug build, runs.
 fn node() -> ScriptedNode {
-    let mut node = ScriptedNode::new("10.0.0.1");
+    let limits = SandboxLimits {
+        max_evaluation_time: Duration::from_secs(30),
+        ..SandboxLimits::default()
+    };
+    let mut node = ScriptedNode::with_limits("10.0.0.1", limits, StateLimits::default());
     node.route("10.0.9.0/24", "10.0.0.2");
     node
 }

@@ -69,6 +69,40 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// One protocol's evaluation costs on a line: evaluations, fuel, CPU, stops, log drops.
+fn protocol_costs(sb: &Value) -> String {
+    let n = |k: &str| sb[k].as_u64().unwrap_or(0);
+    let mut line = format!(
+        "{} evaluations, fuel {} total / {} max",
+        n("evaluations"),
+        n("fuel_total"),
+        n("fuel_max")
+    );
+    if n("cpu_ns") > 0 {
+        let _ = write!(
+            line,
+            ", CPU {:.3} ms total / {:.1} µs max",
+            n("cpu_ns") as f64 / 1e6,
+            n("cpu_max_ns") as f64 / 1e3
+        );
+    }
+    let stops = nonzero(&sb["stops"]);
+    if !stops.is_empty() {
+        let list: Vec<String> = stops.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = write!(line, "; stopped: {}", list.join(", "));
+    }
+    for (key, label) in [
+        ("logs_dropped", "log lines dropped"),
+        ("host_call_errors", "host-call errors"),
+        ("instantiations", "instances"),
+    ] {
+        if n(key) > 0 {
+            let _ = write!(line, "; {label} {}", n(key));
+        }
+    }
+    line
+}
+
 /// The status document of `ants status --json`, for a person.
 pub fn status_text(status: &Value) -> String {
     let node = &status["node"];
@@ -136,6 +170,23 @@ pub fn status_text(status: &Value) -> String {
             bytes(p["module_bytes"].as_u64().unwrap_or(0)),
             flags.join(", "),
         );
+        let sb = &p["sandbox"];
+        if sb["evaluations"].as_u64().unwrap_or(0) > 0 {
+            let _ = writeln!(out, "      {}", protocol_costs(sb));
+        }
+    }
+    let rejected = node["rejected"].as_array().cloned().unwrap_or_default();
+    if !rejected.is_empty() {
+        let _ = writeln!(out, "refused modules: {}", rejected.len());
+        for r in &rejected {
+            let _ = writeln!(
+                out,
+                "  {}  {}: {}",
+                text(&r["fingerprint"]),
+                text(&r["reason"]),
+                text(&r["message"]),
+            );
+        }
     }
     let loads = node["loads"].as_array().cloned().unwrap_or_default();
     if !loads.is_empty() {

@@ -196,6 +196,8 @@ impl Driver {
     pub fn new(config: Config) -> Result<Driver, DriverError> {
         let start = Instant::now();
         let mut node = Node::new(config.node_config()).map_err(DriverError::Node)?;
+        // A real router reports the CPU time each protocol's evaluations take.
+        node.set_evaluation_timing(true);
         let io = UdpIo::bind(
             config.listen,
             config.driver.udp_recv_buffer,

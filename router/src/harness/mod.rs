@@ -20,6 +20,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod hostile;
+
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -308,5 +310,15 @@ impl ScriptedNode {
     /// The sandbox itself (limits, live instances).
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
+    }
+
+    /// The sandbox, to drive what the node core would (idle reclamation).
+    pub fn sandbox_mut(&mut self) -> &mut Sandbox {
+        &mut self.sandbox
+    }
+
+    /// The node time evaluations see.
+    pub fn now(&self) -> Timestamp {
+        self.ctx.now
     }
 }

@@ -207,7 +207,7 @@ impl Node {
     /// A capsule whose compiled code is not cached: hold it and load the code, or drop it.
     pub(super) fn on_miss(&mut self, from: Option<IpAddr>, bytes: &[u8], repr: &CapsuleRepr<'_>) {
         let fp = repr.fingerprint;
-        if let Some(&until) = self.rejected.peek(&fp) {
+        if let Some(until) = self.rejected.peek(&fp).map(|r| r.until) {
             if self.now < until {
                 return self.drop_with(DropReason::ModuleRejected, Some(fp));
             }
@@ -548,7 +548,7 @@ impl Node {
                 tracing::warn!(fingerprint = %fp, reason = e.name(), "module rejected: {e}");
                 self.stats.compiles_failed += 1;
                 let until = self.now + self.config.demand.rejected_ttl;
-                self.rejected.put(fp, until);
+                self.rejected.put(fp, super::Rejection::new(until, &e));
                 self.code.remove(&fp);
                 self.cached.remove(&fp);
                 self.fail_load(fp, DropReason::ModuleRejected);

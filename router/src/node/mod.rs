@@ -13,13 +13,17 @@
 //! own the I/O, the clock and the compile workers, as in quinn-proto.
 
 mod demand;
+mod fair_share;
 mod limiter;
 mod process;
 mod serve;
 pub mod sim;
 mod stats;
 
-pub use stats::{DropCounters, DropReason, LoadStatus, NodeStats, NodeStatus, ProtocolStatus};
+pub use fair_share::CpuShareLimits;
+pub use stats::{
+    DropCounters, DropReason, LoadStatus, NodeStats, NodeStatus, ProtocolStatus, RejectedStatus,
+};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
@@ -39,6 +43,7 @@ use crate::time::Timestamp;
 use crate::wire::CapsuleRepr;
 
 use demand::Load;
+use fair_share::FairShare;
 use limiter::RateLimiter;
 
 /// Configuration of one active node.
@@ -60,6 +65,8 @@ pub struct NodeConfig {
     pub fingerprints: FingerprintPolicy,
     /// Bounds of demand loading and code serving.
     pub demand: DemandLimits,
+    /// The node's evaluation capacity and the fair share between protocols.
+    pub cpu: CpuShareLimits,
 }
 
 impl NodeConfig {
@@ -74,6 +81,7 @@ impl NodeConfig {
             sandbox: SandboxLimits::default(),
             fingerprints: FingerprintPolicy::default(),
             demand: DemandLimits::default(),
+            cpu: CpuShareLimits::default(),
         }
     }
 }
@@ -237,8 +245,10 @@ pub struct Node {
     compile_queue: VecDeque<Fingerprint>,
     /// Compilations handed to the driver and not answered yet.
     compiling: usize,
-    /// Fingerprints whose module failed to compile, with when they may be fetched again.
-    rejected: LruCache<Fingerprint, Timestamp>,
+    /// Fingerprints whose module failed to compile: why, and when they may be fetched again.
+    rejected: LruCache<Fingerprint, Rejection>,
+    /// Evaluation fuel per protocol over a sliding window, for the fair share.
+    fair: FairShare,
     /// Code loads each previous node or source may trigger.
     load_limiter: RateLimiter,
     /// Fragments each requester may be served.
@@ -255,6 +265,37 @@ pub struct Node {
     spare: Vec<Vec<u8>>,
     events: VecDeque<Event>,
     stats: NodeStats,
+}
+
+/// A module that failed validation or compilation: why, and until when its fingerprint is
+/// not fetched again.
+#[derive(Clone, Debug)]
+struct Rejection {
+    until: Timestamp,
+    reason: &'static str,
+    message: String,
+}
+
+/// Longest rejection message kept (module-provided names are in some).
+const MAX_REJECTION_MESSAGE: usize = 240;
+
+impl Rejection {
+    fn new(until: Timestamp, error: &LoadError) -> Self {
+        let mut message = error.to_string();
+        if message.len() > MAX_REJECTION_MESSAGE {
+            let mut cut = MAX_REJECTION_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        Rejection {
+            until,
+            reason: error.name(),
+            message,
+        }
+    }
 }
 
 /// Frame buffers [`Node::recycle`] keeps at most: more than a driver's receive burst, so
@@ -309,6 +350,7 @@ impl Node {
                 d.fragment_burst,
                 d.max_tracked_peers,
             ),
+            fair: FairShare::new(config.cpu),
             loopback: VecDeque::new(),
             next_purge: Timestamp::ZERO,
             now: Timestamp::ZERO,
@@ -344,7 +386,7 @@ impl Node {
     }
 
     /// Acts on every timer due at `now`: fragment re-requests and source fallbacks, looped-back
-    /// capsules still waiting, and the purge of expired protocol state.
+    /// capsules still waiting, the purge of expired protocol state, and idle sandbox instances.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.set_now(now);
         self.load_timeouts();
@@ -354,6 +396,7 @@ impl Node {
             self.ctx.state.purge_expired(self.now);
             self.next_purge = self.now + self.config.demand.state_purge_interval;
         }
+        self.sandbox.reclaim_idle(self.now);
         self.drain_loopback();
     }
 
@@ -362,7 +405,8 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let loopback = (!self.loopback.is_empty()).then_some(self.now);
         let purge = self.ctx.state.next_expiry().map(|t| t.max(self.next_purge));
-        [loopback, self.next_load_deadline(), purge]
+        let idle = self.sandbox.next_idle_deadline();
+        [loopback, self.next_load_deadline(), purge, idle]
             .into_iter()
             .flatten()
             .min()
@@ -494,6 +538,9 @@ impl Node {
                     compiled_bytes: e.compiled_bytes(),
                     pinned: e.is_pinned(),
                     compiled: e.compiled().is_some(),
+                    live_instance: self.sandbox.has_instance(fp),
+                    fuel_in_window: self.fair.usage(fp),
+                    sandbox: self.sandbox.protocol(fp).unwrap_or_default(),
                 })
             })
             .collect();
@@ -501,6 +548,17 @@ impl Node {
             .loads
             .iter()
             .map(|(fp, load)| load.status(fp))
+            .collect();
+        let rejected = self
+            .rejected
+            .iter()
+            .filter(|(_, r)| self.now < r.until)
+            .map(|(fp, r)| RejectedStatus {
+                fingerprint: fp.to_string(),
+                reason: r.reason,
+                message: r.message.clone(),
+                sandbox: self.sandbox.protocol(fp),
+            })
             .collect();
         NodeStatus {
             address: self.config.address.to_string(),
@@ -513,6 +571,7 @@ impl Node {
                 .collect(),
             protocols,
             loads,
+            rejected,
             code_cache_bytes: self.code.total_bytes(),
             code_cache_max_bytes: self.code.limits().max_bytes,
             state_entries: self.ctx.state.len(),
@@ -546,6 +605,13 @@ impl Node {
     /// Mutable routing and neighbour tables, e.g. for the driver's link-load updates.
     pub fn routing_mut(&mut self) -> &mut crate::routing::RoutingTable {
         &mut self.ctx.routing
+    }
+
+    /// Times every evaluation with the system clock, for the per-protocol CPU figures of
+    /// [`Node::status`]. Off by default (the emulator's reports must not depend on the
+    /// machine); the daemon turns it on.
+    pub fn set_evaluation_timing(&mut self, on: bool) {
+        self.sandbox.set_timing(on);
     }
 
     fn set_now(&mut self, now: Timestamp) {

@@ -7,7 +7,7 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::sandbox::EvalError;
+use crate::sandbox::{EvalError, ProtocolCounters};
 use crate::wire::WireError;
 
 /// Why the node dropped something. Cheap to copy; [`DropReason::name`] is the counter label.
@@ -60,10 +60,13 @@ pub enum DropReason {
     DuplicateFragment,
     /// A capsule sent by an evaluation could not be encoded.
     EncodeFailed,
+    /// The node is busy and the capsule's protocol has used more than its share of
+    /// evaluation CPU over the recent window.
+    CpuShareExceeded,
 }
 
 /// Names of the node's own reasons, in declaration order after the two wrapping variants.
-const OWN_NAMES: [&str; 20] = [
+const OWN_NAMES: [&str; 21] = [
     "algorithm_not_allowed",
     "budget_exhausted",
     "no_route",
@@ -84,36 +87,12 @@ const OWN_NAMES: [&str; 20] = [
     "fragment_mismatch",
     "duplicate_fragment",
     "encode_failed",
-];
-
-/// Names of [`EvalError`] in index order (see [`eval_index`]).
-const EVAL_NAMES: [&str; 8] = [
-    "out_of_fuel",
-    "stack_overflow",
-    "memory_limit",
-    "trap_unreachable",
-    "trap_memory_out_of_bounds",
-    "trap_other",
-    "instantiation_failed",
-    "capsule_error",
+    "cpu_share_exceeded",
 ];
 
 const WIRE_COUNT: usize = WireError::NAMES.len();
 /// Number of distinct drop counters.
-const COUNT: usize = OWN_NAMES.len() + WIRE_COUNT + EVAL_NAMES.len();
-
-fn eval_index(e: EvalError) -> usize {
-    match e {
-        EvalError::OutOfFuel => 0,
-        EvalError::StackOverflow => 1,
-        EvalError::MemoryLimit => 2,
-        EvalError::Unreachable => 3,
-        EvalError::MemoryOutOfBounds => 4,
-        EvalError::OtherTrap => 5,
-        EvalError::Instantiation => 6,
-        EvalError::CapsuleStatus(_) => 7,
-    }
-}
+const COUNT: usize = OWN_NAMES.len() + WIRE_COUNT + EvalError::NAMES.len();
 
 impl DropReason {
     /// Stable snake_case counter label: the wire or evaluation error's own name for
@@ -138,7 +117,7 @@ impl DropReason {
                         .position(|n| *n == name)
                         .unwrap_or(0)
             }
-            DropReason::Evaluation(e) => OWN_NAMES.len() + WIRE_COUNT + eval_index(e),
+            DropReason::Evaluation(e) => OWN_NAMES.len() + WIRE_COUNT + e.index(),
             DropReason::AlgorithmNotAllowed => own(0),
             DropReason::BudgetExhausted => own(1),
             DropReason::NoRoute => own(2),
@@ -159,6 +138,7 @@ impl DropReason {
             DropReason::FragmentMismatch => own(17),
             DropReason::DuplicateFragment => own(18),
             DropReason::EncodeFailed => own(19),
+            DropReason::CpuShareExceeded => own(20),
         }
     }
 }
@@ -176,8 +156,8 @@ const NAMES: [&str; COUNT] = {
         j += 1;
     }
     let mut k = 0;
-    while k < EVAL_NAMES.len() {
-        names[OWN_NAMES.len() + WIRE_COUNT + k] = EVAL_NAMES[k];
+    while k < EvalError::NAMES.len() {
+        names[OWN_NAMES.len() + WIRE_COUNT + k] = EvalError::NAMES[k];
         k += 1;
     }
     names
@@ -332,6 +312,26 @@ pub struct ProtocolStatus {
     pub pinned: bool,
     /// Whether compiled code is attached.
     pub compiled: bool,
+    /// Whether the protocol has a live sandbox instance now.
+    pub live_instance: bool,
+    /// Fuel its evaluations burnt over the fair-share window (current and previous).
+    pub fuel_in_window: u64,
+    /// What its evaluations have cost: fuel, CPU time, stops by reason, dropped log lines,
+    /// host-call errors, instantiations.
+    pub sandbox: ProtocolCounters,
+}
+
+/// A module this node refused, while its fingerprint is remembered.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedStatus {
+    /// The fingerprint's text form.
+    pub fingerprint: String,
+    /// The refusal's counter name (`start_function`, `forbidden_import`, ...).
+    pub reason: &'static str,
+    /// The refusal, in words.
+    pub message: String,
+    /// What its evaluations cost before it was refused, if it ever ran here.
+    pub sandbox: Option<ProtocolCounters>,
 }
 
 /// One demand load in progress.
@@ -364,6 +364,8 @@ pub struct NodeStatus {
     pub protocols: Vec<ProtocolStatus>,
     /// Demand loads in progress, by fingerprint.
     pub loads: Vec<LoadStatus>,
+    /// Modules refused recently, with the reason.
+    pub rejected: Vec<RejectedStatus>,
     /// Code cache charge (module plus compiled bytes) and its bound.
     pub code_cache_bytes: usize,
     /// The code cache's byte bound.

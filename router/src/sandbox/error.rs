@@ -64,6 +64,12 @@ pub enum LoadError {
         /// Configured limit.
         limit: u64,
     },
+    /// The module has a start function: code that would run at instantiation, outside any
+    /// evaluation and its limits.
+    #[error(
+        "module has a start function (function {0}); capsule code may run only inside `ants_evaluate`"
+    )]
+    StartFunction(u32),
     /// The module uses a WebAssembly feature the sandbox disables (threads, SIMD, GC...).
     #[error("module uses a disabled feature or failed validation: {0}")]
     Rejected(String),
@@ -80,6 +86,7 @@ impl LoadError {
             LoadError::MissingExport { .. } => "missing_export",
             LoadError::TooManyFunctions { .. } => "too_many_functions",
             LoadError::ResourceTooLarge { .. } => "resource_too_large",
+            LoadError::StartFunction(_) => "start_function",
             LoadError::Rejected(_) => "module_rejected",
         }
     }
@@ -106,6 +113,10 @@ pub enum EvalError {
     /// Any other WebAssembly trap (division by zero, bad indirect call...).
     #[error("capsule trapped")]
     OtherTrap,
+    /// The evaluation ran past the wall-clock backstop (`max_evaluation_time`): work the fuel
+    /// did not see, or a machine far slower than the fuel costs assume.
+    #[error("evaluation stopped by the wall-clock limit")]
+    TimeLimit,
     /// The module could not be instantiated (e.g. its start function failed).
     #[error("instantiation failed")]
     Instantiation,
@@ -124,8 +135,37 @@ impl EvalError {
             EvalError::Unreachable => "trap_unreachable",
             EvalError::MemoryOutOfBounds => "trap_memory_out_of_bounds",
             EvalError::OtherTrap => "trap_other",
+            EvalError::TimeLimit => "time_limit",
             EvalError::Instantiation => "instantiation_failed",
             EvalError::CapsuleStatus(_) => "capsule_error",
+        }
+    }
+
+    /// Every name, in [`EvalError::index`] order.
+    pub const NAMES: [&'static str; 9] = [
+        "out_of_fuel",
+        "stack_overflow",
+        "memory_limit",
+        "trap_unreachable",
+        "trap_memory_out_of_bounds",
+        "trap_other",
+        "time_limit",
+        "instantiation_failed",
+        "capsule_error",
+    ];
+
+    /// Position of this reason in [`EvalError::NAMES`] (for counter arrays).
+    pub fn index(self) -> usize {
+        match self {
+            EvalError::OutOfFuel => 0,
+            EvalError::StackOverflow => 1,
+            EvalError::MemoryLimit => 2,
+            EvalError::Unreachable => 3,
+            EvalError::MemoryOutOfBounds => 4,
+            EvalError::OtherTrap => 5,
+            EvalError::TimeLimit => 6,
+            EvalError::Instantiation => 7,
+            EvalError::CapsuleStatus(_) => 8,
         }
     }
 

@@ -10,9 +10,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::ops::Range;
 
 use capsule_sdk::abi::{self, status};
-use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
+use wasmtime::{Caller, Linker, Memory, ResourceLimiter, Trap};
 
 use super::context::{LogLevel, NodeContext, SendRoute};
+use super::cost;
 use super::limits::SandboxLimits;
 use crate::fingerprint::Fingerprint;
 use crate::routing::NextHop;
@@ -58,7 +59,7 @@ impl ResourceLimiter for GuestLimiter {
     }
 
     fn tables(&self) -> usize {
-        1
+        super::validate::MAX_TABLES as usize
     }
 
     fn memories(&self) -> usize {
@@ -74,7 +75,7 @@ pub(crate) struct LogBucket {
 }
 
 impl LogBucket {
-    fn new(burst: u32) -> Self {
+    pub(crate) fn new(burst: u32) -> Self {
         LogBucket {
             tokens: f64::from(burst),
             last: Timestamp::ZERO,
@@ -123,6 +124,8 @@ pub(crate) struct HostState {
     /// Whether `status_counts` has anything to report (saves the merge on clean evaluations).
     pub any_error: bool,
     pub logs_dropped: u64,
+    /// Host-call fuel charged but not yet taken from the store (see [`cost::SETTLE_AT`]).
+    pub fuel_debt: u64,
 }
 
 impl HostState {
@@ -142,6 +145,7 @@ impl HostState {
             status_counts: [0; 16],
             any_error: false,
             logs_dropped: 0,
+            fuel_debt: 0,
         }
     }
 
@@ -248,86 +252,124 @@ fn read_key(data: &[u8], state: &HostState, ptr: i32, len: i32) -> Result<Range<
 }
 
 /// Defines every `ants_v1` import on `linker`.
+/// Adds `fuel` to the evaluation's host-call charges and takes them from the store's fuel once
+/// they reach [`cost::SETTLE_AT`]. Charged before the call does its work, so a call the
+/// evaluation cannot pay for never runs: it ends the evaluation as `out_of_fuel`.
+fn charge(c: &mut Caller<'_, HostState>, fuel: u64) -> wasmtime::Result<()> {
+    let state = c.data_mut();
+    state.fuel_debt += fuel;
+    if state.fuel_debt < cost::SETTLE_AT {
+        return Ok(());
+    }
+    let debt = std::mem::take(&mut state.fuel_debt);
+    let left = c.get_fuel()?;
+    match left.checked_sub(debt) {
+        Some(rest) => c.set_fuel(rest),
+        None => {
+            c.set_fuel(0)?;
+            Err(Trap::OutOfFuel.into())
+        }
+    }
+}
+
+/// Fuel of a routing lookup on this node (host routes first, then every prefix at worst).
+fn lookup_cost(s: &HostState) -> u64 {
+    cost::ROUTE_LOOKUP + cost::PER_PREFIX * s.ctx.routing.prefix_count() as u64
+}
+
+/// Fuel of finding one neighbour by address.
+fn neighbour_scan_cost(s: &HostState) -> u64 {
+    cost::PER_NEIGHBOUR_SCANNED * s.ctx.routing.neighbours().len() as u64
+}
+
+/// Defines every `ants_v1` import on `linker`. Each one charges its fuel (`cost`) first.
 pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     let m = abi::MODULE;
 
-    linker.func_wrap(m, "capsule_budget", |c: Caller<'_, HostState>| -> i32 {
-        i32::from(c.data().budget_left)
-    })?;
     linker.func_wrap(
         m,
-        "capsule_source",
-        |mut c: Caller<'_, HostState>, out: i32| {
-            with_memory(&mut c, |d, s| write(d, out, &s.capsule.source).map(|_| 16))
+        "capsule_budget",
+        |mut c: Caller<'_, HostState>| -> wasmtime::Result<i32> {
+            charge(&mut c, cost::CALL)?;
+            Ok(i32::from(c.data().budget_left))
         },
     )?;
-    linker.func_wrap(
-        m,
-        "capsule_destination",
-        |mut c: Caller<'_, HostState>, out: i32| {
-            with_memory(&mut c, |d, s| {
-                write(d, out, &s.capsule.destination).map(|_| 16)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "capsule_previous",
-        |mut c: Caller<'_, HostState>, out: i32| {
-            with_memory(&mut c, |d, s| {
-                write(d, out, &s.capsule.previous).map(|_| 16)
-            })
-        },
-    )?;
+    for (name, field) in [
+        ("capsule_source", AddressField::Source),
+        ("capsule_destination", AddressField::Destination),
+        ("capsule_previous", AddressField::Previous),
+        ("node_address", AddressField::Node),
+    ] {
+        linker.func_wrap(
+            m,
+            name,
+            move |mut c: Caller<'_, HostState>, out: i32| -> wasmtime::Result<i32> {
+                charge(&mut c, cost::CALL + cost::ADDRESS)?;
+                Ok(with_memory(&mut c, |d, s| {
+                    let addr = match field {
+                        AddressField::Source => s.capsule.source,
+                        AddressField::Destination => s.capsule.destination,
+                        AddressField::Previous => s.capsule.previous,
+                        AddressField::Node => to_abi(s.ctx.address),
+                    };
+                    write(d, out, &addr).map(|_| 16)
+                }))
+            },
+        )?;
+    }
     linker.func_wrap(
         m,
         "capsule_payload_len",
-        |c: Caller<'_, HostState>| -> i32 { c.data().capsule.payload.len() as i32 },
+        |mut c: Caller<'_, HostState>| -> wasmtime::Result<i32> {
+            charge(&mut c, cost::CALL)?;
+            Ok(c.data().capsule.payload.len() as i32)
+        },
     )?;
     linker.func_wrap(
         m,
         "capsule_payload",
-        |mut c: Caller<'_, HostState>, out: i32, cap: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>, out: i32, cap: i32| -> wasmtime::Result<i32> {
+            let n = c.data().capsule.payload.len().min(length(cap));
+            charge(&mut c, cost::CALL + cost::copy(n))?;
+            Ok(with_memory(&mut c, |d, s| {
                 let out = span(d.len(), out, length(cap))?;
                 let payload = &s.capsule.payload;
                 let n = payload.len().min(out.len());
                 d[out.start..out.start + n].copy_from_slice(&payload[..n]);
                 Ok(payload.len() as i32)
-            })
+            }))
         },
     )?;
     linker.func_wrap(
         m,
         "capsule_fingerprint",
-        |mut c: Caller<'_, HostState>, out: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>, out: i32| -> wasmtime::Result<i32> {
+            charge(&mut c, cost::CALL + cost::FINGERPRINT)?;
+            Ok(with_memory(&mut c, |d, s| {
                 let fp = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
                 let mut padded = [0u8; abi::FINGERPRINT_LEN];
                 let digest = fp.digest();
                 padded[..digest.len()].copy_from_slice(digest);
                 write(d, out, &padded)?;
                 Ok(digest.len() as i32)
-            })
+            }))
         },
     )?;
     linker.func_wrap(
         m,
-        "node_address",
-        |mut c: Caller<'_, HostState>, out: i32| {
-            with_memory(&mut c, |d, s| {
-                write(d, out, &to_abi(s.ctx.address)).map(|_| 16)
-            })
+        "node_time_ns",
+        |mut c: Caller<'_, HostState>| -> wasmtime::Result<i64> {
+            charge(&mut c, cost::CALL)?;
+            Ok(i64::try_from(c.data().ctx.now.as_nanos()).unwrap_or(i64::MAX))
         },
     )?;
-    linker.func_wrap(m, "node_time_ns", |c: Caller<'_, HostState>| -> i64 {
-        i64::try_from(c.data().ctx.now.as_nanos()).unwrap_or(i64::MAX)
-    })?;
     linker.func_wrap(
         m,
         "route_next_hop",
-        |mut c: Caller<'_, HostState>, dst: i32, out: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>, dst: i32, out: i32| -> wasmtime::Result<i32> {
+            let fuel = cost::CALL + cost::ADDRESS + lookup_cost(c.data());
+            charge(&mut c, fuel)?;
+            Ok(with_memory(&mut c, |d, s| {
                 let dst = read_addr(d, dst)?;
                 match s.ctx.routing.lookup(dst, s.ctx.address) {
                     Some(NextHop::Local) => {
@@ -340,14 +382,19 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                     }
                     None => Err(status::NO_ROUTE),
                 }
-            })
+            }))
         },
     )?;
     linker.func_wrap(
         m,
         "neighbours",
-        |mut c: Caller<'_, HostState>, out: i32, cap: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>, out: i32, cap: i32| -> wasmtime::Result<i32> {
+            let listed = c.data().ctx.routing.neighbours().len() as u64;
+            charge(
+                &mut c,
+                cost::CALL + cost::NEIGHBOURS + cost::PER_NEIGHBOUR * listed,
+            )?;
+            Ok(with_memory(&mut c, |d, s| {
                 let r = span(d.len(), out, length(cap).saturating_mul(16))?;
                 let mut all: Vec<[u8; 16]> = s
                     .ctx
@@ -362,14 +409,16 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                     chunk.copy_from_slice(nb);
                 }
                 Ok(all.len() as i32)
-            })
+            }))
         },
     )?;
     linker.func_wrap(
         m,
         "link_load",
-        |mut c: Caller<'_, HostState>, neighbour: i32, out: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>, neighbour: i32, out: i32| -> wasmtime::Result<i32> {
+            let fuel = cost::CALL + cost::ADDRESS + cost::LINK_LOAD + neighbour_scan_cost(c.data());
+            charge(&mut c, fuel)?;
+            Ok(with_memory(&mut c, |d, s| {
                 let addr = read_addr(d, neighbour)?;
                 let load = s
                     .ctx
@@ -385,7 +434,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                 rec[16..24].copy_from_slice(&load.tx_bytes_per_s.to_le_bytes());
                 write(d, out, &rec)?;
                 Ok(abi::LINK_LOAD_LEN as i32)
-            })
+            }))
         },
     )?;
     linker.func_wrap(
@@ -397,8 +446,18 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
          budget: i32,
          flags: i32,
          payload: i32,
-         payload_len: i32| {
-            with_memory(&mut c, |d, s| {
+         payload_len: i32|
+         -> wasmtime::Result<i32> {
+            let s = c.data();
+            let len = length(payload_len).min(s.limits.max_payload);
+            let route = if flags & abi::SEND_VIA_NEIGHBOUR != 0 {
+                neighbour_scan_cost(s)
+            } else {
+                lookup_cost(s)
+            };
+            let fuel = cost::CALL + cost::SEND + 2 * cost::ADDRESS + route + cost::copy(len);
+            charge(&mut c, fuel)?;
+            Ok(with_memory(&mut c, |d, s| {
                 // Checks in the order docs/node-api.md fixes: scalars, sizes, pointers, then
                 // the call's own conditions.
                 if flags & !abi::SEND_FLAGS_ALL != 0 || budget < 1 {
@@ -449,14 +508,20 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                     .effects
                     .push_send(source, destination, route, budget, &d[body]);
                 Ok(i32::from(s.budget_left))
-            })
+            }))
         },
     )?;
     linker.func_wrap(
         m,
         "deliver",
-        |mut c: Caller<'_, HostState>, port: i32, payload: i32, payload_len: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>,
+         port: i32,
+         payload: i32,
+         payload_len: i32|
+         -> wasmtime::Result<i32> {
+            let len = length(payload_len).min(c.data().limits.max_payload);
+            charge(&mut c, cost::CALL + cost::DELIVER + cost::copy(len))?;
+            Ok(with_memory(&mut c, |d, s| {
                 let port = u16::try_from(port).map_err(|_| status::BAD_ARGUMENT)?;
                 let len = length(payload_len);
                 if len > s.limits.max_payload {
@@ -468,14 +533,26 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                 }
                 s.ctx.effects.push_delivery(port, &d[body]);
                 Ok(status::OK)
-            })
+            }))
         },
     )?;
     linker.func_wrap(
         m,
         "state_get",
-        |mut c: Caller<'_, HostState>, key: i32, key_len: i32, out: i32, cap: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>,
+         key: i32,
+         key_len: i32,
+         out: i32,
+         cap: i32|
+         -> wasmtime::Result<i32> {
+            let limits = c.data().ctx.state.limits();
+            let handled =
+                length(key_len).min(limits.max_key_len) + length(cap).min(limits.max_value_len);
+            charge(
+                &mut c,
+                cost::CALL + cost::STATE_GET + cost::state_bytes(handled),
+            )?;
+            Ok(with_memory(&mut c, |d, s| {
                 let key = read_key(d, s, key, key_len)?;
                 let out = span(d.len(), out, length(cap))?;
                 let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
@@ -488,7 +565,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                 let n = value.len().min(out.len());
                 d[out.start..out.start + n].copy_from_slice(&value[..n]);
                 Ok(value.len() as i32)
-            })
+            }))
         },
     )?;
     linker.func_wrap(
@@ -499,8 +576,16 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
          key_len: i32,
          value: i32,
          value_len: i32,
-         ttl_ms: i64| {
-            with_memory(&mut c, |d, s| {
+         ttl_ms: i64|
+         -> wasmtime::Result<i32> {
+            let limits = c.data().ctx.state.limits();
+            let handled = length(key_len).min(limits.max_key_len)
+                + length(value_len).min(limits.max_value_len);
+            charge(
+                &mut c,
+                cost::CALL + cost::STATE_PUT + cost::state_bytes(handled),
+            )?;
+            Ok(with_memory(&mut c, |d, s| {
                 if key_len == 0 || !(1..=abi::MAX_TTL_MS).contains(&ttl_ms) {
                     return Err(status::BAD_ARGUMENT);
                 }
@@ -520,14 +605,19 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                     .put(&proto, &d[key], &d[value], now, ttl)
                     .map_err(state_error)?;
                 Ok(status::OK)
-            })
+            }))
         },
     )?;
     linker.func_wrap(
         m,
         "state_remove",
-        |mut c: Caller<'_, HostState>, key: i32, key_len: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>, key: i32, key_len: i32| -> wasmtime::Result<i32> {
+            let handled = length(key_len).min(c.data().ctx.state.limits().max_key_len);
+            charge(
+                &mut c,
+                cost::CALL + cost::STATE_REMOVE + cost::state_bytes(handled),
+            )?;
+            Ok(with_memory(&mut c, |d, s| {
                 let key = read_key(d, s, key, key_len)?;
                 let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
                 let now = s.ctx.now;
@@ -536,14 +626,20 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                 } else {
                     Err(status::NOT_FOUND)
                 }
-            })
+            }))
         },
     )?;
     linker.func_wrap(
         m,
         "log",
-        |mut c: Caller<'_, HostState>, level: i32, msg: i32, msg_len: i32| {
-            with_memory(&mut c, |d, s| {
+        |mut c: Caller<'_, HostState>,
+         level: i32,
+         msg: i32,
+         msg_len: i32|
+         -> wasmtime::Result<i32> {
+            let kept = length(msg_len).min(c.data().limits.max_log_len);
+            charge(&mut c, cost::CALL + cost::LOG + cost::copy(kept))?;
+            Ok(with_memory(&mut c, |d, s| {
                 let level = LogLevel::from_abi(level).ok_or(status::BAD_ARGUMENT)?;
                 let len = length(msg_len);
                 let body = span(d.len(), msg, len)?;
@@ -555,10 +651,19 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                 let keep = body.start..body.start + len.min(s.limits.max_log_len);
                 s.ctx.effects.push_log(level, &d[keep]);
                 Ok(status::OK)
-            })
+            }))
         },
     )?;
     Ok(())
+}
+
+/// Which address an address-reading import copies out.
+#[derive(Clone, Copy)]
+enum AddressField {
+    Source,
+    Destination,
+    Previous,
+    Node,
 }
 
 #[cfg(test)]

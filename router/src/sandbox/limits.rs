@@ -3,6 +3,8 @@
 //! Owns [`SandboxLimits`] and its defaults. Values only: enforcement lives in the validator
 //! (load time), the engine configuration and the host functions (run time).
 
+use std::time::Duration;
+
 use capsule_sdk::abi;
 
 /// Limits for loading and running untrusted capsule code.
@@ -18,10 +20,15 @@ pub struct SandboxLimits {
     pub max_functions: u32,
     /// Largest linear memory a capsule may have, in bytes (declared or grown).
     pub max_memory_bytes: usize,
-    /// Most table elements a capsule may have.
+    /// Most table elements a capsule may have (it may have one table).
     pub max_table_elements: usize,
-    /// Fuel (roughly, wasm instructions) one evaluation may burn before it is stopped.
+    /// Fuel one evaluation may burn before it is stopped: about one unit per wasm instruction,
+    /// one per byte of bulk memory work, and the host-call charges of `docs/node-api.md`
+    /// section 6.
     pub fuel_per_evaluation: u64,
+    /// Wall-clock backstop of one evaluation: past it, the evaluation is stopped as
+    /// `time_limit` (checked at function entries and loop heads, at a 1 ms resolution).
+    pub max_evaluation_time: Duration,
     /// Native stack the compiled code may use, in bytes. Engine-wide: set when the sandbox is
     /// created.
     pub max_wasm_stack: usize,
@@ -42,6 +49,11 @@ pub struct SandboxLimits {
     pub recycle_after_calls: u32,
     /// Protocols with a live instance at once; the least recently used is dropped beyond it.
     pub max_live_instances: usize,
+    /// An instance unused for this long (node time) is dropped, giving its memory back.
+    pub idle_instance_timeout: Duration,
+    /// Protocols whose counters and log bucket are remembered while they have no live
+    /// instance; the least recently retired is forgotten beyond it.
+    pub max_protocol_accounts: usize,
 }
 
 impl Default for SandboxLimits {
@@ -52,6 +64,7 @@ impl Default for SandboxLimits {
             max_memory_bytes: 1024 * 1024,
             max_table_elements: 4_096,
             fuel_per_evaluation: 1_000_000,
+            max_evaluation_time: Duration::from_millis(50),
             max_wasm_stack: 128 * 1024,
             max_sends: abi::MAX_SENDS,
             max_deliveries: abi::MAX_DELIVERIES,
@@ -61,6 +74,8 @@ impl Default for SandboxLimits {
             max_log_len: abi::MAX_LOG_LEN,
             recycle_after_calls: 10_000,
             max_live_instances: 256,
+            idle_instance_timeout: Duration::from_secs(10),
+            max_protocol_accounts: 1024,
         }
     }
 }

@@ -29,7 +29,10 @@
 //! keeps evaluating protocols already loaded; [`Sandbox::evaluate`] only needs a
 //! [`CompiledCapsule`].
 
+mod account;
 mod context;
+mod cost;
+mod epoch;
 mod error;
 mod host;
 mod limits;
@@ -38,8 +41,11 @@ mod validate;
 use std::sync::Arc;
 
 use lru::LruCache;
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, Strategy, Trap, TypedFunc};
+use wasmtime::{
+    Config, Engine, InstancePre, Linker, Module, OperatorCost, Store, Strategy, Trap, TypedFunc,
+};
 
+pub use account::{ProtocolCounters, StopCounters};
 pub use context::{
     Bytes, Delivery, Effects, LogLevel, LogRecord, NodeContext, SendRoute, SentCapsule,
 };
@@ -47,8 +53,10 @@ pub use error::{EvalError, LoadError};
 pub use limits::SandboxLimits;
 
 use crate::fingerprint::Fingerprint;
+use crate::time::Timestamp;
 use crate::wire::CapsuleRepr;
-use host::HostState;
+use account::Accounts;
+use host::{HostState, LogBucket};
 
 /// A validated, compiled capsule module, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
@@ -148,6 +156,10 @@ pub struct SandboxStats {
     pub stack_overflow: u64,
     /// Evaluations stopped for exceeding the memory or table limit.
     pub memory_limit: u64,
+    /// Evaluations stopped by the wall-clock backstop.
+    pub time_limit: u64,
+    /// Instances dropped after `idle_instance_timeout` without an evaluation.
+    pub reclaimed_idle: u64,
     /// Evaluations stopped by another trap.
     pub traps: u64,
     /// Evaluations whose instance could not be created.
@@ -165,13 +177,26 @@ struct LiveInstance {
     store: Store<HostState>,
     evaluate: TypedFunc<(), i32>,
     calls: u32,
+    /// What this instance has counted since it was created (folded into the protocol's
+    /// account when it retires).
+    counters: ProtocolCounters,
+    /// Node time of its last evaluation, for idle reclamation.
+    last_used: Timestamp,
 }
 
 /// Runs capsules of many protocols, each in its own instance, within [`SandboxLimits`].
 pub struct Sandbox {
     compiler: Compiler,
+    /// Live instances, most recently used last out; at most `max_live_instances` between
+    /// evaluations.
     instances: LruCache<Fingerprint, LiveInstance>,
+    /// Per-protocol records of instances that retired.
+    accounts: Accounts,
     stats: SandboxStats,
+    /// Fuel the last evaluation burnt, host-call charges included.
+    last_fuel: u64,
+    /// Whether evaluations are timed with the system clock (the daemon; not the emulator).
+    timing: bool,
 }
 
 /// Builds the engine configuration for untrusted code.
@@ -181,6 +206,8 @@ fn engine_config(limits: &SandboxLimits) -> Config {
         .strategy(Strategy::Cranelift)
         // Deterministic CPU bound: the emulator's runs must not depend on machine speed.
         .consume_fuel(true)
+        // The wall-clock backstop (see `epoch`).
+        .epoch_interruption(true)
         .max_wasm_stack(limits.max_wasm_stack)
         .cranelift_nan_canonicalization(true)
         // Rust's wasm32 output uses these; everything else stays off.
@@ -193,6 +220,16 @@ fn engine_config(limits: &SandboxLimits) -> Config {
         .wasm_tail_call(false)
         .wasm_wide_arithmetic(false)
         .wasm_custom_page_sizes(false);
+    // Growth is bounded by the instance limiter (at most `max_table_elements`), so charging fuel
+    // for the amount a guest asks for would only turn a refused `table.grow` (which must return
+    // -1) into `out_of_fuel`.
+    let mut cost = OperatorCost::new();
+    cost.variable.table_grow_per_element = 0;
+    // A growth request, granted or refused, goes through the instance limiter: about 30 ns,
+    // two hundred times a plain instruction (`cargo bench --bench host_costs`).
+    cost.MemoryGrow = cost::GROW;
+    cost.TableGrow = cost::GROW;
+    config.operator_cost(cost);
     // Threads, GC, exceptions, function references and the component model are compiled out (crate
     // features off), so modules using them fail validation.
     config
@@ -203,6 +240,7 @@ impl Sandbox {
     pub fn new(limits: SandboxLimits) -> Result<Self, LoadError> {
         let engine = Engine::new(&engine_config(&limits))
             .map_err(|e| LoadError::Rejected(format!("engine configuration: {e:#}")))?;
+        epoch::start_ticker(&engine);
         let mut linker = Linker::new(&engine);
         host::define_imports(&mut linker)
             .map_err(|e| LoadError::Rejected(format!("node API definition: {e:#}")))?;
@@ -218,13 +256,23 @@ impl Sandbox {
     /// emulator of many nodes compiles each module once instead of once per node. Instances
     /// and their stores stay per sandbox: sharing the engine shares no guest state.
     pub fn with_compiler(compiler: Compiler) -> Self {
-        let live = std::num::NonZeroUsize::new(compiler.limits.max_live_instances.max(1))
-            .unwrap_or(std::num::NonZeroUsize::MIN);
+        let accounts = Accounts::new(compiler.limits.max_protocol_accounts);
         Sandbox {
             compiler,
-            instances: LruCache::new(live),
+            // Bounded by `max_live_instances` after each evaluation (`trim`), so the instance
+            // that is evicted can hand its counters to its protocol's account.
+            instances: LruCache::unbounded(),
+            accounts,
             stats: SandboxStats::default(),
+            last_fuel: 0,
+            timing: false,
         }
+    }
+
+    /// Times every evaluation with the system clock, for the per-protocol CPU figures. Off by
+    /// default: the emulator's reports must not depend on the machine.
+    pub fn set_timing(&mut self, on: bool) {
+        self.timing = on;
     }
 
     /// The limits this sandbox enforces.
@@ -251,6 +299,30 @@ impl Sandbox {
         self.stats
     }
 
+    /// What `fingerprint` has cost so far: its record plus its live instance's counts. `None`
+    /// for a protocol never evaluated here (or forgotten, see `max_protocol_accounts`).
+    pub fn protocol(&self, fingerprint: &Fingerprint) -> Option<ProtocolCounters> {
+        let live = self.instances.peek(fingerprint).map(|l| l.counters);
+        match (self.accounts.counters(fingerprint), live) {
+            (None, None) => None,
+            (a, l) => {
+                let mut total = a.unwrap_or_default();
+                total.merge(&l.unwrap_or_default());
+                Some(total)
+            }
+        }
+    }
+
+    /// Fuel the last evaluation burnt, host-call charges included (0 if it never started).
+    pub fn last_fuel(&self) -> u64 {
+        self.last_fuel
+    }
+
+    /// Whether `fingerprint` has a live instance.
+    pub fn has_instance(&self, fingerprint: &Fingerprint) -> bool {
+        self.instances.contains(fingerprint)
+    }
+
     /// Protocols with a live instance.
     pub fn live_instances(&self) -> usize {
         self.instances.len()
@@ -258,7 +330,34 @@ impl Sandbox {
 
     /// Drops the live instance of a protocol (e.g. when its code leaves the soft-store).
     pub fn forget(&mut self, fingerprint: &Fingerprint) {
-        self.instances.pop(fingerprint);
+        if let Some(live) = self.instances.pop(fingerprint) {
+            self.retire(*fingerprint, live);
+        }
+    }
+
+    /// Drops every instance unused since `now - idle_instance_timeout`, so that memory a
+    /// flood of protocols touched is given back. Returns how many went.
+    pub fn reclaim_idle(&mut self, now: Timestamp) -> usize {
+        let idle = self.compiler.limits.idle_instance_timeout;
+        let mut dropped = 0;
+        while let Some((_, live)) = self.instances.peek_lru() {
+            if now.saturating_duration_since(live.last_used) < idle {
+                break;
+            }
+            if let Some((fp, live)) = self.instances.pop_lru() {
+                self.retire(fp, live);
+                self.stats.reclaimed_idle += 1;
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// When the least recently used instance becomes idle (see [`Sandbox::reclaim_idle`]).
+    pub fn next_idle_deadline(&self) -> Option<Timestamp> {
+        self.instances
+            .peek_lru()
+            .map(|(_, live)| live.last_used + self.compiler.limits.idle_instance_timeout)
     }
 
     /// Evaluates `capsule` with `code`, the compiled module of its type.
@@ -273,29 +372,43 @@ impl Sandbox {
         ctx: &mut NodeContext,
     ) -> Result<(), EvalError> {
         self.stats.evaluations += 1;
+        self.last_fuel = 0;
         ctx.effects.clear();
         let fp = code.fingerprint;
+        let started = self.timing.then(std::time::Instant::now);
         // One map lookup on the common path (a warm instance, made most recently used); the
-        // closure only runs on a miss, and then replaces the least recently used instance if
-        // the cache is full.
-        let full = self.instances.len() >= self.instances.cap().get();
+        // closure only runs on a miss.
         let Sandbox {
             compiler,
             instances,
+            accounts,
             stats,
+            ..
         } = self;
-        let live = match instances.try_get_or_insert_mut(fp, || {
-            let live = instantiate(compiler, stats, code)?;
-            stats.evicted += u64::from(full);
-            Ok(live)
-        }) {
+        let live = match instances
+            .try_get_or_insert_mut(fp, || instantiate(compiler, accounts, stats, code, ctx.now))
+        {
             Ok(live) => live,
             Err(e) => {
                 self.count_error(e);
+                let mut failed = ProtocolCounters {
+                    evaluations: 1,
+                    ..ProtocolCounters::default()
+                };
+                failed.stops.add(e);
+                let bucket = self
+                    .accounts
+                    .log_bucket(&fp)
+                    .unwrap_or(LogBucket::new(self.compiler.limits.log_burst));
+                self.accounts.retire(fp, &failed, bucket);
                 return Err(e);
             }
         };
-        let fuel = self.compiler.limits.fuel_per_evaluation;
+        let limits = &self.compiler.limits;
+        let fuel = limits.fuel_per_evaluation;
+        live.last_used = ctx.now;
+        live.store
+            .set_epoch_deadline(epoch::deadline_ticks(limits.max_evaluation_time));
         let state = live.store.data_mut();
         state.load_capsule(capsule);
         state.limiter.denied = false;
@@ -305,10 +418,23 @@ impl Sandbox {
             Err(e) => Err(e),
         };
         let left = live.store.get_fuel().unwrap_or(0);
-        self.stats.fuel_consumed += fuel.saturating_sub(left);
         let state = live.store.data_mut();
+        // Host-call charges not yet settled count as burnt (at most `cost::SETTLE_AT`).
+        let burnt = fuel.saturating_sub(left) + std::mem::take(&mut state.fuel_debt);
+        self.last_fuel = burnt;
+        self.stats.fuel_consumed += burnt;
         std::mem::swap(&mut state.ctx, ctx);
+        let counters = &mut live.counters;
+        counters.evaluations += 1;
+        counters.fuel_total += burnt;
+        counters.fuel_max = counters.fuel_max.max(burnt);
+        if let Some(started) = started {
+            let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            counters.cpu_ns += ns;
+            counters.cpu_max_ns = counters.cpu_max_ns.max(ns);
+        }
         if std::mem::take(&mut state.any_error) {
+            let mut errors = 0;
             for (total, n) in self
                 .stats
                 .host_call_errors
@@ -316,8 +442,12 @@ impl Sandbox {
                 .zip(std::mem::take(&mut state.status_counts))
             {
                 *total += n;
+                errors += n;
             }
-            self.stats.logs_rate_limited += std::mem::take(&mut state.logs_dropped);
+            let dropped = std::mem::take(&mut state.logs_dropped);
+            self.stats.logs_rate_limited += dropped;
+            counters.logs_dropped += dropped;
+            counters.host_call_errors += errors;
         }
         live.calls += 1;
 
@@ -336,26 +466,48 @@ impl Sandbox {
                 other => other,
             }),
         };
-        let recycle = live.calls >= self.compiler.limits.recycle_after_calls;
+        let recycle = live.calls >= limits.recycle_after_calls;
         match outcome {
-            Ok(()) => self.stats.completed += 1,
+            Ok(()) => {
+                live.counters.completed += 1;
+                self.stats.completed += 1;
+            }
             Err(e) => {
+                live.counters.stops.add(e);
                 self.count_error(e);
                 if e.poisons_instance() {
                     // Keep what the capsule logged before it died (a panic message is there);
                     // drop everything else it asked for, and the instance with it.
                     ctx.effects.discard_actions();
                     self.stats.discarded_after_trap += 1;
-                    self.instances.pop(&fp);
+                    self.forget(&fp);
                     return outcome;
                 }
             }
         }
         if recycle {
             self.stats.recycled += 1;
-            self.instances.pop(&fp);
+            self.forget(&fp);
         }
+        self.trim();
         outcome
+    }
+
+    /// Drops least recently used instances beyond `max_live_instances`.
+    fn trim(&mut self) {
+        while self.instances.len() > self.compiler.limits.max_live_instances.max(1) {
+            let Some((fp, live)) = self.instances.pop_lru() else {
+                break;
+            };
+            self.stats.evicted += 1;
+            self.retire(fp, live);
+        }
+    }
+
+    /// Folds a dropped instance's counters and log bucket into its protocol's account.
+    fn retire(&mut self, fp: Fingerprint, live: LiveInstance) {
+        let bucket = live.store.data().log_bucket;
+        self.accounts.retire(fp, &live.counters, bucket);
     }
 
     fn count_error(&mut self, e: EvalError) {
@@ -364,6 +516,7 @@ impl Sandbox {
             EvalError::OutOfFuel => s.out_of_fuel += 1,
             EvalError::StackOverflow => s.stack_overflow += 1,
             EvalError::MemoryLimit => s.memory_limit += 1,
+            EvalError::TimeLimit => s.time_limit += 1,
             EvalError::Unreachable | EvalError::MemoryOutOfBounds | EvalError::OtherTrap => {
                 s.traps += 1
             }
@@ -373,24 +526,31 @@ impl Sandbox {
     }
 }
 
-/// A fresh instance of `code` in its own store, with the sandbox's limits.
+/// A fresh instance of `code` in its own store, with the sandbox's limits and the protocol's
+/// log bucket. Modules have no start function (validation refuses one), so instantiation runs
+/// no guest code; any failure (a data or element segment out of bounds, a limit) is
+/// `instantiation_failed`.
 fn instantiate(
     compiler: &Compiler,
+    accounts: &Accounts,
     stats: &mut SandboxStats,
     code: &CompiledCapsule,
+    now: Timestamp,
 ) -> Result<LiveInstance, EvalError> {
     stats.instantiations += 1;
     let limits = &compiler.limits;
-    let mut store = Store::new(&compiler.engine, HostState::new(limits));
+    let mut state = HostState::new(limits);
+    if let Some(bucket) = accounts.log_bucket(&code.fingerprint) {
+        state.log_bucket = bucket;
+    }
+    let mut store = Store::new(&compiler.engine, state);
     store.limiter(|s| &mut s.limiter);
-    // A start function runs at instantiation: it is bounded by the same fuel.
-    store
-        .set_fuel(limits.fuel_per_evaluation)
-        .map_err(|_| EvalError::Instantiation)?;
+    store.set_fuel(0).map_err(|_| EvalError::Instantiation)?;
+    store.set_epoch_deadline(epoch::deadline_ticks(limits.max_evaluation_time));
     let instance = code
         .pre
         .instantiate(&mut store)
-        .map_err(|e| classify(&e).unwrap_or(EvalError::Instantiation))?;
+        .map_err(|_| EvalError::Instantiation)?;
     let memory = instance
         .get_memory(&mut store, capsule_sdk::abi::MEMORY_EXPORT)
         .ok_or(EvalError::Instantiation)?;
@@ -402,6 +562,11 @@ fn instantiate(
         store,
         evaluate,
         calls: 0,
+        counters: ProtocolCounters {
+            instantiations: 1,
+            ..ProtocolCounters::default()
+        },
+        last_used: now,
     })
 }
 
@@ -412,6 +577,7 @@ fn classify(e: &wasmtime::Error) -> Option<EvalError> {
         Trap::StackOverflow => EvalError::StackOverflow,
         Trap::UnreachableCodeReached => EvalError::Unreachable,
         Trap::MemoryOutOfBounds => EvalError::MemoryOutOfBounds,
+        Trap::Interrupt => EvalError::TimeLimit,
         _ => EvalError::OtherTrap,
     })
 }

@@ -2,7 +2,7 @@
 //!
 //! Owns the structural rules of `docs/node-api.md` that are cheap to check on the raw bytes:
 //! size, function count, imports (only `ants_v1` functions, with their exact signatures),
-//! required exports, declared memory and table sizes. It reads the module once with
+//! required exports, declared memory and table sizes, no start function. It reads the module once with
 //! `wasmparser`, allocates little, and never compiles or runs anything: that is what makes it
 //! safe to run on every module a neighbour sends before spending compile time on it.
 
@@ -14,6 +14,8 @@ use super::limits::SandboxLimits;
 
 /// Bytes in one WebAssembly page.
 const WASM_PAGE: u64 = 64 * 1024;
+/// Tables a module may define (the instance limiter's `tables()`).
+pub(crate) const MAX_TABLES: u64 = 1;
 
 /// Checks `bytes` against the node API's structural rules and `limits`.
 pub(crate) fn check_module(bytes: &[u8], limits: &SandboxLimits) -> Result<(), LoadError> {
@@ -31,6 +33,7 @@ pub(crate) fn check_module(bytes: &[u8], limits: &SandboxLimits) -> Result<(), L
     let mut memory_export = false;
     let mut evaluate_export: Option<u32> = None;
     let mut memories = 0u32;
+    let mut tables = 0u64;
 
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(malformed)? {
@@ -79,9 +82,20 @@ pub(crate) fn check_module(bytes: &[u8], limits: &SandboxLimits) -> Result<(), L
                     }
                 }
             }
+            Payload::StartSection { func, .. } => return Err(LoadError::StartFunction(func)),
             Payload::TableSection(reader) => {
                 for table in reader {
                     let table = table.map_err(malformed)?;
+                    // The instance limiter allows one table: refuse here what would fail
+                    // every instantiation later.
+                    tables += 1;
+                    if tables > MAX_TABLES {
+                        return Err(LoadError::ResourceTooLarge {
+                            what: "tables",
+                            declared: tables,
+                            limit: MAX_TABLES,
+                        });
+                    }
                     if table.ty.initial > limits.max_table_elements as u64 {
                         return Err(LoadError::ResourceTooLarge {
                             what: "table elements",

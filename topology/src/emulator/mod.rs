@@ -86,7 +86,12 @@ impl Default for EmulatorOptions {
             seed: None,
             compile_delay: None,
             load_window: DEFAULT_LOAD_WINDOW,
-            sandbox: SandboxLimits::default(),
+            // Virtual time: CPU is bounded by fuel alone, so that a run never depends on how
+            // busy the machine is (the wall-clock backstop is for real routers).
+            sandbox: SandboxLimits {
+                max_evaluation_time: Duration::from_secs(3600),
+                ..SandboxLimits::default()
+            },
             demand: DemandLimits::default(),
             start_apps: true,
         }
