@@ -41,6 +41,10 @@ use udp::UdpIo;
 /// Receive batches handled per wake-up before the loop flushes and looks at its other
 /// inputs, so a flood of datagrams cannot starve timers, compile results or applications.
 const RECV_BATCHES: usize = 4;
+/// Time after which the loop stops taking receive batches and looks at its other inputs
+/// (signals, status requests, timers), however fast datagrams arrive: evaluations are bounded
+/// (`docs/node-api.md` section 6), so one batch cannot take much longer.
+const RECV_TIME_SLICE: Duration = Duration::from_millis(5);
 
 /// Bounds and sizes of the driver itself (the node's own bounds are in
 /// [`NodeConfig`](crate::node::NodeConfig)).
@@ -338,7 +342,11 @@ impl Driver {
             start,
             ..
         } = self;
+        let slice = std::time::Instant::now();
         for _ in 0..RECV_BATCHES {
+            if slice.elapsed() >= RECV_TIME_SLICE {
+                return;
+            }
             let now = timestamp(*start);
             let received = io.try_recv(|from, bytes| {
                 stats.datagrams_received += 1;
