@@ -9,6 +9,10 @@ WASM_TARGET := wasm32-unknown-unknown
 CAPSULES_MANIFEST := capsules/Cargo.toml
 CAPSULES_OUT := capsules/target/$(WASM_TARGET)/release
 FUZZ_DIR := router/fuzz
+# The sandbox's fuzz target, a crate of its own: it links wasmtime, which the decoder targets
+# keep out of their build.
+FUZZ_MODULES_DIR := router/fuzz-modules
+FUZZ_DIRS := $(FUZZ_DIR) $(FUZZ_MODULES_DIR)
 # Seconds each fuzz target runs under `make fuzz`.
 FUZZ_SECONDS ?= 30
 
@@ -42,11 +46,13 @@ DEMO_ARGS ?=
 demo: capsules
 	$(CARGO) run --locked -p ants-topology --bin ants-topo -- demo $(DEMO_ARGS)
 
-## test: every test of the workspace, after building the capsules the tests load.
+## test: every test of the workspace, after building the capsules the tests load, and the
+## smoke test of the sandbox fuzz target (its checks without libFuzzer).
 test: build fuzz-check
 	$(CARGO) test --locked --workspace --all-targets
 	$(CARGO) test --locked --workspace --doc
 	$(CARGO) test --locked --manifest-path $(CAPSULES_MANIFEST)
+	$(CARGO) test --manifest-path $(FUZZ_MODULES_DIR)/Cargo.toml
 
 ## bench: the benchmark harnesses; results go into docs/benchmarks.md by hand.
 bench: capsules
@@ -55,15 +61,20 @@ bench: capsules
 ## fuzz-check: the fuzz targets still compile (stable toolchain, no fuzzing).
 fuzz-check:
 	$(CARGO) check --manifest-path $(FUZZ_DIR)/Cargo.toml --bins
+	$(CARGO) check --manifest-path $(FUZZ_MODULES_DIR)/Cargo.toml --bins
 
 ## fuzz: runs each fuzz target for FUZZ_SECONDS, starting from the committed seed corpus.
+## `--fuzz-dir .`: cargo-fuzz otherwise looks for `fuzz/` beside the enclosing package, which
+## finds router/fuzz from inside router/fuzz-modules too.
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) +nightly install cargo-fuzz --locked
-	@for t in $$(cd $(FUZZ_DIR) && $(CARGO) +nightly fuzz list); do \
-		echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
-		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
-		(cd $(FUZZ_DIR) && $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t \
-			-- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) || exit 1; \
+	@for d in $(FUZZ_DIRS); do \
+		for t in $$(cd $$d && $(CARGO) +nightly fuzz list --fuzz-dir .); do \
+			echo "== fuzz $$d $$t for $(FUZZ_SECONDS)s"; \
+			mkdir -p $$d/corpus/$$t; \
+			(cd $$d && $(CARGO) +nightly fuzz run --fuzz-dir . $$t corpus/$$t seeds/$$t \
+				-- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) || exit 1; \
+		done; \
 	done
 
 lint:
