@@ -37,6 +37,9 @@ pub mod status {
     pub const TOO_LARGE: i32 = -10;
     /// The node-wide state store is full.
     pub const STORE_FULL: i32 = -11;
+    /// The evaluation's fuel cannot pay for this call: the call did nothing, and the
+    /// evaluation stops as `out_of_fuel` at its next fuel check.
+    pub const OUT_OF_FUEL: i32 = -12;
 }
 
 /// `send` flag: send to the neighbour at `via` instead of routing toward `dst`.

@@ -37,6 +37,9 @@ pub enum Error {
     TooLarge,
     /// The node-wide state store is full.
     StoreFull,
+    /// The evaluation's fuel could not pay for the call: it did nothing, and the evaluation is
+    /// about to be stopped.
+    OutOfFuel,
     /// Bytes did not decode as the expected postcard type (or had bytes left over).
     Decode,
     /// A value could not be encoded with postcard.
@@ -66,6 +69,7 @@ impl Error {
             status::UNKNOWN_NEIGHBOUR => Error::UnknownNeighbour,
             status::TOO_LARGE => Error::TooLarge,
             status::STORE_FULL => Error::StoreFull,
+            status::OUT_OF_FUEL => Error::OutOfFuel,
             DECODE_STATUS => Error::Decode,
             ENCODE_STATUS => Error::Encode,
             other => Error::Unknown(other),
@@ -87,6 +91,7 @@ impl Error {
             Error::UnknownNeighbour => status::UNKNOWN_NEIGHBOUR,
             Error::TooLarge => status::TOO_LARGE,
             Error::StoreFull => status::STORE_FULL,
+            Error::OutOfFuel => status::OUT_OF_FUEL,
             Error::Decode => DECODE_STATUS,
             Error::Encode => ENCODE_STATUS,
             // A non-negative "unknown" code would read as success; keep it an error.
@@ -124,6 +129,9 @@ impl fmt::Display for Error {
             Error::UnknownNeighbour => "the address is not a neighbour of this node",
             Error::TooLarge => "payload, key or value longer than the node API allows",
             Error::StoreFull => "the node's state store is full: retry later with less state",
+            Error::OutOfFuel => {
+                "the evaluation's fuel is spent: do less work per capsule (docs/node-api.md section 6)"
+            }
             Error::Decode => "bytes do not decode as the expected type",
             Error::Encode => "value cannot be encoded",
             Error::Unknown(code) => return write!(f, "unknown node status {code}"),
@@ -139,7 +147,7 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
 
-    const ALL: [Error; 13] = [
+    const ALL: [Error; 14] = [
         Error::BadPointer,
         Error::BadArgument,
         Error::NotFound,
@@ -151,6 +159,7 @@ mod tests {
         Error::UnknownNeighbour,
         Error::TooLarge,
         Error::StoreFull,
+        Error::OutOfFuel,
         Error::Decode,
         Error::Encode,
     ];
@@ -168,8 +177,9 @@ mod tests {
         assert_eq!(Error::from_status(-1), Some(Error::BadPointer));
         assert_eq!(Error::from_status(-5), Some(Error::BudgetExceeded));
         assert_eq!(Error::from_status(-11), Some(Error::StoreFull));
-        assert_eq!(Error::from_status(-12), Some(Error::Unknown(-12)));
-        assert_eq!(Error::Unknown(-12).status(), -12);
+        assert_eq!(Error::from_status(-12), Some(Error::OutOfFuel));
+        assert_eq!(Error::from_status(-13), Some(Error::Unknown(-13)));
+        assert_eq!(Error::Unknown(-13).status(), -13);
     }
 
     #[test]

@@ -86,6 +86,7 @@ fn status_table_matches_abi() {
         (status::UNKNOWN_NEIGHBOUR, "UNKNOWN_NEIGHBOUR"),
         (status::TOO_LARGE, "TOO_LARGE"),
         (status::STORE_FULL, "STORE_FULL"),
+        (status::OUT_OF_FUEL, "OUT_OF_FUEL"),
     ];
     let want: Vec<(i32, String)> = want.iter().map(|(c, n)| (*c, n.to_string())).collect();
     assert_eq!(table, want);

@@ -238,8 +238,14 @@ mod tests {
             "node": {
                 "address": "10.0.0.2", "neighbours": ["10.0.0.1", "10.0.0.3"],
                 "protocols": [{"fingerprint": "ab", "module_bytes": 2048, "compiled": true,
-                               "pinned": false}],
+                               "pinned": false,
+                               "sandbox": {"evaluations": 5, "fuel_total": 2500, "fuel_max": 900,
+                                           "cpu_ns": 1500000, "cpu_max_ns": 40000,
+                                           "stops": {"out_of_fuel": 2}, "logs_dropped": 3,
+                                           "host_call_errors": 0, "instantiations": 3}}],
                 "loads": [],
+                "rejected": [{"fingerprint": "cd", "reason": "start_function",
+                              "message": "module has a start function (function 0)"}],
                 "code_cache_bytes": 4096, "code_cache_max_bytes": 1048576,
                 "state_entries": 0, "state_bytes": 0, "held_bytes": 0, "live_instances": 1,
                 "stats": {"evaluations": 2, "loads_failed": 0,
@@ -260,6 +266,17 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("  ab    2.0 KiB  compiled\n"), "{t}");
+        assert!(
+            t.contains(
+                "      5 evaluations, fuel 2500 total / 900 max, CPU 1.500 ms total / 40.0 µs max; \
+                 stopped: out_of_fuel 2; log lines dropped 3; instances 3\n"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("refused modules: 1\n  cd  start_function: module has a start function"),
+            "{t}"
+        );
         assert!(t.contains("application ports: 7"), "{t}");
         assert!(t.contains("  evaluations  2\n"), "{t}");
         assert!(t.contains("  no_route  1\n"), "{t}");

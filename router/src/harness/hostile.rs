@@ -1,10 +1,9 @@
 //! Hostile capsule modules: each one spends an evaluation calling one node-API import in its
 //! costliest legal way, or burning CPU without imports.
 //!
-//! Owns [`HostileLoop`] and the WebAssembly text it generates. The hostile tests, the host-call
-//! cost calibration and the attack benchmark all use these modules, so the attack that is
-//! measured is the attack that is tested. It only writes text: loading and running the modules
-//! is the caller's business.
+//! Owns [`HostileLoop`] and the WebAssembly text it generates. The hostile tests and the
+//! host-call cost calibration use these modules, so the cost that is measured is the cost that
+//! is tested. It only writes text: loading and running the modules is the caller's business.
 //!
 //! Memory layout every module shares (16 pages, 1 MiB): bytes 0..16 hold an address given at
 //! generation (a neighbour or a destination: [`HostileLoop::wat`]), 64..128 a 64-byte state key,

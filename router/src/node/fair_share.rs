@@ -33,7 +33,7 @@ impl Default for CpuShareLimits {
     fn default() -> Self {
         CpuShareLimits {
             fuel_per_second: 4_000_000_000,
-            busy_percent: 50,
+            busy_percent: 25,
             window: Duration::from_millis(100),
         }
     }

@@ -41,16 +41,15 @@ impl Node {
         // The hop is charged before evaluation: the capsule sees what it may still spend.
         let charged = CapsuleRepr { budget, ..*repr };
         let now = self.now;
+        // A protocol over its CPU share on a busy node loses its capsules before they cost
+        // anything more (`fair_share`); checked first, so a flood of them costs little.
+        if !self.fair.admit(&fp, now) {
+            return self.drop_with(DropReason::CpuShareExceeded, Some(fp));
+        }
         let result = match self.code.get(&fp).and_then(|entry| entry.compiled()) {
-            // A protocol over its CPU share on a busy node loses its capsules before they
-            // cost anything more (`fair_share`).
-            Some(_) if !self.fair.admit(&fp, now) => {
-                self.stats.cache_hits += 1;
-                return self.drop_with(DropReason::CpuShareExceeded, Some(fp));
-            }
             Some(code) => {
                 let result = self.sandbox.evaluate(code, &charged, &mut self.ctx);
-                self.fair.charge(fp, self.sandbox.last_fuel(), now);
+                self.fair.charge(fp, self.sandbox.last_cost(), now);
                 Some(result)
             }
             None => None,

@@ -9,7 +9,7 @@
 //! host functions charge them, and nothing here touches a store.
 
 /// Every import, whatever it does: the call and its argument checks.
-pub(crate) const CALL: u64 = 10;
+pub(crate) const CALL: u64 = 30;
 /// Writing a 16-byte address into guest memory.
 pub(crate) const ADDRESS: u64 = 30;
 /// Writing the 32-byte fingerprint.
@@ -48,6 +48,19 @@ const BYTES_PER_FUEL: u64 = 8;
 /// Bytes stored in (or read from) the state store per unit of fuel: allocation and hashing
 /// make them dearer than a plain copy.
 const STATE_BYTES_PER_FUEL: u64 = 2;
+
+/// Creating an instance, before its memory: the store, the instance, its tables (about 30 µs).
+const INSTANTIATE: u64 = 100_000;
+/// Each byte of declared initial memory: a fresh instance maps it anew, and every page the
+/// guest touches costs a page fault and zeroing (about 0.6 ms for 1 MiB), which no fuel sees.
+const PER_MEMORY_BYTE: u64 = 4;
+
+/// Fuel-equivalent cost of a new instance with `memory_bytes` of initial memory. Not taken
+/// from the evaluation's fuel (the module cannot avoid it); charged to the protocol's fair
+/// share, so a protocol that traps every time pays for the instances it throws away.
+pub(crate) fn instantiation(memory_bytes: u64) -> u64 {
+    INSTANTIATE + PER_MEMORY_BYTE * memory_bytes
+}
 
 /// Fuel for copying `n` bytes.
 pub(crate) fn copy(n: usize) -> u64 {

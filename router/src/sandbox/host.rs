@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::ops::Range;
 
 use capsule_sdk::abi::{self, status};
-use wasmtime::{Caller, Linker, Memory, ResourceLimiter, Trap};
+use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
 
 use super::context::{LogLevel, NodeContext, SendRoute};
 use super::cost;
@@ -203,15 +203,24 @@ fn length(len: i32) -> usize {
     len as u32 as usize
 }
 
-/// Runs `f` with the guest's memory and the host state; a module without memory gets
-/// `BAD_POINTER` (validation makes that impossible, but a host call must never trap).
+/// Charges `fuel` for a call, then runs `f` with the guest's memory and the host state.
+/// Charges collect in the state and are taken from the store's fuel once they reach
+/// [`cost::SETTLE_AT`] (`settle`), before the call does its work; a call the evaluation cannot
+/// pay for does nothing and answers `OUT_OF_FUEL`. A module without memory gets `BAD_POINTER`
+/// (validation makes that impossible, but a host call must never trap).
 fn with_memory(
     caller: &mut Caller<'_, HostState>,
+    fuel: u64,
     f: impl FnOnce(&mut [u8], &mut HostState) -> Result<i32, i32>,
 ) -> i32 {
     let Some(memory) = caller.data().memory else {
         return caller.data_mut().count(status::BAD_POINTER);
     };
+    let state = caller.data_mut();
+    state.fuel_debt += fuel;
+    if state.fuel_debt >= cost::SETTLE_AT && !settle(caller) {
+        return caller.data_mut().count(status::OUT_OF_FUEL);
+    }
     let (data, state) = memory.data_and_store_mut(&mut *caller);
     let code = f(data, state).unwrap_or_else(|e| e);
     state.count(code)
@@ -252,22 +261,18 @@ fn read_key(data: &[u8], state: &HostState, ptr: i32, len: i32) -> Result<Range<
 }
 
 /// Defines every `ants_v1` import on `linker`.
-/// Adds `fuel` to the evaluation's host-call charges and takes them from the store's fuel once
-/// they reach [`cost::SETTLE_AT`]. Charged before the call does its work, so a call the
-/// evaluation cannot pay for never runs: it ends the evaluation as `out_of_fuel`.
-fn charge(c: &mut Caller<'_, HostState>, fuel: u64) -> wasmtime::Result<()> {
-    let state = c.data_mut();
-    state.fuel_debt += fuel;
-    if state.fuel_debt < cost::SETTLE_AT {
-        return Ok(());
-    }
-    let debt = std::mem::take(&mut state.fuel_debt);
-    let left = c.get_fuel()?;
+/// Takes the collected host-call charges from the store's fuel. False when the evaluation
+/// cannot pay: the store's fuel is then zero, so the guest traps as `out_of_fuel` at its next
+/// fuel check, and the call must not do its work (it answers `OUT_OF_FUEL`).
+#[cold]
+fn settle(c: &mut Caller<'_, HostState>) -> bool {
+    let debt = std::mem::take(&mut c.data_mut().fuel_debt);
+    let left = c.get_fuel().unwrap_or(0);
     match left.checked_sub(debt) {
-        Some(rest) => c.set_fuel(rest),
+        Some(rest) => c.set_fuel(rest).is_ok(),
         None => {
-            c.set_fuel(0)?;
-            Err(Trap::OutOfFuel.into())
+            let _ = c.set_fuel(0);
+            false
         }
     }
 }
@@ -282,18 +287,15 @@ fn neighbour_scan_cost(s: &HostState) -> u64 {
     cost::PER_NEIGHBOUR_SCANNED * s.ctx.routing.neighbours().len() as u64
 }
 
-/// Defines every `ants_v1` import on `linker`. Each one charges its fuel (`cost`) first.
+/// Defines every `ants_v1` import on `linker`. Each one that does work charges its fuel
+/// (`cost`) before doing it; `capsule_budget`, `capsule_payload_len` and `node_time_ns` read one
+/// number and cost only their call instruction.
 pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     let m = abi::MODULE;
 
-    linker.func_wrap(
-        m,
-        "capsule_budget",
-        |mut c: Caller<'_, HostState>| -> wasmtime::Result<i32> {
-            charge(&mut c, cost::CALL)?;
-            Ok(i32::from(c.data().budget_left))
-        },
-    )?;
+    linker.func_wrap(m, "capsule_budget", |c: Caller<'_, HostState>| -> i32 {
+        i32::from(c.data().budget_left)
+    })?;
     for (name, field) in [
         ("capsule_source", AddressField::Source),
         ("capsule_destination", AddressField::Destination),
@@ -304,8 +306,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
             m,
             name,
             move |mut c: Caller<'_, HostState>, out: i32| -> wasmtime::Result<i32> {
-                charge(&mut c, cost::CALL + cost::ADDRESS)?;
-                Ok(with_memory(&mut c, |d, s| {
+                Ok(with_memory(&mut c, cost::CALL + cost::ADDRESS, |d, s| {
                     let addr = match field {
                         AddressField::Source => s.capsule.source,
                         AddressField::Destination => s.capsule.destination,
@@ -320,18 +321,14 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
     linker.func_wrap(
         m,
         "capsule_payload_len",
-        |mut c: Caller<'_, HostState>| -> wasmtime::Result<i32> {
-            charge(&mut c, cost::CALL)?;
-            Ok(c.data().capsule.payload.len() as i32)
-        },
+        |c: Caller<'_, HostState>| -> i32 { c.data().capsule.payload.len() as i32 },
     )?;
     linker.func_wrap(
         m,
         "capsule_payload",
         |mut c: Caller<'_, HostState>, out: i32, cap: i32| -> wasmtime::Result<i32> {
             let n = c.data().capsule.payload.len().min(length(cap));
-            charge(&mut c, cost::CALL + cost::copy(n))?;
-            Ok(with_memory(&mut c, |d, s| {
+            Ok(with_memory(&mut c, cost::CALL + cost::copy(n), |d, s| {
                 let out = span(d.len(), out, length(cap))?;
                 let payload = &s.capsule.payload;
                 let n = payload.len().min(out.len());
@@ -344,32 +341,29 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         m,
         "capsule_fingerprint",
         |mut c: Caller<'_, HostState>, out: i32| -> wasmtime::Result<i32> {
-            charge(&mut c, cost::CALL + cost::FINGERPRINT)?;
-            Ok(with_memory(&mut c, |d, s| {
-                let fp = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
-                let mut padded = [0u8; abi::FINGERPRINT_LEN];
-                let digest = fp.digest();
-                padded[..digest.len()].copy_from_slice(digest);
-                write(d, out, &padded)?;
-                Ok(digest.len() as i32)
-            }))
+            Ok(with_memory(
+                &mut c,
+                cost::CALL + cost::FINGERPRINT,
+                |d, s| {
+                    let fp = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
+                    let mut padded = [0u8; abi::FINGERPRINT_LEN];
+                    let digest = fp.digest();
+                    padded[..digest.len()].copy_from_slice(digest);
+                    write(d, out, &padded)?;
+                    Ok(digest.len() as i32)
+                },
+            ))
         },
     )?;
-    linker.func_wrap(
-        m,
-        "node_time_ns",
-        |mut c: Caller<'_, HostState>| -> wasmtime::Result<i64> {
-            charge(&mut c, cost::CALL)?;
-            Ok(i64::try_from(c.data().ctx.now.as_nanos()).unwrap_or(i64::MAX))
-        },
-    )?;
+    linker.func_wrap(m, "node_time_ns", |c: Caller<'_, HostState>| -> i64 {
+        i64::try_from(c.data().ctx.now.as_nanos()).unwrap_or(i64::MAX)
+    })?;
     linker.func_wrap(
         m,
         "route_next_hop",
         |mut c: Caller<'_, HostState>, dst: i32, out: i32| -> wasmtime::Result<i32> {
             let fuel = cost::CALL + cost::ADDRESS + lookup_cost(c.data());
-            charge(&mut c, fuel)?;
-            Ok(with_memory(&mut c, |d, s| {
+            Ok(with_memory(&mut c, fuel, |d, s| {
                 let dst = read_addr(d, dst)?;
                 match s.ctx.routing.lookup(dst, s.ctx.address) {
                     Some(NextHop::Local) => {
@@ -390,26 +384,26 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         "neighbours",
         |mut c: Caller<'_, HostState>, out: i32, cap: i32| -> wasmtime::Result<i32> {
             let listed = c.data().ctx.routing.neighbours().len() as u64;
-            charge(
+            Ok(with_memory(
                 &mut c,
                 cost::CALL + cost::NEIGHBOURS + cost::PER_NEIGHBOUR * listed,
-            )?;
-            Ok(with_memory(&mut c, |d, s| {
-                let r = span(d.len(), out, length(cap).saturating_mul(16))?;
-                let mut all: Vec<[u8; 16]> = s
-                    .ctx
-                    .routing
-                    .neighbours()
-                    .iter()
-                    .map(|n| to_abi(n.address))
-                    .collect();
-                all.sort_unstable();
-                all.dedup();
-                for (chunk, nb) in d[r].chunks_exact_mut(16).zip(&all) {
-                    chunk.copy_from_slice(nb);
-                }
-                Ok(all.len() as i32)
-            }))
+                |d, s| {
+                    let r = span(d.len(), out, length(cap).saturating_mul(16))?;
+                    let mut all: Vec<[u8; 16]> = s
+                        .ctx
+                        .routing
+                        .neighbours()
+                        .iter()
+                        .map(|n| to_abi(n.address))
+                        .collect();
+                    all.sort_unstable();
+                    all.dedup();
+                    for (chunk, nb) in d[r].chunks_exact_mut(16).zip(&all) {
+                        chunk.copy_from_slice(nb);
+                    }
+                    Ok(all.len() as i32)
+                },
+            ))
         },
     )?;
     linker.func_wrap(
@@ -417,8 +411,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         "link_load",
         |mut c: Caller<'_, HostState>, neighbour: i32, out: i32| -> wasmtime::Result<i32> {
             let fuel = cost::CALL + cost::ADDRESS + cost::LINK_LOAD + neighbour_scan_cost(c.data());
-            charge(&mut c, fuel)?;
-            Ok(with_memory(&mut c, |d, s| {
+            Ok(with_memory(&mut c, fuel, |d, s| {
                 let addr = read_addr(d, neighbour)?;
                 let load = s
                     .ctx
@@ -456,8 +449,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                 lookup_cost(s)
             };
             let fuel = cost::CALL + cost::SEND + 2 * cost::ADDRESS + route + cost::copy(len);
-            charge(&mut c, fuel)?;
-            Ok(with_memory(&mut c, |d, s| {
+            Ok(with_memory(&mut c, fuel, |d, s| {
                 // Checks in the order docs/node-api.md fixes: scalars, sizes, pointers, then
                 // the call's own conditions.
                 if flags & !abi::SEND_FLAGS_ALL != 0 || budget < 1 {
@@ -520,20 +512,23 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
          payload_len: i32|
          -> wasmtime::Result<i32> {
             let len = length(payload_len).min(c.data().limits.max_payload);
-            charge(&mut c, cost::CALL + cost::DELIVER + cost::copy(len))?;
-            Ok(with_memory(&mut c, |d, s| {
-                let port = u16::try_from(port).map_err(|_| status::BAD_ARGUMENT)?;
-                let len = length(payload_len);
-                if len > s.limits.max_payload {
-                    return Err(status::TOO_LARGE);
-                }
-                let body = span(d.len(), payload, len)?;
-                if s.ctx.effects.deliveries().len() >= s.limits.max_deliveries {
-                    return Err(status::TOO_MANY_EFFECTS);
-                }
-                s.ctx.effects.push_delivery(port, &d[body]);
-                Ok(status::OK)
-            }))
+            Ok(with_memory(
+                &mut c,
+                cost::CALL + cost::DELIVER + cost::copy(len),
+                |d, s| {
+                    let port = u16::try_from(port).map_err(|_| status::BAD_ARGUMENT)?;
+                    let len = length(payload_len);
+                    if len > s.limits.max_payload {
+                        return Err(status::TOO_LARGE);
+                    }
+                    let body = span(d.len(), payload, len)?;
+                    if s.ctx.effects.deliveries().len() >= s.limits.max_deliveries {
+                        return Err(status::TOO_MANY_EFFECTS);
+                    }
+                    s.ctx.effects.push_delivery(port, &d[body]);
+                    Ok(status::OK)
+                },
+            ))
         },
     )?;
     linker.func_wrap(
@@ -548,24 +543,24 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
             let limits = c.data().ctx.state.limits();
             let handled =
                 length(key_len).min(limits.max_key_len) + length(cap).min(limits.max_value_len);
-            charge(
+            Ok(with_memory(
                 &mut c,
                 cost::CALL + cost::STATE_GET + cost::state_bytes(handled),
-            )?;
-            Ok(with_memory(&mut c, |d, s| {
-                let key = read_key(d, s, key, key_len)?;
-                let out = span(d.len(), out, length(cap))?;
-                let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
-                let now = s.ctx.now;
-                let value = s
-                    .ctx
-                    .state
-                    .get(&proto, &d[key], now)
-                    .ok_or(status::NOT_FOUND)?;
-                let n = value.len().min(out.len());
-                d[out.start..out.start + n].copy_from_slice(&value[..n]);
-                Ok(value.len() as i32)
-            }))
+                |d, s| {
+                    let key = read_key(d, s, key, key_len)?;
+                    let out = span(d.len(), out, length(cap))?;
+                    let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
+                    let now = s.ctx.now;
+                    let value = s
+                        .ctx
+                        .state
+                        .get(&proto, &d[key], now)
+                        .ok_or(status::NOT_FOUND)?;
+                    let n = value.len().min(out.len());
+                    d[out.start..out.start + n].copy_from_slice(&value[..n]);
+                    Ok(value.len() as i32)
+                },
+            ))
         },
     )?;
     linker.func_wrap(
@@ -581,31 +576,31 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
             let limits = c.data().ctx.state.limits();
             let handled = length(key_len).min(limits.max_key_len)
                 + length(value_len).min(limits.max_value_len);
-            charge(
+            Ok(with_memory(
                 &mut c,
                 cost::CALL + cost::STATE_PUT + cost::state_bytes(handled),
-            )?;
-            Ok(with_memory(&mut c, |d, s| {
-                if key_len == 0 || !(1..=abi::MAX_TTL_MS).contains(&ttl_ms) {
-                    return Err(status::BAD_ARGUMENT);
-                }
-                let limits = s.ctx.state.limits();
-                let len = length(value_len);
-                if length(key_len) > limits.max_key_len || len > limits.max_value_len {
-                    return Err(status::TOO_LARGE);
-                }
-                let key = read_key(d, s, key, key_len)?;
-                let value = span(d.len(), value, len)?;
-                let ttl_ms = ttl_ms as u64;
-                let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
-                let now = s.ctx.now;
-                let ttl = std::time::Duration::from_millis(ttl_ms);
-                s.ctx
-                    .state
-                    .put(&proto, &d[key], &d[value], now, ttl)
-                    .map_err(state_error)?;
-                Ok(status::OK)
-            }))
+                |d, s| {
+                    if key_len == 0 || !(1..=abi::MAX_TTL_MS).contains(&ttl_ms) {
+                        return Err(status::BAD_ARGUMENT);
+                    }
+                    let limits = s.ctx.state.limits();
+                    let len = length(value_len);
+                    if length(key_len) > limits.max_key_len || len > limits.max_value_len {
+                        return Err(status::TOO_LARGE);
+                    }
+                    let key = read_key(d, s, key, key_len)?;
+                    let value = span(d.len(), value, len)?;
+                    let ttl_ms = ttl_ms as u64;
+                    let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
+                    let now = s.ctx.now;
+                    let ttl = std::time::Duration::from_millis(ttl_ms);
+                    s.ctx
+                        .state
+                        .put(&proto, &d[key], &d[value], now, ttl)
+                        .map_err(state_error)?;
+                    Ok(status::OK)
+                },
+            ))
         },
     )?;
     linker.func_wrap(
@@ -613,20 +608,20 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
         "state_remove",
         |mut c: Caller<'_, HostState>, key: i32, key_len: i32| -> wasmtime::Result<i32> {
             let handled = length(key_len).min(c.data().ctx.state.limits().max_key_len);
-            charge(
+            Ok(with_memory(
                 &mut c,
                 cost::CALL + cost::STATE_REMOVE + cost::state_bytes(handled),
-            )?;
-            Ok(with_memory(&mut c, |d, s| {
-                let key = read_key(d, s, key, key_len)?;
-                let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
-                let now = s.ctx.now;
-                if s.ctx.state.remove(&proto, &d[key], now) {
-                    Ok(status::OK)
-                } else {
-                    Err(status::NOT_FOUND)
-                }
-            }))
+                |d, s| {
+                    let key = read_key(d, s, key, key_len)?;
+                    let proto = s.capsule.fingerprint.ok_or(status::NOT_FOUND)?;
+                    let now = s.ctx.now;
+                    if s.ctx.state.remove(&proto, &d[key], now) {
+                        Ok(status::OK)
+                    } else {
+                        Err(status::NOT_FOUND)
+                    }
+                },
+            ))
         },
     )?;
     linker.func_wrap(
@@ -638,20 +633,24 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
          msg_len: i32|
          -> wasmtime::Result<i32> {
             let kept = length(msg_len).min(c.data().limits.max_log_len);
-            charge(&mut c, cost::CALL + cost::LOG + cost::copy(kept))?;
-            Ok(with_memory(&mut c, |d, s| {
-                let level = LogLevel::from_abi(level).ok_or(status::BAD_ARGUMENT)?;
-                let len = length(msg_len);
-                let body = span(d.len(), msg, len)?;
-                let (now, burst, rate) = (s.ctx.now, s.limits.log_burst, s.limits.log_per_second);
-                if !s.log_bucket.take(now, burst, rate) {
-                    s.logs_dropped += 1;
-                    return Err(status::RATE_LIMITED);
-                }
-                let keep = body.start..body.start + len.min(s.limits.max_log_len);
-                s.ctx.effects.push_log(level, &d[keep]);
-                Ok(status::OK)
-            }))
+            Ok(with_memory(
+                &mut c,
+                cost::CALL + cost::LOG + cost::copy(kept),
+                |d, s| {
+                    let level = LogLevel::from_abi(level).ok_or(status::BAD_ARGUMENT)?;
+                    let len = length(msg_len);
+                    let body = span(d.len(), msg, len)?;
+                    let (now, burst, rate) =
+                        (s.ctx.now, s.limits.log_burst, s.limits.log_per_second);
+                    if !s.log_bucket.take(now, burst, rate) {
+                        s.logs_dropped += 1;
+                        return Err(status::RATE_LIMITED);
+                    }
+                    let keep = body.start..body.start + len.min(s.limits.max_log_len);
+                    s.ctx.effects.push_log(level, &d[keep]);
+                    Ok(status::OK)
+                },
+            ))
         },
     )?;
     Ok(())

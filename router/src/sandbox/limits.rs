@@ -63,7 +63,7 @@ impl Default for SandboxLimits {
             max_functions: 1_000,
             max_memory_bytes: 1024 * 1024,
             max_table_elements: 4_096,
-            fuel_per_evaluation: 1_000_000,
+            fuel_per_evaluation: 250_000,
             max_evaluation_time: Duration::from_millis(50),
             max_wasm_stack: 128 * 1024,
             max_sends: abi::MAX_SENDS,

@@ -64,6 +64,8 @@ pub struct CompiledCapsule {
     fingerprint: Fingerprint,
     pre: InstancePre<HostState>,
     module_len: usize,
+    /// Fuel-equivalent cost of creating an instance (see [`cost::instantiation`]).
+    instantiation_cost: u64,
 }
 
 impl CompiledCapsule {
@@ -129,6 +131,7 @@ impl Compiler {
             fingerprint,
             pre,
             module_len: bytes.len(),
+            instantiation_cost: cost::instantiation(initial_memory_bytes(&module)),
         })
     }
 }
@@ -195,6 +198,8 @@ pub struct Sandbox {
     stats: SandboxStats,
     /// Fuel the last evaluation burnt, host-call charges included.
     last_fuel: u64,
+    /// Instantiation cost of the last evaluation (0 when its instance was warm).
+    last_instantiation: u64,
     /// Whether evaluations are timed with the system clock (the daemon; not the emulator).
     timing: bool,
 }
@@ -265,6 +270,7 @@ impl Sandbox {
             accounts,
             stats: SandboxStats::default(),
             last_fuel: 0,
+            last_instantiation: 0,
             timing: false,
         }
     }
@@ -316,6 +322,13 @@ impl Sandbox {
     /// Fuel the last evaluation burnt, host-call charges included (0 if it never started).
     pub fn last_fuel(&self) -> u64 {
         self.last_fuel
+    }
+
+    /// What the last evaluation cost the node, in fuel: its fuel, plus the fuel-equivalent
+    /// cost of the instance it had to create, if it created one (memory mapped and touched
+    /// afresh, which no fuel counts). What the fair share charges.
+    pub fn last_cost(&self) -> u64 {
+        self.last_fuel + self.last_instantiation
     }
 
     /// Whether `fingerprint` has a live instance.
@@ -373,6 +386,7 @@ impl Sandbox {
     ) -> Result<(), EvalError> {
         self.stats.evaluations += 1;
         self.last_fuel = 0;
+        self.last_instantiation = 0;
         ctx.effects.clear();
         let fp = code.fingerprint;
         let started = self.timing.then(std::time::Instant::now);
@@ -383,11 +397,13 @@ impl Sandbox {
             instances,
             accounts,
             stats,
+            last_instantiation,
             ..
         } = self;
-        let live = match instances
-            .try_get_or_insert_mut(fp, || instantiate(compiler, accounts, stats, code, ctx.now))
-        {
+        let live = match instances.try_get_or_insert_mut(fp, || {
+            *last_instantiation = code.instantiation_cost;
+            instantiate(compiler, accounts, stats, code, ctx.now)
+        }) {
             Ok(live) => live,
             Err(e) => {
                 self.count_error(e);
@@ -568,6 +584,14 @@ fn instantiate(
         },
         last_used: now,
     })
+}
+
+/// The declared minimum size of a module's linear memory, in bytes.
+fn initial_memory_bytes(module: &Module) -> u64 {
+    module
+        .exports()
+        .find_map(|e| e.ty().memory().map(|m| m.minimum()))
+        .map_or(0, |pages| pages.saturating_mul(64 * 1024))
 }
 
 /// Names the reason a wasmtime call failed, if it is a sandbox stop rather than a host bug.
