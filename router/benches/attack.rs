@@ -554,6 +554,8 @@ fn run_child(quick: bool, settings: &Settings, case: &Case) -> CaseResult {
         received: 0,
         unknown_senders: 0,
         attack_cost: None,
+        status_max: None,
+        stop_time: None,
         problem: None,
     };
     let Some(benign) = line("benign") else {
@@ -579,7 +581,12 @@ fn run_child(quick: bool, settings: &Settings, case: &Case) -> CaseResult {
         .map(|v| Duration::from_nanos(number(v)))
         .collect();
     result.delivered = result.latencies.len() as u64;
-    result.attack_sent = number(&benign["attack_sent"]);
+    if let Some(control) = line("control") {
+        result.attack_sent = number(&control["attack_sent"]);
+        result.status_max = (number(&control["status_failed"]) == 0)
+            .then(|| Duration::from_nanos(number(&control["status_max_ns"])));
+        result.stop_time = Some(Duration::from_nanos(number(&control["stop_ns"])));
+    }
     result.socket_drops = benign["socket_drops"].as_u64();
     let cost = &benign["attack_cost"];
     if !cost.is_null() {
@@ -631,6 +638,10 @@ struct CaseResult {
     unknown_senders: u64,
     /// The attack protocol's own sandbox counters, where r2's status reports them.
     attack_cost: Option<SandboxCost>,
+    /// The slowest answer to a status request during the window (None if one failed).
+    status_max: Option<Duration>,
+    /// How long r2 took to stop while the attack went on.
+    stop_time: Option<Duration>,
     /// Why part of the case is missing (r2 stuck, process failed).
     problem: Option<String>,
 }
@@ -775,9 +786,22 @@ fn run_case(settings: &Settings, attack: Option<&Attack>, sender: Sender) {
     let benign = Worker::spawn("r1", cpu(TRAFFIC_CPU), move |stop| {
         benign_flow(r1, target, forward, r1_node, r3_node, window, stop)
     });
+    // Meanwhile the operator asks for r2's status every 100 ms: the slowest answer is what an
+    // operator waits for under this attack.
+    client.set_reply_timeout(Duration::from_secs(5));
+    let mut status_max = Duration::ZERO;
+    let mut status_failed = 0u32;
+    let status_end = Instant::now() + s.window;
+    while Instant::now() < status_end {
+        let asked = Instant::now();
+        match client.status() {
+            Ok(_) => status_max = status_max.max(asked.elapsed()),
+            Err(_) => status_failed += 1,
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
     // The flow stops by itself after the window; the limit only guards against a stall.
     let benign_sent = benign.join_within(s.window + Duration::from_secs(10));
-    let attack_sent = attacker.map_or(0, |a| a.stop());
     let drain_end = Instant::now() + s.drain;
     while r3.benign.load(Ordering::Relaxed) < benign_sent && Instant::now() < drain_end {
         thread::sleep(Duration::from_millis(5));
@@ -804,14 +828,29 @@ fn run_case(settings: &Settings, attack: Option<&Attack>, sender: Sender) {
         serde_json::json!({
             "sent": benign_sent,
             "latencies_ns": latencies,
-            "attack_sent": attack_sent,
             "socket_drops": socket_drops,
             "attack_cost": attack_cost,
         })
     );
     let _ = io::Write::flush(&mut io::stdout());
 
-    let Some(summary) = r2.stop() else {
+    // Stopped while the attack goes on, as SIGTERM would stop `antsd` (it sends the same
+    // `Control::Shutdown`).
+    let stopping = Instant::now();
+    let stopped = r2.stop();
+    let stop_time = stopping.elapsed();
+    let attack_sent = attacker.map_or(0, |a| a.stop());
+    println!(
+        "control {}",
+        serde_json::json!({
+            "status_max_ns": status_max.as_nanos() as u64,
+            "status_failed": status_failed,
+            "stop_ns": stop_time.as_nanos() as u64,
+            "attack_sent": attack_sent,
+        })
+    );
+    let _ = io::Write::flush(&mut io::stdout());
+    let Some(summary) = stopped else {
         eprintln!(
             "attack: r2 did not stop within {} s; ending the case process",
             STOP_LIMIT.as_secs()
@@ -1394,13 +1433,30 @@ fn print_table(settings: &Settings, results: &[CaseResult], pinned: bool) {
             None => String::new(),
         };
         println!(
-            "  {}: r2 read {} datagrams ({} from unknown senders); all drops: {}{cost}",
+            "  {}: r2 read {} datagrams ({} from unknown senders); all drops: {}{cost}; slowest \
+             status answer {} ms; stopped in {} ms",
             r.label,
             r.received,
             r.unknown_senders,
-            list(&mut r.drops.iter().cloned())
+            list(&mut r.drops.iter().cloned()),
+            ms(r.status_max),
+            ms(r.stop_time)
         );
     }
+    // The operator's bars: a status request answers within 100 ms and a stop (SIGTERM) takes
+    // at most 1 s, under any attack.
+    let attacked: Vec<&CaseResult> = results.iter().filter(|r| r.attacked).collect();
+    let worst_status = attacked.iter().map(|r| r.status_max).max().flatten();
+    let unanswered = attacked.iter().filter(|r| r.status_max.is_none()).count();
+    let worst_stop = attacked.iter().filter_map(|r| r.stop_time).max();
+    println!(
+        "\ncontrol under attack: slowest status answer {} ms over {} cases ({} with an \
+         unanswered request; bar 100 ms); slowest stop {} ms (bar 1,000 ms)",
+        ms(worst_status),
+        attacked.len(),
+        unanswered,
+        ms(worst_stop)
+    );
     for r in results.iter().filter(|r| !r.attacked) {
         if (r.delivered as f64) < MIN_DELIVERED * r.benign_sent as f64 {
             println!(
