@@ -541,3 +541,87 @@ fn the_same_seed_gives_the_same_run() {
     assert!(!deliveries.is_empty());
     assert_eq!(run(), (trace, deliveries, stats));
 }
+
+/// Drives one node by hand: a capsule of unknown type from its neighbour 10.0.0.1 starts a
+/// load; what comes back from other senders must change nothing.
+mod unsolicited {
+    use super::*;
+    use ants_router::node::Event;
+    use ants_router::time::Timestamp;
+    use ants_router::wire::CodeMissingRepr;
+
+    const T0: Timestamp = Timestamp::from_millis(1_000);
+
+    fn loading_node(wasm: &[u8]) -> (Node, Fingerprint, Vec<u8>) {
+        let mut node = Node::new(chain_config(1, 3)).unwrap();
+        let fp = Fingerprint::sha256(wasm);
+        let capsule = CapsuleRepr {
+            fingerprint: fp,
+            source: addr(0),
+            destination: addr(2),
+            previous: addr(0),
+            budget: 8,
+            payload: b"held",
+        }
+        .to_vec()
+        .unwrap();
+        node.handle_datagram(T0, Some(addr(0)), &capsule);
+        let request = node.poll_transmit().expect("a code request");
+        assert_eq!(request.to, addr(0));
+        (node, fp, capsule)
+    }
+
+    fn complete(node: &mut Node, fp: Fingerprint, wasm: &[u8]) {
+        for f in CodeFragmentRepr::fragments(fp, wasm).unwrap() {
+            node.handle_datagram(T0, Some(addr(0)), &f.to_vec().unwrap());
+        }
+        while let Some(event) = node.poll_event() {
+            if let Event::Compile { fingerprint, bytes } = event {
+                let compiled = node.compiler().compile(fingerprint, &bytes);
+                node.compile_done(T0, fingerprint, compiled);
+            }
+        }
+    }
+
+    /// One fragment announcing a wrong length, from a socket the driver cannot name, used to
+    /// make the node discard every genuine fragment after it (`fragment_mismatch`) and lose
+    /// the load. Now it is `unsolicited_code` and the load completes.
+    #[test]
+    fn a_fragment_from_an_unknown_sender_changes_nothing() {
+        let wasm = forward_wasm();
+        let (mut node, fp, _) = loading_node(&wasm);
+        let bogus = CodeFragmentRepr {
+            fingerprint: fp,
+            module_len: 64,
+            index: 0,
+            data: &[0u8; 64],
+        };
+        node.handle_datagram(T0, None, &bogus.to_vec().unwrap());
+        // Nor from a node that was not asked.
+        node.handle_datagram(T0, Some(addr(2)), &bogus.to_vec().unwrap());
+        assert_eq!(node.stats().drops.get(DropReason::UnsolicitedCode), 2);
+        complete(&mut node, fp, &wasm);
+        let stats = node.stats();
+        assert_eq!(stats.drops.get(DropReason::FragmentMismatch), 0);
+        assert_eq!(stats.loads_completed, 1, "{:?}", stats.drops);
+        let forwarded = node.poll_transmit().expect("the held capsule, forwarded");
+        assert_eq!(forwarded.to, addr(2));
+    }
+
+    /// A code-missing frame from an unknown sender used to make the node abandon its source
+    /// at once.
+    #[test]
+    fn code_missing_from_an_unknown_sender_changes_nothing() {
+        let wasm = forward_wasm();
+        let (mut node, fp, _) = loading_node(&wasm);
+        let missing = CodeMissingRepr { fingerprint: fp }.to_vec();
+        node.handle_datagram(T0, None, &missing);
+        node.handle_datagram(T0, Some(addr(2)), &missing);
+        let stats = node.stats();
+        assert_eq!(stats.drops.get(DropReason::UnsolicitedCode), 2);
+        assert_eq!((stats.code_missing_received, stats.load_fallbacks), (0, 0));
+        assert!(node.poll_transmit().is_none(), "no request to another source");
+        complete(&mut node, fp, &wasm);
+        assert_eq!(node.stats().loads_completed, 1);
+    }
+}

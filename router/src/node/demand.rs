@@ -318,7 +318,10 @@ impl Node {
             // The module is complete already (an answer to a re-request crossed it).
             return self.drop_with(DropReason::DuplicateFragment, Some(fp));
         };
-        if from.is_some_and(|f| f != fetch.peer) {
+        // Only the node asked may answer, and the driver names a sender only when its socket
+        // address is the one configured for that node: a frame from an unknown socket, or from
+        // another node, changes nothing.
+        if from != Some(fetch.peer) {
             return self.drop_with(DropReason::UnsolicitedCode, Some(fp));
         }
         if fragment.module_len as usize > max_module {
@@ -379,7 +382,7 @@ impl Node {
     pub(super) fn on_code_missing(&mut self, from: Option<IpAddr>, missing: &CodeMissingRepr) {
         let fp = missing.fingerprint;
         let asked = match self.loads.get(&fp).map(|l| &l.phase) {
-            Some(Phase::Fetching(f)) => from.is_none_or(|from| from == f.peer),
+            Some(Phase::Fetching(f)) => from == Some(f.peer),
             _ => false,
         };
         if !asked {

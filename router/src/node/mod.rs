@@ -375,9 +375,11 @@ impl Node {
         self.sandbox.compiler()
     }
 
-    /// A datagram arrived. `from` is the sender's node address if the driver knows it: code
+    /// A datagram arrived. `from` is the sender's node address if the driver knows it (the
+    /// daemon: when the datagram's socket address is the one configured for that node): code
     /// requests are answered to it (and dropped as `unknown_requester` without it), and code
-    /// fragments or code-missing answers from another node than the one asked are ignored.
+    /// fragments or code-missing answers count only from the node asked; from another node, or
+    /// from an unknown sender, they are dropped as `unsolicited_code` and change nothing.
     pub fn handle_datagram(&mut self, now: Timestamp, from: Option<IpAddr>, bytes: &[u8]) {
         self.set_now(now);
         self.stats.datagrams_received += 1;
