@@ -163,9 +163,13 @@ pub fn status_text(status: &Value) -> String {
         if p["pinned"].as_bool() == Some(true) {
             flags.push("pinned");
         }
+        let compiled_in = p["compile_time_us"]
+            .as_u64()
+            .map(|us| format!(" in {:.1} ms", us as f64 / 1e3))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {}  {:>9}  {}",
+            "  {}  {:>9}  {}{compiled_in}",
             text(&p["fingerprint"]),
             bytes(p["module_bytes"].as_u64().unwrap_or(0)),
             flags.join(", "),

@@ -540,6 +540,9 @@ impl Node {
                     compiled_bytes: e.compiled_bytes(),
                     pinned: e.is_pinned(),
                     compiled: e.compiled().is_some(),
+                    compile_time_us: e
+                        .compiled()
+                        .map(|c| u64::try_from(c.compile_time().as_micros()).unwrap_or(u64::MAX)),
                     live_instance: self.sandbox.has_instance(fp),
                     fuel_in_window: self.fair.usage(fp),
                     sandbox: self.sandbox.protocol(fp).unwrap_or_default(),

@@ -312,6 +312,9 @@ pub struct ProtocolStatus {
     pub pinned: bool,
     /// Whether compiled code is attached.
     pub compiled: bool,
+    /// How long validating and compiling its module took, in microseconds (one tier:
+    /// Cranelift), once compiled.
+    pub compile_time_us: Option<u64>,
     /// Whether the protocol has a live sandbox instance now.
     pub live_instance: bool,
     /// Fuel its evaluations burnt over the fair-share window (current and previous).

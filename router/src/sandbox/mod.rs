@@ -66,6 +66,8 @@ pub struct CompiledCapsule {
     module_len: usize,
     /// Fuel-equivalent cost of creating an instance (see [`cost::instantiation`]).
     instantiation_cost: u64,
+    /// How long validation and compilation took (wall clock, on the compiling thread).
+    compile_time: std::time::Duration,
 }
 
 impl CompiledCapsule {
@@ -77,6 +79,11 @@ impl CompiledCapsule {
     /// Size of the module's bytes.
     pub fn module_len(&self) -> usize {
         self.module_len
+    }
+
+    /// How long validating and compiling the module took, on the thread that compiled it.
+    pub fn compile_time(&self) -> std::time::Duration {
+        self.compile_time
     }
 
     /// Approximate memory the compiled code occupies, in bytes (for soft-store accounting).
@@ -120,6 +127,7 @@ impl Compiler {
         fingerprint: Fingerprint,
         bytes: &[u8],
     ) -> Result<CompiledCapsule, LoadError> {
+        let started = std::time::Instant::now();
         self.validate(bytes)?;
         let module = Module::from_binary(&self.engine, bytes)
             .map_err(|e| LoadError::Rejected(format!("{e:#}")))?;
@@ -132,6 +140,7 @@ impl Compiler {
             pre,
             module_len: bytes.len(),
             instantiation_cost: cost::instantiation(initial_memory_bytes(&module)),
+            compile_time: started.elapsed(),
         })
     }
 }
