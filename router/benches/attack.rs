@@ -36,21 +36,22 @@ use std::io::{self, BufRead};
 use std::mem;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod support;
+
+use support::RunningDriver;
+
 use ants_router::app::Client;
-use ants_router::config::Config;
-use ants_router::driver::{Control, Driver, Summary};
 use ants_router::fingerprint::Fingerprint;
 use ants_router::wire::{CapsuleRepr, Frame};
 use capsule_sdk::abi;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::sync::mpsc;
 
 const FORWARD_WASM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -737,7 +738,10 @@ fn run_case(settings: &Settings, attack: Option<&Attack>, sender: Sender) {
         r3 = r3.addr,
         peer = peer.local_addr().expect("attacker address"),
     );
-    let r2 = RunningDriver::start("r2", &config, dir.path(), cpu(ROUTER_CPU));
+    let r2 = RunningDriver::start("r2", &config, dir.path(), {
+        let cpu = cpu(ROUTER_CPU);
+        move || enter_thread_context(cpu)
+    });
     let mut client = Client::connect(&r2.app).expect("r2 application socket");
     let all: Vec<Fingerprint> = std::iter::once(forward)
         .chain(modules.iter().map(|m| m.2))
@@ -837,7 +841,7 @@ fn run_case(settings: &Settings, attack: Option<&Attack>, sender: Sender) {
     // Stopped while the attack goes on, as SIGTERM would stop `antsd` (it sends the same
     // `Control::Shutdown`).
     let stopping = Instant::now();
-    let stopped = r2.stop();
+    let stopped = r2.stop(STOP_LIMIT);
     let stop_time = stopping.elapsed();
     let attack_sent = attacker.map_or(0, |a| a.stop());
     println!(
@@ -1196,72 +1200,6 @@ fn recv_timestamped(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, u64)> 
         }
     }
     Some((len, at.unwrap_or_else(realtime_ns)))
-}
-
-/// A [`Driver`] on its own thread and current-thread runtime, as `antsd` runs it. Stopped when
-/// dropped; a driver that does not stop within [`STOP_LIMIT`] is left to the process's exit.
-struct RunningDriver {
-    addr: SocketAddr,
-    app: PathBuf,
-    control: mpsc::Sender<Control>,
-    thread: Option<JoinHandle<Summary>>,
-}
-
-impl RunningDriver {
-    fn start(name: &str, config: &str, dir: &Path, cpu: Option<usize>) -> RunningDriver {
-        let config = Config::parse(config, &dir.join("router.toml"))
-            .unwrap_or_else(|e| panic!("bench configuration refused: {e}\n{config}"));
-        let (control, controls) = mpsc::channel(4);
-        let (ready, started) = std::sync::mpsc::channel();
-        let thread = thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || {
-                enter_thread_context(cpu);
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                let summary = runtime.block_on(async move {
-                    let driver = Driver::new(config).unwrap_or_else(|e| panic!("driver: {e}"));
-                    let _ = ready.send((driver.local_addr(), driver.app_socket().to_path_buf()));
-                    driver.run(controls).await
-                });
-                runtime.shutdown_timeout(Duration::from_millis(500));
-                summary
-            })
-            .expect("driver thread");
-        let (addr, app) = started.recv().expect("driver started");
-        RunningDriver {
-            addr,
-            app,
-            control,
-            thread: Some(thread),
-        }
-    }
-
-    /// Its final counters, or none if it did not stop within [`STOP_LIMIT`].
-    fn stop(mut self) -> Option<Summary> {
-        self.finish()
-    }
-
-    fn finish(&mut self) -> Option<Summary> {
-        let thread = self.thread.take()?;
-        let _ = self.control.try_send(Control::Shutdown);
-        let deadline = Instant::now() + STOP_LIMIT;
-        while !thread.is_finished() {
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        thread.join().ok()
-    }
-}
-
-impl Drop for RunningDriver {
-    fn drop(&mut self) {
-        let _ = self.finish();
-    }
 }
 
 /// Moves the calling thread onto `cpu` (if any) and raises its scheduling weight (nice -20,

@@ -17,16 +17,18 @@ use std::fs::File;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::RunningDriver;
+
 use ants_router::app::Client;
-use ants_router::config::Config;
-use ants_router::driver::{Control, Driver, Summary};
 use ants_router::fingerprint::Fingerprint;
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{NodeContext, Sandbox, SandboxLimits};
@@ -212,7 +214,10 @@ fn relay_throughput(settings: &Settings, fingerprint: Fingerprint, pinned: bool)
             app = dir.path().join("relay.sock").display(),
             sink = sink.addr,
         );
-        let router = RunningDriver::start("router", &config, dir.path(), cpu(RELAY_CPU));
+        let router = RunningDriver::start("router", &config, dir.path(), {
+            let cpu = cpu(RELAY_CPU);
+            move || enter_thread_context(None, cpu)
+        });
         warm_up(&router, &frames[0], &sink);
         results.router.push(measure(
             settings,
@@ -222,7 +227,9 @@ fn relay_throughput(settings: &Settings, fingerprint: Fingerprint, pinned: bool)
             cpu(TRAFFIC_CPU),
             &sink,
         ));
-        let summary = router.stop();
+        let summary = router
+            .stop(Duration::from_secs(30))
+            .expect("the router stops");
         sink.stop();
         let c = &mut results.router_counts;
         c.0 += summary.driver.datagrams_received;
@@ -617,52 +624,6 @@ async fn plain_relay(
     }
 }
 
-/// A [`Driver`] on its own thread and current-thread runtime, as `antsd` runs it.
-struct RunningDriver {
-    addr: SocketAddr,
-    app: PathBuf,
-    control: mpsc::Sender<Control>,
-    thread: JoinHandle<Summary>,
-}
-
-impl RunningDriver {
-    fn start(name: &str, config: &str, dir: &Path, cpu: Option<usize>) -> RunningDriver {
-        let config = Config::parse(config, &dir.join("router.toml"))
-            .unwrap_or_else(|e| panic!("bench configuration refused: {e}\n{config}"));
-        let (control, controls) = mpsc::channel(4);
-        let (ready, started) = std::sync::mpsc::channel();
-        let thread = thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || {
-                enter_thread_context(None, cpu);
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                let summary = runtime.block_on(async move {
-                    let driver = Driver::new(config).unwrap_or_else(|e| panic!("driver: {e}"));
-                    let _ = ready.send((driver.local_addr(), driver.app_socket().to_path_buf()));
-                    driver.run(controls).await
-                });
-                runtime.shutdown_timeout(Duration::from_millis(500));
-                summary
-            })
-            .expect("driver thread");
-        let (addr, app) = started.recv().expect("driver started");
-        RunningDriver {
-            addr,
-            app,
-            control,
-            thread,
-        }
-    }
-
-    fn stop(self) -> Summary {
-        let _ = self.control.blocking_send(Control::Shutdown);
-        self.thread.join().expect("driver thread")
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Kernel IP forwarding between network namespaces
 
@@ -923,7 +884,7 @@ fn first_capsule_latency(
                     &format!("r{i}"),
                     &chain_config(i, &ports, dir.path()),
                     dir.path(),
-                    None,
+                    || enter_thread_context(None, None),
                 )
             })
             .collect();
@@ -970,7 +931,9 @@ fn first_capsule_latency(
         drop(source);
         drop(sink);
         for (i, router) in routers.into_iter().enumerate() {
-            let summary = router.stop();
+            let summary = router
+                .stop(Duration::from_secs(30))
+                .expect("the router stops");
             out.drops += summary.node.drops.total();
             out.send_errors += summary.driver.send_errors;
             out.retries += summary.node.code_requests_retried;
