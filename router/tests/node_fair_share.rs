@@ -11,21 +11,15 @@ use std::time::Duration;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::harness::hostile::HostileLoop;
 use ants_router::node::{CpuShareLimits, DropReason, Event, Node, NodeConfig};
-use ants_router::routing::{NextHop, Route};
 use ants_router::time::Timestamp;
 use ants_router::wire::CapsuleRepr;
-use node_support::{forward_wasm, ip};
+use node_support::{addr, chain_config, forward_wasm};
 
 const T0: Timestamp = Timestamp::from_millis(1_000);
 
+/// The middle node of a chain 10.0.0.1 - 10.0.0.2 - 10.0.0.3.
 fn node() -> Node {
-    let mut config = NodeConfig::new(ip("10.0.0.1"));
-    config.neighbours = vec![ip("10.0.0.2"), ip("10.0.0.3")];
-    config.routes = vec![Route {
-        prefix: ip("10.9.0.0"),
-        len: 16,
-        next_hop: NextHop::Neighbour(ip("10.0.0.3")),
-    }];
+    let mut config = chain_config(1, 3);
     // Only fuel stops an evaluation here, so the test does not depend on machine speed.
     config.sandbox.max_evaluation_time = Duration::from_secs(30);
     Node::new(config).unwrap()
@@ -45,9 +39,9 @@ fn register(node: &mut Node, module: Vec<u8>) -> Fingerprint {
 fn capsule(fp: Fingerprint) -> Vec<u8> {
     CapsuleRepr {
         fingerprint: fp,
-        source: ip("10.0.0.2"),
-        destination: ip("10.9.0.5"),
-        previous: ip("10.0.0.2"),
+        source: addr(0),
+        destination: addr(2),
+        previous: addr(0),
         budget: 8,
         payload: b"benign or not",
     }
@@ -59,10 +53,10 @@ fn capsule(fp: Fingerprint) -> Vec<u8> {
 fn a_hog_is_held_to_its_share_and_the_benign_flow_is_untouched() {
     let mut n = node();
     let benign = register(&mut n, forward_wasm());
-    let hog_module = wat::parse_str(HostileLoop::StatePut.wat(ip("10.0.0.3"), None)).unwrap();
+    let hog_module = wat::parse_str(HostileLoop::StatePut.wat(addr(2), None)).unwrap();
     let hog = register(&mut n, hog_module);
     let (benign_frame, hog_frame) = (capsule(benign), capsule(hog));
-    let fuel = NodeConfig::new(ip("10.0.0.1")).sandbox.fuel_per_evaluation;
+    let fuel = NodeConfig::new(addr(1)).sandbox.fuel_per_evaluation;
 
     // 300 ms of node time: every millisecond, 20 hog capsules (20 G fuel per second offered,
     // five times the node's capacity) and one benign capsule.
@@ -70,11 +64,11 @@ fn a_hog_is_held_to_its_share_and_the_benign_flow_is_untouched() {
     for ms in 0..300u64 {
         let now = T0 + Duration::from_millis(ms);
         for _ in 0..20 {
-            n.handle_datagram(now, Some(ip("10.0.0.2")), &hog_frame);
+            n.handle_datagram(now, Some(addr(0)), &hog_frame);
         }
-        n.handle_datagram(now, Some(ip("10.0.0.2")), &benign_frame);
+        n.handle_datagram(now, Some(addr(0)), &benign_frame);
         while let Some(t) = n.poll_transmit() {
-            assert_eq!(t.to, ip("10.0.0.3"));
+            assert_eq!(t.to, addr(2));
             forwarded += 1;
         }
     }
@@ -114,6 +108,6 @@ fn a_hog_is_held_to_its_share_and_the_benign_flow_is_untouched() {
 
     // Quiet for a while: the window forgets, and the hog runs again.
     let later = T0 + Duration::from_secs(2);
-    n.handle_datagram(later, Some(ip("10.0.0.2")), &hog_frame);
+    n.handle_datagram(later, Some(addr(0)), &hog_frame);
     assert_eq!(n.stats().drops.get(DropReason::CpuShareExceeded), refused);
 }
