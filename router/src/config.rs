@@ -352,6 +352,8 @@ struct RawDemand {
     rejected_ttl_ms: Option<u64>,
     max_loopback: Option<usize>,
     state_purge_interval_ms: Option<Spanned<u64>>,
+    ask_unknown_nodes: Option<bool>,
+    serve_unknown_nodes: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -962,6 +964,8 @@ impl Config {
                 "demand.state_purge_interval_ms",
                 d.state_purge_interval,
             )?,
+            ask_unknown_nodes: m.ask_unknown_nodes.unwrap_or(d.ask_unknown_nodes),
+            serve_unknown_nodes: m.serve_unknown_nodes.unwrap_or(d.serve_unknown_nodes),
         };
 
         let d = DriverLimits::default();
@@ -1031,11 +1035,23 @@ impl Config {
             .collect()
     }
 
+    /// Configured peers that are not neighbours: the other nodes the core may ask for code and
+    /// serve.
+    pub fn code_peers(&self) -> Vec<IpAddr> {
+        self.peers
+            .entries()
+            .into_iter()
+            .map(|(node, _)| node)
+            .filter(|node| !self.neighbours.iter().any(|n| n.address == *node))
+            .collect()
+    }
+
     /// The node core's part of this configuration.
     pub fn node_config(&self) -> NodeConfig {
         NodeConfig {
             address: self.address,
             neighbours: self.neighbours.iter().map(|n| n.address).collect(),
+            peers: self.code_peers(),
             routes: self.routes.clone(),
             code_cache: self.code_cache,
             state: self.state,

@@ -620,8 +620,98 @@ mod unsolicited {
         let stats = node.stats();
         assert_eq!(stats.drops.get(DropReason::UnsolicitedCode), 2);
         assert_eq!((stats.code_missing_received, stats.load_fallbacks), (0, 0));
-        assert!(node.poll_transmit().is_none(), "no request to another source");
+        assert!(
+            node.poll_transmit().is_none(),
+            "no request to another source"
+        );
         complete(&mut node, fp, &wasm);
         assert_eq!(node.stats().loads_completed, 1);
+    }
+}
+
+/// Where code requests go, and whom code is served to: configured neighbours and peers only,
+/// unless the operator allows more.
+mod known_nodes {
+    use super::*;
+    use ants_router::time::Timestamp;
+    use ants_router::wire::CodeRequestRepr;
+
+    const T0: Timestamp = Timestamp::from_millis(1_000);
+
+    fn capsule_naming(fp: Fingerprint, previous: IpAddr, source: IpAddr) -> Vec<u8> {
+        CapsuleRepr {
+            fingerprint: fp,
+            source,
+            destination: addr(2),
+            previous,
+            budget: 8,
+            payload: b"x",
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    /// A capsule of an unknown type used to make the node send code requests to whatever
+    /// previous node and source its sender wrote.
+    #[test]
+    fn requests_go_only_to_configured_nodes() {
+        let victim = ip("192.0.2.7");
+        let fp = Fingerprint::sha256(b"some module");
+        let mut node = Node::new(chain_config(1, 3)).unwrap();
+        node.handle_datagram(T0, None, &capsule_naming(fp, victim, victim));
+        assert!(
+            node.poll_transmit().is_none(),
+            "no request to the named address"
+        );
+        let stats = node.stats();
+        assert_eq!(stats.drops.get(DropReason::UnknownCodeSource), 1);
+        assert_eq!((stats.unknown_previous, stats.loads_started), (1, 0));
+
+        // A configured source is still asked when the previous node is unknown.
+        node.handle_datagram(T0, None, &capsule_naming(fp, victim, addr(0)));
+        let request = node.poll_transmit().expect("a request to the known source");
+        assert_eq!(request.to, addr(0));
+        assert_eq!(node.stats().unknown_previous, 2);
+
+        // An operator may allow unknown sources (each still rate-limited as a load payer).
+        let mut config = chain_config(1, 3);
+        config.demand.ask_unknown_nodes = true;
+        let mut open = Node::new(config).unwrap();
+        open.handle_datagram(T0, None, &capsule_naming(fp, victim, victim));
+        assert_eq!(open.poll_transmit().expect("a request").to, victim);
+    }
+
+    /// A request whose sender is not a configured node (a spoofed victim, say) used to be
+    /// answered with the whole module.
+    #[test]
+    fn code_is_served_only_to_configured_nodes() {
+        let wasm = forward_wasm();
+        let request = CodeRequestRepr {
+            fingerprint: Fingerprint::sha256(&wasm),
+            first: 0,
+            mask: &[],
+        }
+        .to_vec()
+        .unwrap();
+        let stranger = ip("192.0.2.7");
+        for serve_unknown in [false, true] {
+            let mut config = chain_config(1, 3);
+            config.demand.serve_unknown_nodes = serve_unknown;
+            let mut node = Node::new(config).unwrap();
+            node.register_protocol(T0, wasm.clone()).unwrap();
+            node.handle_datagram(T0, Some(stranger), &request);
+            let to_stranger = std::iter::from_fn(|| node.poll_transmit())
+                .filter(|t| t.to == stranger)
+                .count();
+            let refused = node.stats().drops.get(DropReason::UnknownRequester);
+            if serve_unknown {
+                assert_eq!((to_stranger, refused), (wasm.len().div_ceil(1024), 0));
+            } else {
+                assert_eq!((to_stranger, refused), (0, 1));
+            }
+            // A configured neighbour is served either way.
+            node.handle_datagram(T0, Some(addr(0)), &request);
+            assert!(node.poll_transmit().is_some_and(|t| t.to == addr(0)));
+        }
     }
 }

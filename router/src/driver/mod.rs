@@ -628,6 +628,7 @@ impl Driver {
             table.set_link_load(n.address, n.load);
         }
         *self.node.routing_mut() = table;
+        self.node.set_peers(config.code_peers());
         self.peers = config.peers.clone();
         let now = self.now();
         for pin in &config.pins {

@@ -193,11 +193,16 @@ impl Load {
     }
 }
 
-/// Appends the code sources a capsule names (previous node, then source), skipping this node
-/// and known ones, up to [`MAX_SOURCES`].
-fn add_sources(sources: &mut Vec<IpAddr>, capsule: &CapsuleRepr<'_>, me: IpAddr) {
+/// Appends the code sources a capsule names (previous node, then source) that `may_ask`
+/// allows, skipping this node and those already listed, up to [`MAX_SOURCES`].
+fn add_sources(
+    sources: &mut Vec<IpAddr>,
+    capsule: &CapsuleRepr<'_>,
+    me: IpAddr,
+    may_ask: impl Fn(IpAddr) -> bool,
+) {
     for peer in [capsule.previous, capsule.source] {
-        if peer != me && !sources.contains(&peer) && sources.len() < MAX_SOURCES {
+        if peer != me && !sources.contains(&peer) && sources.len() < MAX_SOURCES && may_ask(peer) {
             sources.push(peer);
         }
     }
@@ -218,10 +223,16 @@ impl Node {
                 return self.drop_with(reason, Some(fp));
             }
             let me = self.config.address;
+            let known: Vec<bool> = [repr.previous, repr.source]
+                .iter()
+                .map(|n| self.may_ask(*n))
+                .collect();
             if let Some(load) = self.loads.get_mut(&fp)
                 && !load.registered
             {
-                add_sources(&mut load.sources, repr, me);
+                add_sources(&mut load.sources, repr, me, |n| {
+                    (n == repr.previous && known[0]) || (n == repr.source && known[1])
+                });
             }
             return;
         }
@@ -235,11 +246,20 @@ impl Node {
             return self.drop_with(DropReason::QueueFull, Some(fp));
         }
         let me = self.config.address;
+        if repr.previous != me && !self.is_known(repr.previous) {
+            self.stats.unknown_previous += 1;
+        }
         let mut sources = Vec::new();
-        add_sources(&mut sources, repr, me);
+        add_sources(&mut sources, repr, me, |n| self.may_ask(n));
         let Some(&first) = sources.first() else {
-            // Previous node and source are this node, yet the code is not here.
-            return self.drop_with(DropReason::CodeUnavailable, Some(fp));
+            // Nobody this node may ask: previous node and source are this node (yet the code
+            // is not here), or nodes it does not know.
+            let reason = if repr.previous == me && repr.source == me {
+                DropReason::CodeUnavailable
+            } else {
+                DropReason::UnknownCodeSource
+            };
+            return self.drop_with(reason, Some(fp));
         };
         // The sender (or the previous node it claims) and the source each pay for the load.
         let neighbour = from.unwrap_or(repr.previous);
@@ -268,6 +288,13 @@ impl Node {
         }
         tracing::debug!(fingerprint = %fp, source = %first, "demand load started");
         self.send_request(fp, first, 0, Vec::new());
+    }
+
+    /// Whether a code request may go to `node` (see [`DemandLimits::ask_unknown_nodes`]).
+    ///
+    /// [`DemandLimits::ask_unknown_nodes`]: super::DemandLimits::ask_unknown_nodes
+    fn may_ask(&self, node: IpAddr) -> bool {
+        self.config.demand.ask_unknown_nodes || self.is_known(node)
     }
 
     /// Adds a capsule frame to the wait of an existing load, within the bounds.

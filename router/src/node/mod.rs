@@ -53,6 +53,9 @@ pub struct NodeConfig {
     pub address: IpAddr,
     /// Active neighbours (node addresses).
     pub neighbours: Vec<IpAddr>,
+    /// Other active nodes this node exchanges code with directly, beyond its neighbours (the
+    /// daemon's configured peers): code sources it may ask and requesters it serves.
+    pub peers: Vec<IpAddr>,
     /// Routing table entries; every next hop must be one of `neighbours`.
     pub routes: Vec<Route>,
     /// Bounds of the code cache.
@@ -75,6 +78,7 @@ impl NodeConfig {
         NodeConfig {
             address,
             neighbours: Vec::new(),
+            peers: Vec::new(),
             routes: Vec::new(),
             code_cache: CodeCacheLimits::default(),
             state: StateLimits::default(),
@@ -122,6 +126,14 @@ pub struct DemandLimits {
     pub max_loopback: usize,
     /// How often expired protocol state is purged.
     pub state_purge_interval: Duration,
+    /// Ask a capsule's previous node or source for code even when it is not a configured
+    /// neighbour or peer (each such address is still limited by `loads_per_peer_per_second`).
+    /// Off by default: a capsule's sender chooses those addresses.
+    pub ask_unknown_nodes: bool,
+    /// Serve code to nodes that are not configured neighbours or peers. Off by default: a
+    /// spoofed request would make this node send a whole module to its victim (only the
+    /// per-requester rate limit bounds it).
+    pub serve_unknown_nodes: bool,
 }
 
 impl Default for DemandLimits {
@@ -143,6 +155,8 @@ impl Default for DemandLimits {
             rejected_ttl: Duration::from_secs(60),
             max_loopback: 256,
             state_purge_interval: Duration::from_secs(1),
+            ask_unknown_nodes: false,
+            serve_unknown_nodes: false,
         }
     }
 }
@@ -622,6 +636,17 @@ impl Node {
     fn set_now(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
         self.ctx.now = self.now;
+    }
+
+    /// Whether `node` is a configured neighbour or peer of this one.
+    fn is_known(&self, node: IpAddr) -> bool {
+        self.ctx.routing.neighbour(node).is_some() || self.config.peers.contains(&node)
+    }
+
+    /// Replaces the configured peers (a reloaded configuration; neighbours come with the
+    /// routing table, [`Node::routing_mut`]).
+    pub fn set_peers(&mut self, peers: Vec<IpAddr>) {
+        self.config.peers = peers;
     }
 
     /// Counts a drop and traces it.

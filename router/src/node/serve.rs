@@ -3,7 +3,8 @@
 //! Owns the answer to a code request: the fragments its mask asks for (each frame at most 1232
 //! bytes), or a code-missing frame when the module is not cached here, within a per-requester
 //! rate limit. It never serves bytes that are not in the code cache, whose entries always hash
-//! to their fingerprint, and never answers a sender whose node address it does not know.
+//! to their fingerprint, never answers a sender whose node address it does not know, and by
+//! default answers only configured neighbours and peers.
 
 use std::net::IpAddr;
 
@@ -18,7 +19,10 @@ impl Node {
             self.stats.requests_refused += 1;
             return self.drop_with(DropReason::AlgorithmNotAllowed, Some(fp));
         }
-        let Some(to) = from else {
+        // Only configured neighbours and peers are served by default: anyone else could be a
+        // victim whose address a request spoofed.
+        let Some(to) = from.filter(|n| self.config.demand.serve_unknown_nodes || self.is_known(*n))
+        else {
             self.stats.requests_refused += 1;
             return self.drop_with(DropReason::UnknownRequester, Some(fp));
         };

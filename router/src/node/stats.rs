@@ -48,8 +48,8 @@ pub enum DropReason {
     LoopbackFull,
     /// A requester asked for more code than its rate allows.
     RequestRateLimited,
-    /// A code request arrived from a sender whose node address the driver did not know, so
-    /// there is nowhere to answer.
+    /// A code request from a sender whose node address the driver did not know (nowhere to
+    /// answer), or from a node that is not a configured neighbour or peer (by default).
     UnknownRequester,
     /// A code fragment or code-missing frame no load of this node asked for (or from another
     /// node than the one asked).
@@ -63,10 +63,13 @@ pub enum DropReason {
     /// The node is busy and the capsule's protocol has used more than its share of
     /// evaluation CPU over the recent window.
     CpuShareExceeded,
+    /// A capsule of an unknown type whose previous node and source are not configured
+    /// neighbours or peers: there is nobody this node may ask for the code.
+    UnknownCodeSource,
 }
 
 /// Names of the node's own reasons, in declaration order after the two wrapping variants.
-const OWN_NAMES: [&str; 21] = [
+const OWN_NAMES: [&str; 22] = [
     "algorithm_not_allowed",
     "budget_exhausted",
     "no_route",
@@ -88,6 +91,7 @@ const OWN_NAMES: [&str; 21] = [
     "duplicate_fragment",
     "encode_failed",
     "cpu_share_exceeded",
+    "unknown_code_source",
 ];
 
 const WIRE_COUNT: usize = WireError::NAMES.len();
@@ -139,6 +143,7 @@ impl DropReason {
             DropReason::DuplicateFragment => own(18),
             DropReason::EncodeFailed => own(19),
             DropReason::CpuShareExceeded => own(20),
+            DropReason::UnknownCodeSource => own(21),
         }
     }
 }
@@ -261,6 +266,8 @@ pub struct NodeStats {
     pub capsules_released: u64,
     /// Demand loads started (a capsule of an unknown type arrived).
     pub loads_started: u64,
+    /// Capsules of an unknown type whose previous node is not a configured neighbour or peer.
+    pub unknown_previous: u64,
     /// Demand loads that ended with compiled code.
     pub loads_completed: u64,
     /// Demand loads that ended without code (unavailable, spoofed, rejected, no room).

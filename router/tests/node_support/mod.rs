@@ -54,8 +54,8 @@ pub fn inert_wat() -> Vec<u8> {
     .unwrap()
 }
 
-/// A config for node `i` of a chain of `n`: neighbours i-1 and i+1, host routes to every other
-/// chain node through the neighbour on its side.
+/// A config for node `i` of a chain of `n`: neighbours i-1 and i+1, every other chain node a
+/// peer, host routes to every other chain node through the neighbour on its side.
 pub fn chain_config(i: usize, n: usize) -> NodeConfig {
     let mut config = NodeConfig::new(addr(i));
     if i > 0 {
@@ -67,6 +67,10 @@ pub fn chain_config(i: usize, n: usize) -> NodeConfig {
     for j in 0..n {
         if j == i {
             continue;
+        }
+        // Every chain node is a configured peer: a capsule's source may be asked for code.
+        if j + 1 < i || j > i + 1 {
+            config.peers.push(addr(j));
         }
         let via = if j > i { addr(i + 1) } else { addr(i - 1) };
         config.routes.push(Route {
