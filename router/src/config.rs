@@ -235,6 +235,8 @@ pub struct Config {
     pub demand: DemandLimits,
     /// Evaluation capacity and the fair share between protocols.
     pub cpu: CpuShareLimits,
+    /// Largest budget an arriving capsule keeps (larger ones are clamped).
+    pub max_budget: u16,
     /// Socket buffers, compile workers and application queues of the driver.
     pub driver: DriverLimits,
 }
@@ -247,6 +249,7 @@ struct RawConfig {
     address: Spanned<IpAddr>,
     listen: Option<Spanned<SocketAddr>>,
     app_socket: Option<Spanned<String>>,
+    max_budget: Option<Spanned<u16>>,
     #[serde(default)]
     pin: Vec<Spanned<String>>,
     #[serde(default)]
@@ -968,6 +971,13 @@ impl Config {
             serve_unknown_nodes: m.serve_unknown_nodes.unwrap_or(d.serve_unknown_nodes),
         };
 
+        let max_budget = check.at_least(
+            &raw.max_budget,
+            "max_budget",
+            1,
+            crate::node::DEFAULT_MAX_BUDGET,
+        )?;
+
         let d = DriverLimits::default();
         let v = &raw.driver;
         let driver = DriverLimits {
@@ -1003,6 +1013,7 @@ impl Config {
             fingerprints,
             demand,
             cpu,
+            max_budget,
             driver,
         })
     }
@@ -1059,6 +1070,9 @@ impl Config {
             fingerprints: self.fingerprints,
             demand: self.demand.clone(),
             cpu: self.cpu,
+            max_budget: self.max_budget,
+            // A fresh random key at every start: cookies are cheap to hand out again.
+            cookie_secret: None,
         }
     }
 }

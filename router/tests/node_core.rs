@@ -14,7 +14,7 @@ use ants_router::time::Timestamp;
 use ants_router::wire::{
     CapsuleRepr, CodeMissingRepr, CodeRequestRepr, Frame, MAX_CODE_FRAME_LEN, WireError,
 };
-use node_support::{forward_wasm, ip, variant};
+use node_support::{cookie_from, forward_wasm, ip, variant};
 
 const T0: Timestamp = Timestamp::from_millis(1_000);
 
@@ -319,11 +319,13 @@ fn code_requests_are_answered_with_exactly_the_fragments_asked_for() {
     let wasm = forward_wasm();
     let fp = register(&mut n, wasm.clone());
     let asker = Some(ip("10.0.0.2"));
+    let cookie = Some(cookie_from(&mut n, T0, ip("10.0.0.2"), fp));
     // Fragments 1 and 3.
     let request = CodeRequestRepr {
         fingerprint: fp,
         first: 1,
         mask: &[0b1010_0000],
+        cookie,
     };
     n.handle_datagram(T0, asker, &request.to_vec().unwrap());
     let out = transmits(&mut n);
@@ -343,7 +345,11 @@ fn code_requests_are_answered_with_exactly_the_fragments_asked_for() {
         .collect();
     assert_eq!(indexes, [1, 3]);
     // The whole module.
-    n.handle_datagram(T0, asker, &CodeRequestRepr::all(fp).to_vec().unwrap());
+    let all = CodeRequestRepr {
+        cookie,
+        ..CodeRequestRepr::all(fp)
+    };
+    n.handle_datagram(T0, asker, &all.to_vec().unwrap());
     assert_eq!(transmits(&mut n).len(), wasm.len().div_ceil(1024));
     // Something it does not have.
     let unknown = Fingerprint::sha256(b"unknown");
@@ -377,16 +383,28 @@ fn a_requester_asking_too_often_is_refused_and_counted() {
         "the burst of 30 holds two modules, not three"
     );
     let fp = register(&mut n, wasm);
-    let all = CodeRequestRepr::all(fp).to_vec().unwrap();
+    let all = |n: &mut Node, asker: &str| {
+        let cookie = Some(cookie_from(n, T0, ip(asker), fp));
+        CodeRequestRepr {
+            cookie,
+            ..CodeRequestRepr::all(fp)
+        }
+        .to_vec()
+        .unwrap()
+    };
+    // The cookie's answer takes one token of the 30.
+    let all_2 = all(&mut n, "10.0.0.2");
     for _ in 0..5 {
-        n.handle_datagram(T0, Some(ip("10.0.0.2")), &all);
+        n.handle_datagram(T0, Some(ip("10.0.0.2")), &all_2);
     }
     let stats = n.stats();
     assert_eq!(stats.fragments_sent, 2 * count);
     assert_eq!(stats.drops.get(DropReason::RequestRateLimited), 3);
     // Another requester has its own budget; two seconds later the first has 24 more.
-    n.handle_datagram(T0, Some(ip("10.0.0.3")), &all);
-    n.handle_datagram(T0 + Duration::from_secs(2), Some(ip("10.0.0.2")), &all);
+    transmits(&mut n);
+    let all_3 = all(&mut n, "10.0.0.3");
+    n.handle_datagram(T0, Some(ip("10.0.0.3")), &all_3);
+    n.handle_datagram(T0 + Duration::from_secs(2), Some(ip("10.0.0.2")), &all_2);
     assert_eq!(n.stats().fragments_sent, 4 * count);
     assert_eq!(n.stats().requests_refused, 3);
 }

@@ -11,7 +11,9 @@ use ants_router::fingerprint::Fingerprint;
 use ants_router::node::sim::{Link, Sim, Verdict};
 use ants_router::node::{DropReason, Node, NodeConfig};
 use ants_router::wire::{CapsuleRepr, CodeFragmentRepr, Frame, FrameKind};
-use node_support::{addr, chain, chain_config, forward_wasm, inert_wat, ip, ms, variant};
+use node_support::{
+    addr, chain, chain_config, cookie_from, forward_wasm, inert_wat, ip, ms, variant,
+};
 
 /// Sends `count` forward capsules from node 0 to node `to`, payload "capsule <k>".
 fn send_numbered(sim: &mut Sim, fp: Fingerprint, to: usize, range: std::ops::Range<u32>) {
@@ -73,6 +75,9 @@ fn demand_loading_across_1_2_and_4_active_hops_loses_nothing() {
             assert_eq!(stats.loads_started, u64::from(i > 0), "node {i}");
             assert_eq!(stats.loads_completed, u64::from(i > 0), "node {i}");
             assert_eq!(stats.code_requests_retried, 0, "node {i}");
+            // One cookie from the previous hop, one served request to the next.
+            assert_eq!(stats.cookies_received, u64::from(i > 0), "node {i}");
+            assert_eq!(stats.cookies_sent, u64::from(i < hops), "node {i}");
             if i > 0 {
                 // Loaded from its previous hop, every fragment once.
                 assert_eq!(stats.fragments_received, fragments, "node {i}");
@@ -84,12 +89,13 @@ fn demand_loading_across_1_2_and_4_active_hops_loses_nothing() {
                 assert_eq!(loaded.from, Some(addr(i - 1)));
             }
         }
-        // Each hop: capsule (2 ms), request (2 ms), fragments (2 ms); compiling takes no
-        // virtual time here.
+        // Each hop: capsule (2 ms), request (2 ms), cookie (2 ms), request with the cookie
+        // (2 ms), fragments (2 ms); compiling takes no virtual time here. The cookie round
+        // trip is paid once per code source (and key period).
         assert_eq!(first_at, sim.deliveries()[0].at);
         assert_eq!(
             first_at.as_nanos(),
-            ms(6 * hops as u64).as_nanos() as u64,
+            ms(10 * hops as u64).as_nanos() as u64,
             "{hops} hops"
         );
     }
@@ -118,14 +124,19 @@ fn a_lost_fragment_is_asked_for_alone_and_reordering_is_harmless() {
     assert_eq!(payloads_at(&sim, addr(1)), numbered(0..3));
 
     let requests = frames_between(&sim, addr(1), addr(0), FrameKind::CodeRequest);
-    assert_eq!(requests.len(), 2, "one request, one re-request");
+    assert_eq!(
+        requests.len(),
+        3,
+        "one request, again with the cookie, one re-request"
+    );
     let wanted = |bytes: &[u8]| match Frame::parse(bytes).unwrap() {
         Frame::CodeRequest(r) => r.wanted(count).collect::<Vec<u16>>(),
         other => panic!("{other:?}"),
     };
     assert_eq!(wanted(&requests[0]), (0..count).collect::<Vec<_>>());
+    assert_eq!(wanted(&requests[1]), (0..count).collect::<Vec<_>>());
     assert_eq!(
-        wanted(&requests[1]),
+        wanted(&requests[2]),
         [3],
         "only the lost fragment is asked again"
     );
@@ -181,10 +192,11 @@ fn a_previous_node_that_evicted_the_code_answers_missing_and_the_source_serves_i
     };
     assert_eq!(from(p1), Some(addr(0)), "fell back to the capsule's source");
     assert_eq!(from(p2), Some(addr(1)));
-    // C reached A directly (the default link), never through B.
+    // C reached A directly (the default link), never through B: a request, and again with
+    // A's cookie.
     assert_eq!(
         frames_between(&sim, addr(2), addr(0), FrameKind::CodeRequest).len(),
-        1
+        2
     );
 }
 
@@ -207,8 +219,9 @@ fn spoofed_code_is_counted_never_cached_and_the_source_serves_the_real_module() 
     });
     let fp = sim.register(addr(0), wasm).unwrap();
     send_numbered(&mut sim, fp, 2, 0..1);
-    // Until the spoofed module is complete at C: 2 ms per leg, request and fragments.
-    sim.run_for(ms(13));
+    // Until the spoofed module is complete at C: 2 ms per leg, request, cookie, request and
+    // fragments.
+    sim.run_for(ms(21));
     let c = sim.node(addr(2)).unwrap();
     assert_eq!(c.stats().drops.get(DropReason::HashMismatch), 1);
     assert!(
@@ -303,12 +316,13 @@ fn a_silent_previous_node_is_retried_with_backoff_then_the_source_is_asked() {
         .filter(|r| r.from == addr(2) && r.bytes[3] == FrameKind::CodeRequest.code())
         .map(|r| (r.at, r.to))
         .collect();
-    // 200, 400, 800 ms backoff, then 1.6 s before turning to the source.
+    // 200, 400, 800 ms backoff, then 1.6 s before turning to the source, which answers
+    // with its cookie first (a round trip on the default link).
     let gaps: Vec<u64> = requests
         .windows(2)
         .map(|w| (w[1].0.as_nanos() - w[0].0.as_nanos()) / 1_000_000)
         .collect();
-    assert_eq!(gaps, [200, 400, 800, 1600]);
+    assert_eq!(gaps, [200, 400, 800, 1600, 10]);
     assert_eq!(requests.last().unwrap().1, addr(0));
 }
 
@@ -686,32 +700,251 @@ mod known_nodes {
     #[test]
     fn code_is_served_only_to_configured_nodes() {
         let wasm = forward_wasm();
-        let request = CodeRequestRepr {
-            fingerprint: Fingerprint::sha256(&wasm),
-            first: 0,
-            mask: &[],
-        }
-        .to_vec()
-        .unwrap();
+        let fp = Fingerprint::sha256(&wasm);
+        let request = CodeRequestRepr::all(fp).to_vec().unwrap();
         let stranger = ip("192.0.2.7");
+        let with_cookie = |cookie| {
+            CodeRequestRepr {
+                cookie: Some(cookie),
+                ..CodeRequestRepr::all(fp)
+            }
+            .to_vec()
+            .unwrap()
+        };
+        let sent_to = |node: &mut Node, to| {
+            std::iter::from_fn(|| node.poll_transmit())
+                .filter(|t| t.to == to)
+                .count()
+        };
         for serve_unknown in [false, true] {
             let mut config = chain_config(1, 3);
             config.demand.serve_unknown_nodes = serve_unknown;
             let mut node = Node::new(config).unwrap();
             node.register_protocol(T0, wasm.clone()).unwrap();
-            node.handle_datagram(T0, Some(stranger), &request);
-            let to_stranger = std::iter::from_fn(|| node.poll_transmit())
-                .filter(|t| t.to == stranger)
-                .count();
-            let refused = node.stats().drops.get(DropReason::UnknownRequester);
             if serve_unknown {
-                assert_eq!((to_stranger, refused), (wasm.len().div_ceil(1024), 0));
+                // Served like a neighbour, once it proves it receives at its address.
+                let cookie = cookie_from(&mut node, T0, stranger, fp);
+                node.handle_datagram(T0, Some(stranger), &with_cookie(cookie));
+                assert_eq!(sent_to(&mut node, stranger), wasm.len().div_ceil(1024));
+                assert_eq!(node.stats().drops.get(DropReason::UnknownRequester), 0);
             } else {
-                assert_eq!((to_stranger, refused), (0, 1));
+                node.handle_datagram(T0, Some(stranger), &request);
+                assert_eq!(sent_to(&mut node, stranger), 0);
+                assert_eq!(node.stats().drops.get(DropReason::UnknownRequester), 1);
             }
             // A configured neighbour is served either way.
-            node.handle_datagram(T0, Some(addr(0)), &request);
-            assert!(node.poll_transmit().is_some_and(|t| t.to == addr(0)));
+            let cookie = cookie_from(&mut node, T0, addr(0), fp);
+            node.handle_datagram(T0, Some(addr(0)), &with_cookie(cookie));
+            assert_eq!(sent_to(&mut node, addr(0)), wasm.len().div_ceil(1024));
         }
+    }
+}
+
+/// Requests whose source address is a victim's: the node must not send the victim more than
+/// three times the bytes the attacker sent, whatever the request asks for.
+mod amplification {
+    use super::*;
+    use ants_router::time::Timestamp;
+    use ants_router::wire::{CodeRequestRepr, Cookie};
+
+    const T0: Timestamp = Timestamp::from_millis(1_000);
+
+    /// Sends `requests` as if from `victim` and returns (bytes in, bytes out to the victim,
+    /// code fragments among them).
+    fn attack(node: &mut Node, victim: IpAddr, requests: &[Vec<u8>]) -> (usize, usize, usize) {
+        let (mut bytes_in, mut bytes_out, mut fragments) = (0, 0, 0);
+        for (i, request) in requests.iter().enumerate() {
+            let now = T0 + Duration::from_millis(i as u64);
+            node.handle_datagram(now, Some(victim), request);
+            bytes_in += request.len();
+            while let Some(t) = node.poll_transmit() {
+                assert_eq!(t.to, victim);
+                bytes_out += t.bytes.len();
+                fragments += usize::from(t.bytes[3] == FrameKind::CodeFragment.code());
+            }
+        }
+        (bytes_in, bytes_out, fragments)
+    }
+
+    /// Every request kind an attacker can send without receiving at the victim's address:
+    /// the whole module, a few fragments, a guessed cookie, a module not cached here.
+    fn spoofed_requests(fp: Fingerprint) -> Vec<Vec<u8>> {
+        let kinds = [
+            CodeRequestRepr::all(fp),
+            CodeRequestRepr {
+                fingerprint: fp,
+                first: 0,
+                mask: &[0xff],
+                cookie: None,
+            },
+            CodeRequestRepr {
+                cookie: Some(Cookie([0x42; 16])),
+                ..CodeRequestRepr::all(fp)
+            },
+            CodeRequestRepr::all(Fingerprint::sha256(b"not cached here")),
+        ];
+        (0..50)
+            .flat_map(|_| kinds.iter().map(|r| r.to_vec().unwrap()))
+            .collect()
+    }
+
+    /// The attack of the issue: a 44-byte request naming a configured neighbour used to bring
+    /// it the whole module (about 300x).
+    #[test]
+    fn a_spoofed_requester_gets_at_most_three_times_what_was_sent() {
+        let wasm = forward_wasm();
+        let mut node = Node::new(chain_config(1, 3)).unwrap();
+        let fp = node.register_protocol(T0, wasm).unwrap();
+        let (bytes_in, bytes_out, fragments) = attack(&mut node, addr(0), &spoofed_requests(fp));
+        assert_eq!(fragments, 0, "no code toward an unproved address");
+        assert!(
+            bytes_out <= 3 * bytes_in,
+            "{bytes_out} bytes out for {bytes_in} in"
+        );
+        let stats = node.stats();
+        assert_eq!(stats.fragments_sent, 0);
+        assert_eq!((stats.cookies_sent, stats.cookies_stale), (150, 50));
+        assert_eq!(stats.requests_missing, 50);
+    }
+
+    /// A cookie proves one address: an attacker that got its own cannot use it for a victim.
+    #[test]
+    fn a_cookie_minted_for_one_address_does_not_serve_another() {
+        let wasm = forward_wasm();
+        let mut config = chain_config(1, 3);
+        config.demand.serve_unknown_nodes = true;
+        let mut node = Node::new(config).unwrap();
+        let fp = node.register_protocol(T0, wasm).unwrap();
+        let attacker = ip("192.0.2.66");
+        let cookie = cookie_from(&mut node, T0, attacker, fp);
+        let stolen = CodeRequestRepr {
+            cookie: Some(cookie),
+            ..CodeRequestRepr::all(fp)
+        }
+        .to_vec()
+        .unwrap();
+        for victim in [addr(0), ip("192.0.2.7")] {
+            let (bytes_in, bytes_out, fragments) = attack(&mut node, victim, &[stolen.clone()]);
+            assert_eq!(fragments, 0, "{victim}");
+            assert!(bytes_out <= 3 * bytes_in, "{victim}");
+        }
+    }
+
+    /// The cookie stays valid for one key period more, then the requester is asked again.
+    #[test]
+    fn a_stale_cookie_is_answered_with_a_fresh_one() {
+        let wasm = forward_wasm();
+        let mut node = Node::new(chain_config(1, 3)).unwrap();
+        let fp = node.register_protocol(T0, wasm.clone()).unwrap();
+        let cookie = cookie_from(&mut node, T0, addr(0), fp);
+        let request = CodeRequestRepr {
+            cookie: Some(cookie),
+            ..CodeRequestRepr::all(fp)
+        }
+        .to_vec()
+        .unwrap();
+        let later = T0 + ants_router::node::COOKIE_PERIOD;
+        node.handle_datagram(later, Some(addr(0)), &request);
+        let served = std::iter::from_fn(|| node.poll_transmit()).count();
+        assert_eq!(served, wasm.len().div_ceil(1024), "still valid a period on");
+        let much_later = T0 + 2 * ants_router::node::COOKIE_PERIOD;
+        node.handle_datagram(much_later, Some(addr(0)), &request);
+        let answer = node.poll_transmit().unwrap();
+        assert_eq!(answer.bytes[3], FrameKind::CodeCookie.code());
+        assert!(node.poll_transmit().is_none());
+        assert_eq!(node.stats().cookies_stale, 1);
+    }
+
+    /// A source that keeps answering with cookies (or an attacker spoofing it) gets a bounded
+    /// number of requests; cookies from anyone but the node asked change nothing.
+    #[test]
+    fn cookies_are_taken_only_from_the_node_asked_and_only_twice_per_fetch() {
+        use ants_router::wire::CodeCookieRepr;
+        let mut node = Node::new(chain_config(1, 3)).unwrap();
+        let fp = Fingerprint::sha256(b"a module");
+        let capsule = CapsuleRepr {
+            fingerprint: fp,
+            source: addr(0),
+            destination: addr(2),
+            previous: addr(0),
+            budget: 8,
+            payload: b"held",
+        };
+        node.handle_datagram(T0, Some(addr(0)), &capsule.to_vec().unwrap());
+        assert_eq!(node.poll_transmit().unwrap().to, addr(0));
+        let answer = |c: u8| {
+            CodeCookieRepr {
+                fingerprint: fp,
+                cookie: Cookie([c; 16]),
+            }
+            .to_vec()
+        };
+        // From another node, and from an unknown socket: unsolicited.
+        node.handle_datagram(T0, Some(addr(2)), &answer(1));
+        node.handle_datagram(T0, None, &answer(1));
+        assert!(node.poll_transmit().is_none());
+        for c in 0..5 {
+            node.handle_datagram(T0, Some(addr(0)), &answer(c));
+        }
+        let resent: Vec<_> = std::iter::from_fn(|| node.poll_transmit()).collect();
+        assert_eq!(resent.len(), 2);
+        match Frame::parse(&resent[1].bytes).unwrap() {
+            Frame::CodeRequest(r) => assert_eq!(r.cookie, Some(Cookie([1; 16]))),
+            other => panic!("{other:?}"),
+        }
+        let stats = node.stats();
+        assert_eq!(stats.cookies_received, 2);
+        assert_eq!(stats.drops.get(DropReason::UnsolicitedCode), 5);
+    }
+}
+
+/// Budgets: one injected capsule used to bounce between routers as long as its 16-bit budget
+/// lasted.
+mod budget_cap {
+    use super::*;
+
+    /// Sends every capsule back to the node it came from, with all its remaining budget.
+    const PING_PONG: &str = r#"(module
+      (import "ants_v1" "capsule_previous" (func $previous (param i32) (result i32)))
+      (import "ants_v1" "capsule_budget" (func $budget (result i32)))
+      (import "ants_v1" "send" (func $send (param i32 i32 i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "ants_evaluate") (result i32)
+        (drop (call $previous (i32.const 0)))
+        (if (i32.eqz (call $budget)) (then (return (i32.const 0))))
+        ;; to the previous node, via that neighbour (flag VIA_NEIGHBOUR), all the budget
+        (drop (call $send (i32.const 0) (i32.const 0) (call $budget) (i32.const 1)
+                          (i32.const 0) (i32.const 0)))
+        (i32.const 0)))"#;
+
+    #[test]
+    fn one_injected_capsule_causes_at_most_max_budget_evaluations() {
+        let module = wat::parse_str(PING_PONG).unwrap();
+        let mut sim = chain(3, Link::delay(ms(1)), |_, _| {});
+        let mut fp = None;
+        for i in 0..3 {
+            fp = Some(sim.register(addr(i), module.clone()).unwrap());
+        }
+        let capsule = CapsuleRepr {
+            fingerprint: fp.unwrap(),
+            source: ip("192.0.2.9"),
+            destination: addr(2),
+            previous: addr(0),
+            budget: u16::MAX,
+            payload: b"",
+        };
+        sim.inject(addr(0), addr(1), capsule.to_vec().unwrap());
+        assert!(sim.run_for(Duration::from_secs(2)));
+        let cap = u64::from(NodeConfig::new(addr(0)).max_budget);
+        let (mut evaluations, mut sent, mut clamped) = (0, 0, 0);
+        for i in 0..3 {
+            let stats = sim.node(addr(i)).unwrap().stats();
+            evaluations += stats.evaluations;
+            sent += stats.capsules_sent;
+            clamped += stats.budgets_clamped;
+        }
+        assert_eq!(clamped, 1, "clamped once, where it entered");
+        assert_eq!(evaluations, cap, "one evaluation per unit of budget");
+        assert_eq!(sent, cap - 1);
     }
 }

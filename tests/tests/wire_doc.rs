@@ -12,8 +12,9 @@ use std::path::PathBuf;
 
 use ants_router::fingerprint::Fingerprint;
 use ants_router::wire::{
-    CapsulePacket, CapsuleRepr, CodeFragmentPacket, CodeFragmentRepr, CodeMissingPacket,
-    CodeMissingRepr, CodeRequestPacket, CodeRequestRepr, Frame, WireError,
+    CapsulePacket, CapsuleRepr, CodeCookiePacket, CodeCookieRepr, CodeFragmentPacket,
+    CodeFragmentRepr, CodeMissingPacket, CodeMissingRepr, CodeRequestPacket, CodeRequestRepr,
+    Cookie, Frame, WireError,
 };
 
 /// The empty WebAssembly module; every example's type is its hash.
@@ -67,6 +68,12 @@ fn doc_examples() -> BTreeMap<String, (Marker, Vec<u8>)> {
     examples
 }
 
+/// The cookie of the cookie examples.
+fn example_cookie() -> Cookie {
+    let bytes = hex::decode("c00c1e5a112233445566778899aabbcc").unwrap();
+    Cookie(bytes.try_into().unwrap())
+}
+
 fn sha256() -> Fingerprint {
     MODULE_SHA256.parse().unwrap()
 }
@@ -111,6 +118,7 @@ fn expected_frames() -> BTreeMap<&'static str, Frame<'static>> {
                 fingerprint: fp,
                 first: 1,
                 mask: &[0xa0],
+                cookie: None,
             }),
         ),
         (
@@ -125,6 +133,20 @@ fn expected_frames() -> BTreeMap<&'static str, Frame<'static>> {
         (
             "code-missing",
             Frame::CodeMissing(CodeMissingRepr { fingerprint: fp }),
+        ),
+        (
+            "code-request-cookie",
+            Frame::CodeRequest(CodeRequestRepr {
+                cookie: Some(example_cookie()),
+                ..CodeRequestRepr::all(fp)
+            }),
+        ),
+        (
+            "code-cookie",
+            Frame::CodeCookie(CodeCookieRepr {
+                fingerprint: fp,
+                cookie: example_cookie(),
+            }),
         ),
     ])
 }
@@ -200,7 +222,7 @@ fn valid_examples_decode_to_the_stated_values_and_reencode_identically() {
         );
         kinds.insert(frame.kind());
     }
-    assert_eq!(kinds.len(), 4, "every frame kind has an example");
+    assert_eq!(kinds.len(), 5, "every frame kind has an example");
 }
 
 #[test]
@@ -240,6 +262,7 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         Frame::CodeRequest(_) => "code_request",
         Frame::CodeFragment(_) => "code_fragment",
         Frame::CodeMissing(_) => "code_missing",
+        Frame::CodeCookie(_) => "code_cookie",
     };
     let mut add = |name: String, frame: Frame<'_>| {
         let bytes = frame.to_vec().unwrap();
@@ -275,6 +298,7 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             fingerprint: fp,
             first: 7,
             mask: &[0xff, 0x01, 0x80],
+            cookie: None,
         }),
     );
     add(
@@ -309,6 +333,9 @@ fn seed_is_valid(target: &str, bytes: &[u8]) -> Result<(), String> {
             .and_then(|r| r.to_vec()),
         "code_missing" => CodeMissingPacket::new_checked(bytes)
             .and_then(|p| CodeMissingRepr::parse(&p))
+            .map(|r| r.to_vec()),
+        "code_cookie" => CodeCookiePacket::new_checked(bytes)
+            .and_then(|p| CodeCookieRepr::parse(&p))
             .map(|r| r.to_vec()),
         "fingerprint_str" => {
             let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
@@ -355,6 +382,7 @@ fn committed_fuzz_seeds_are_valid_and_complete() {
         targets,
         [
             "capsule",
+            "code_cookie",
             "code_fragment",
             "code_missing",
             "code_request",

@@ -23,13 +23,17 @@ use crate::fingerprint::Fingerprint;
 use crate::sandbox::{CompiledCapsule, LoadError};
 use crate::time::Timestamp;
 use crate::wire::{
-    CapsuleRepr, CodeFragmentRepr, CodeMissingRepr, CodeRequestRepr, fragment_count,
-    fragment_range, max_mask_len,
+    CapsulePacket, CapsuleRepr, CodeCookieRepr, CodeFragmentRepr, CodeMissingRepr, CodeRequestRepr,
+    fragment_count, fragment_range, max_mask_len,
 };
 
 /// Code sources one load may try: the first capsule's previous node and source, and those of
 /// capsules that joined the wait with other ones.
 const MAX_SOURCES: usize = 4;
+
+/// Cookies one fetch accepts from its source; each re-sends the request at once. A source (or
+/// an attacker spoofing it) that keeps answering with cookies gets no more requests than this.
+const MAX_COOKIES_PER_FETCH: u8 = 2;
 
 /// One protocol whose code is on its way.
 pub(super) struct Load {
@@ -69,6 +73,8 @@ pub(super) struct Fetch {
     peer: IpAddr,
     /// Requests sent to this peer, the first included.
     requests: u32,
+    /// Cookies accepted from this peer for this fetch.
+    cookies: u8,
     /// Current wait for the next fragment (doubles after each unanswered request).
     timeout: Duration,
     /// When to ask again (or give up on this peer).
@@ -148,6 +154,7 @@ impl Fetch {
         Fetch {
             peer,
             requests: 1,
+            cookies: 0,
             timeout,
             deadline: now + timeout,
             module: None,
@@ -308,7 +315,14 @@ impl Node {
         {
             return Err(DropReason::QueueFull);
         }
-        load.held.push_back(bytes.to_vec());
+        let mut frame = bytes.to_vec();
+        // Held with the clamped budget, so its release is not clamped (and counted) again.
+        if let Ok(mut packet) = CapsulePacket::new_checked(&mut frame[..])
+            && packet.budget() > self.config.max_budget
+        {
+            packet.set_budget(self.config.max_budget);
+        }
+        load.held.push_back(frame);
         load.held_bytes += bytes.len();
         self.held_bytes += bytes.len();
         self.stats.capsules_held += 1;
@@ -316,10 +330,17 @@ impl Node {
     }
 
     fn send_request(&mut self, fp: Fingerprint, to: IpAddr, first: u16, mask: Vec<u8>) {
+        // An address a capsule named (`ask_unknown_nodes`) is asked at a bounded rate, so
+        // capsules cannot aim this node's requests at a victim.
+        if !self.is_known(to) && !self.request_limiter.take(to, 1, self.now) {
+            self.stats.requests_suppressed += 1;
+            return;
+        }
         let request = CodeRequestRepr {
             fingerprint: fp,
             first,
             mask: &mask,
+            cookie: self.jar.get(to),
         };
         match request.to_vec() {
             Ok(bytes) => {
@@ -419,6 +440,27 @@ impl Node {
         self.next_source(fp);
     }
 
+    /// A code cookie arrived: the asked source wants its cookie echoed before it sends code.
+    pub(super) fn on_code_cookie(&mut self, from: Option<IpAddr>, answer: &CodeCookieRepr) {
+        let fp = answer.fingerprint;
+        let now = self.now;
+        let Some(Phase::Fetching(fetch)) = self.loads.get_mut(&fp).map(|l| &mut l.phase) else {
+            return self.drop_with(DropReason::UnsolicitedCode, Some(fp));
+        };
+        if from != Some(fetch.peer) || fetch.cookies >= MAX_COOKIES_PER_FETCH {
+            return self.drop_with(DropReason::UnsolicitedCode, Some(fp));
+        }
+        fetch.cookies += 1;
+        fetch.deadline = now + fetch.timeout;
+        let (peer, (first, mask)) = match &fetch.module {
+            None => (fetch.peer, (0, Vec::new())),
+            Some(m) => (fetch.peer, m.missing(max_mask_len(fp.algorithm(), true))),
+        };
+        self.jar.put(peer, answer.cookie);
+        self.stats.cookies_received += 1;
+        self.send_request(fp, peer, first, mask);
+    }
+
     /// Turns to the load's next code source, or gives up when none is left.
     fn next_source(&mut self, fp: Fingerprint) {
         let timeout = self.config.demand.fragment_timeout;
@@ -486,7 +528,7 @@ impl Node {
             }
             let (first, mask) = match &fetch.module {
                 None => (0, Vec::new()),
-                Some(m) => m.missing(max_mask_len(fp.algorithm())),
+                Some(m) => m.missing(max_mask_len(fp.algorithm(), true)),
             };
             fetch.requests += 1;
             fetch.timeout = (fetch.timeout * 2).min(max_timeout);

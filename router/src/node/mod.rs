@@ -12,6 +12,7 @@
 //! [`Node::poll_transmit`] and [`Node::poll_event`]. Drivers (the daemon, the emulator, tests)
 //! own the I/O, the clock and the compile workers, as in quinn-proto.
 
+mod cookie;
 mod demand;
 mod fair_share;
 mod limiter;
@@ -20,6 +21,7 @@ mod serve;
 pub mod sim;
 mod stats;
 
+pub use cookie::COOKIE_PERIOD;
 pub use fair_share::CpuShareLimits;
 pub use stats::{
     DropCounters, DropReason, LoadStatus, NodeStats, NodeStatus, ProtocolStatus, RejectedStatus,
@@ -42,6 +44,7 @@ use crate::softstore::{CodeCache, CodeCacheError, CodeCacheLimits, StateLimits, 
 use crate::time::Timestamp;
 use crate::wire::CapsuleRepr;
 
+use cookie::{CookieJar, CookieMint};
 use demand::Load;
 use fair_share::FairShare;
 use limiter::RateLimiter;
@@ -70,7 +73,18 @@ pub struct NodeConfig {
     pub demand: DemandLimits,
     /// The node's evaluation capacity and the fair share between protocols.
     pub cpu: CpuShareLimits,
+    /// Largest budget a capsule may arrive with; a larger one is clamped to it (counted in
+    /// `budgets_clamped`). Budgets are conserved (a capsule's copies split what is left), so
+    /// one capsule entering the network causes at most this many evaluations anywhere.
+    pub max_budget: u16,
+    /// Key of the code-request cookies this node hands out (see `docs/node.md`, Serving
+    /// code). `None` draws a random one when the node is built; the emulator derives one from
+    /// its seed so that runs repeat.
+    pub cookie_secret: Option<[u8; 32]>,
 }
+
+/// Default of [`NodeConfig::max_budget`]: a few dozen, in the spirit of IP's TTL of 64.
+pub const DEFAULT_MAX_BUDGET: u16 = 64;
 
 impl NodeConfig {
     /// A node at `address` with no neighbours or routes and default limits (SHA-256 only).
@@ -86,6 +100,8 @@ impl NodeConfig {
             fingerprints: FingerprintPolicy::default(),
             demand: DemandLimits::default(),
             cpu: CpuShareLimits::default(),
+            max_budget: DEFAULT_MAX_BUDGET,
+            cookie_secret: None,
         }
     }
 }
@@ -127,12 +143,13 @@ pub struct DemandLimits {
     /// How often expired protocol state is purged.
     pub state_purge_interval: Duration,
     /// Ask a capsule's previous node or source for code even when it is not a configured
-    /// neighbour or peer (each such address is still limited by `loads_per_peer_per_second`).
-    /// Off by default: a capsule's sender chooses those addresses.
+    /// neighbour or peer (requests to each such address are limited to
+    /// `loads_per_peer_per_second`, burst `load_burst`). Off by default: a capsule's sender
+    /// chooses those addresses.
     pub ask_unknown_nodes: bool,
-    /// Serve code to nodes that are not configured neighbours or peers. Off by default: a
-    /// spoofed request would make this node send a whole module to its victim (only the
-    /// per-requester rate limit bounds it).
+    /// Serve code to nodes that are not configured neighbours or peers. Off by default. Like
+    /// every requester, such a node gets code only after echoing a cookie (proof that it
+    /// receives at its address); before that, one small cookie frame per request.
     pub serve_unknown_nodes: bool,
 }
 
@@ -267,6 +284,12 @@ pub struct Node {
     load_limiter: RateLimiter,
     /// Fragments each requester may be served.
     serve_limiter: RateLimiter,
+    /// Code requests to each node that is not a configured neighbour or peer.
+    request_limiter: RateLimiter,
+    /// Cookies this node hands requesters.
+    mint: CookieMint,
+    /// Cookies code sources handed this node.
+    jar: CookieJar,
     /// Capsules sent by a capsule to this very node, to evaluate as new arrivals.
     loopback: VecDeque<Vec<u8>>,
     /// Earliest time of the next purge of expired protocol state.
@@ -364,6 +387,13 @@ impl Node {
                 d.fragment_burst,
                 d.max_tracked_peers,
             ),
+            request_limiter: RateLimiter::new(
+                d.loads_per_peer_per_second,
+                d.load_burst,
+                d.max_tracked_peers,
+            ),
+            mint: CookieMint::new(config.cookie_secret),
+            jar: CookieJar::new(d.max_tracked_peers),
             fair: FairShare::new(config.cpu),
             loopback: VecDeque::new(),
             next_purge: Timestamp::ZERO,

@@ -25,6 +25,7 @@ impl Node {
             Ok(Frame::CodeRequest(repr)) => self.on_code_request(from, &repr),
             Ok(Frame::CodeFragment(repr)) => self.on_code_fragment(from, &repr),
             Ok(Frame::CodeMissing(repr)) => self.on_code_missing(from, &repr),
+            Ok(Frame::CodeCookie(repr)) => self.on_code_cookie(from, &repr),
         }
     }
 
@@ -35,7 +36,12 @@ impl Node {
         if !self.config.fingerprints.accepts(fp.algorithm()) {
             return self.drop_with(DropReason::AlgorithmNotAllowed, Some(fp));
         }
-        let Some(budget) = repr.budget.checked_sub(1) else {
+        // Budgets are conserved, so the cap bounds what one capsule can cause downstream.
+        let arriving = repr.budget.min(self.config.max_budget);
+        if arriving < repr.budget {
+            self.stats.budgets_clamped += 1;
+        }
+        let Some(budget) = arriving.checked_sub(1) else {
             return self.drop_with(DropReason::BudgetExhausted, Some(fp));
         };
         // The hop is charged before evaluation: the capsule sees what it may still spend.

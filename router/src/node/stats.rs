@@ -250,6 +250,9 @@ pub struct NodeStats {
     pub capsules_injected: u64,
     /// Capsules a capsule sent to this very node, evaluated again here.
     pub capsules_looped_back: u64,
+    /// Capsules that arrived with more budget than the node's `max_budget`, clamped to it
+    /// (counted once: a held capsule keeps the clamped budget).
+    pub budgets_clamped: u64,
     /// Evaluations run.
     pub evaluations: u64,
     /// Evaluations that returned 0 with at least one effect.
@@ -290,6 +293,16 @@ pub struct NodeStats {
     pub requests_refused: u64,
     /// Code fragments sent to requesters.
     pub fragments_sent: u64,
+    /// Code requests answered with a cookie instead of code (no valid cookie echoed).
+    pub cookies_sent: u64,
+    /// Of those, requests that echoed a cookie that was not valid (stale, or not minted here
+    /// for that address).
+    pub cookies_stale: u64,
+    /// Cookies accepted from a code source this node asked (each re-sends the request).
+    pub cookies_received: u64,
+    /// Code requests not sent because the node asked is not a configured neighbour or peer
+    /// and was asked too often (only with `ask_unknown_nodes`).
+    pub requests_suppressed: u64,
     /// Compilations handed to the driver.
     pub compiles_started: u64,
     /// Compilations that failed (module rejected).

@@ -12,25 +12,36 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |     magic "AN" (0x414E)       |  version = 1  |   kind = 2    |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//! |   flags = 0   |   algorithm   |         reserved = 0          |
+//! |     flags     |   algorithm   |         reserved = 0          |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |     first fragment index      |  mask length M (0 = all)      |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |        type fingerprint (F = 32 bytes SHA-256, 16 MD5)        |
+//! |   cookie (16 bytes, only with flag COOKIE)                    |
 //! |   mask (M bytes): bit i, MSB first, = fragment first + i      |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
+//!
+//! Flag bit 0 (`COOKIE`) says a cookie follows the fingerprint: the one the code source
+//! handed this requester in a code cookie frame (kind 5). Without a valid cookie a source
+//! answers with a cookie, not with code.
 
 use super::WireError;
+use super::code_cookie::{COOKIE_LEN, Cookie};
 use super::common::{
     self, FrameKind, MAX_CODE_FRAME_LEN, Prefix, check_prefix, read_fingerprint, read_u16,
     write_fingerprint, write_u16,
 };
 use crate::fingerprint::{Fingerprint, FingerprintAlgorithm};
 
+/// Flag bit of a code request: a cookie follows the fingerprint.
+pub const FLAG_COOKIE: u8 = 0x01;
+
 /// Byte offsets of a code request.
 pub mod field {
     use core::ops::Range;
+
+    use super::COOKIE_LEN;
 
     /// Reserved, zero.
     pub const RESERVED: Range<usize> = 6..8;
@@ -46,16 +57,22 @@ pub mod field {
         FINGERPRINT..FINGERPRINT + f
     }
 
-    /// The mask, of `len` bytes.
-    pub const fn mask(f: usize, len: usize) -> Range<usize> {
-        FINGERPRINT + f..FINGERPRINT + f + len
+    /// The cookie, present when the `COOKIE` flag is set.
+    pub const fn cookie(f: usize) -> Range<usize> {
+        FINGERPRINT + f..FINGERPRINT + f + COOKIE_LEN
+    }
+
+    /// The mask, of `len` bytes, after the cookie if there is one.
+    pub const fn mask(f: usize, cookie: bool, len: usize) -> Range<usize> {
+        let start = FINGERPRINT + f + if cookie { COOKIE_LEN } else { 0 };
+        start..start + len
     }
 }
 
-/// Longest mask a request with this algorithm can carry within [`MAX_CODE_FRAME_LEN`]
-/// (1188 bytes, 9504 fragments, for SHA-256).
-pub const fn max_mask_len(algorithm: FingerprintAlgorithm) -> usize {
-    MAX_CODE_FRAME_LEN - field::FINGERPRINT - algorithm.digest_len()
+/// Longest mask a request with this algorithm, with or without a cookie, can carry within
+/// [`MAX_CODE_FRAME_LEN`] (1188 bytes, 9504 fragments, for SHA-256 without a cookie).
+pub const fn max_mask_len(algorithm: FingerprintAlgorithm, cookie: bool) -> usize {
+    MAX_CODE_FRAME_LEN - field::mask(algorithm.digest_len(), cookie, 0).start
 }
 
 /// Whether bit `bit` (MSB first) of `mask` is set.
@@ -126,12 +143,13 @@ impl<T: AsRef<[u8]>> CodeRequestPacket<T> {
         if buf[field::RESERVED] != [0, 0] {
             return Err(WireError::ReservedNotZero);
         }
+        let cookie = buf[common::field::FLAGS] & FLAG_COOKIE != 0;
         let mask_len = usize::from(read_u16(buf, field::MASK_LEN.start));
-        let max = max_mask_len(algorithm);
+        let max = max_mask_len(algorithm, cookie);
         if mask_len > max {
             return Err(WireError::MaskTooLong { len: mask_len, max });
         }
-        let end = field::mask(f, mask_len).end;
+        let end = field::mask(f, cookie, mask_len).end;
         if buf.len() < end {
             return Err(WireError::Truncated {
                 needed: end,
@@ -146,7 +164,7 @@ impl<T: AsRef<[u8]>> CodeRequestPacket<T> {
         }
         if mask_out_of_range(
             read_u16(buf, field::FIRST.start),
-            &buf[field::mask(f, mask_len)],
+            &buf[field::mask(f, cookie, mask_len)],
         ) {
             return Err(WireError::MaskOutOfRange);
         }
@@ -178,8 +196,21 @@ impl<T: AsRef<[u8]>> CodeRequestPacket<T> {
         read_u16(self.buffer.as_ref(), field::MASK_LEN.start)
     }
 
+    /// Whether the `COOKIE` flag is set.
+    pub fn has_cookie(&self) -> bool {
+        self.buffer.as_ref()[common::field::FLAGS] & FLAG_COOKIE != 0
+    }
+
+    /// The echoed cookie, if the `COOKIE` flag is set.
+    pub fn cookie(&self) -> Option<Cookie> {
+        let f = self.algorithm().digest_len();
+        self.has_cookie()
+            .then(|| Cookie::read(&self.buffer.as_ref()[field::cookie(f)]))
+    }
+
     fn mask_range(&self) -> core::ops::Range<usize> {
-        field::mask(self.algorithm().digest_len(), self.mask_len().into())
+        let f = self.algorithm().digest_len();
+        field::mask(f, self.has_cookie(), self.mask_len().into())
     }
 
     /// The mask bytes.
@@ -211,6 +242,8 @@ pub struct CodeRequestRepr<'a> {
     /// Bit i (MSB first within each byte) set asks for fragment `first + i`. Empty asks for
     /// every fragment from `first` on (with `first == 0`, the whole module).
     pub mask: &'a [u8],
+    /// The cookie the requested node handed this requester, if it has one.
+    pub cookie: Option<Cookie>,
 }
 
 impl<'a> CodeRequestRepr<'a> {
@@ -220,6 +253,7 @@ impl<'a> CodeRequestRepr<'a> {
             fingerprint,
             first: 0,
             mask: &[],
+            cookie: None,
         }
     }
 
@@ -232,6 +266,7 @@ impl<'a> CodeRequestRepr<'a> {
             fingerprint: packet.fingerprint(),
             first: packet.first(),
             mask: packet.mask_ref(),
+            cookie: packet.cookie(),
         })
     }
 
@@ -247,13 +282,14 @@ impl<'a> CodeRequestRepr<'a> {
 
     /// Length of the emitted frame.
     pub fn buffer_len(&self) -> usize {
-        field::mask(self.fingerprint.algorithm().digest_len(), self.mask.len()).end
+        let f = self.fingerprint.algorithm().digest_len();
+        field::mask(f, self.cookie.is_some(), self.mask.len()).end
     }
 
     /// Whether this request can be emitted: the mask fits one frame and names no index
     /// above 65535.
     pub fn validate(&self) -> Result<(), WireError> {
-        let max = max_mask_len(self.fingerprint.algorithm());
+        let max = max_mask_len(self.fingerprint.algorithm(), self.cookie.is_some());
         if self.mask.len() > max {
             return Err(WireError::MaskTooLong {
                 len: self.mask.len(),
@@ -287,7 +323,12 @@ impl<'a> CodeRequestRepr<'a> {
         // Masks longer than u16::MAX fail `validate` long before this cast matters.
         write_u16(buf, field::MASK_LEN.start, self.mask.len() as u16);
         write_fingerprint(buf, field::FINGERPRINT, &self.fingerprint);
-        buf[field::mask(f, self.mask.len())].copy_from_slice(self.mask);
+        if let Some(cookie) = self.cookie {
+            buf[common::field::FLAGS] |= FLAG_COOKIE;
+            buf[field::cookie(f)].copy_from_slice(&cookie.0);
+        }
+        let mask = field::mask(f, self.cookie.is_some(), self.mask.len());
+        buf[mask].copy_from_slice(self.mask);
     }
 
     /// The emitted frame in a new vector.
@@ -314,11 +355,23 @@ mod tests {
                     fingerprint,
                     first: 3,
                     mask: &[0b1010_0000],
+                    cookie: None,
                 },
                 CodeRequestRepr {
                     fingerprint,
                     first: 0,
                     mask: &[0xff; 16],
+                    cookie: None,
+                },
+                CodeRequestRepr {
+                    cookie: Some(Cookie([0x5a; COOKIE_LEN])),
+                    ..CodeRequestRepr::all(fingerprint)
+                },
+                CodeRequestRepr {
+                    fingerprint,
+                    first: 2,
+                    mask: &[0b0100_0000],
+                    cookie: Some(Cookie([7; COOKIE_LEN])),
                 },
             ] {
                 let bytes = repr.to_vec().unwrap();
@@ -335,6 +388,7 @@ mod tests {
             fingerprint: fp(),
             first: 3,
             mask: &[0b1010_0000, 0x01],
+            cookie: None,
         };
         assert_eq!(repr.wanted(100).collect::<Vec<_>>(), [3, 5, 18]);
         assert_eq!(repr.wanted(18).collect::<Vec<_>>(), [3, 5]);
@@ -353,6 +407,7 @@ mod tests {
             fingerprint: fp(),
             first: 2,
             mask: &[],
+            cookie: None,
         };
         assert_eq!(tail.wanted(4).collect::<Vec<_>>(), [2, 3]);
     }
@@ -363,6 +418,7 @@ mod tests {
             fingerprint: fp(),
             first: 0,
             mask: &[0x80, 0],
+            cookie: None,
         }
         .to_vec()
         .unwrap();
@@ -401,14 +457,15 @@ mod tests {
     #[test]
     fn bounds_mask_and_frame_length() {
         let fingerprint = fp();
-        let max = max_mask_len(FingerprintAlgorithm::Sha256);
+        let max = max_mask_len(FingerprintAlgorithm::Sha256, false);
         assert_eq!(max, 1188);
-        assert_eq!(max_mask_len(FingerprintAlgorithm::Md5), 1204);
+        assert_eq!(max_mask_len(FingerprintAlgorithm::Md5, false), 1204);
         let mask = vec![0u8; max];
         let bytes = CodeRequestRepr {
             fingerprint,
             first: 0,
             mask: &mask,
+            cookie: None,
         }
         .to_vec()
         .unwrap();
@@ -435,13 +492,60 @@ mod tests {
             CodeRequestRepr {
                 fingerprint,
                 first: 0,
-                mask: &mask
+                mask: &mask,
+                cookie: None,
             }
             .to_vec(),
             Err(WireError::MaskTooLong {
                 len: 1189,
                 max: 1188
             })
+        );
+    }
+
+    #[test]
+    fn a_cookie_takes_16_bytes_from_the_longest_mask() {
+        let fingerprint = fp();
+        let max = max_mask_len(FingerprintAlgorithm::Sha256, true);
+        assert_eq!(max, 1172);
+        let mask = vec![0u8; max];
+        let repr = CodeRequestRepr {
+            fingerprint,
+            first: 0,
+            mask: &mask,
+            cookie: Some(Cookie([1; COOKIE_LEN])),
+        };
+        let bytes = repr.to_vec().unwrap();
+        assert_eq!(bytes.len(), MAX_CODE_FRAME_LEN);
+        assert_eq!(bytes[4], FLAG_COOKIE);
+        let packet = CodeRequestPacket::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.cookie(), Some(Cookie([1; COOKIE_LEN])));
+        let longer = vec![0u8; max + 1];
+        assert_eq!(
+            CodeRequestRepr {
+                mask: &longer,
+                ..repr
+            }
+            .validate(),
+            Err(WireError::MaskTooLong {
+                len: 1173,
+                max: 1172
+            })
+        );
+        // The flag without the 16 bytes after the fingerprint is truncated.
+        let mut short = CodeRequestRepr::all(fingerprint).to_vec().unwrap();
+        short[4] = FLAG_COOKIE;
+        assert_eq!(
+            CodeRequestPacket::new_checked(&short[..]),
+            Err(WireError::Truncated {
+                needed: 60,
+                available: 44
+            })
+        );
+        short[4] = 0x02;
+        assert_eq!(
+            CodeRequestPacket::new_checked(&short[..]),
+            Err(WireError::UnknownFlags(2))
         );
     }
 
@@ -477,6 +581,7 @@ mod tests {
             fingerprint,
             first: 65534,
             mask: &[0b1100_0000],
+            cookie: None,
         };
         assert_eq!(ok.wanted(u16::MAX).collect::<Vec<_>>(), [65534]);
         let bytes = ok.to_vec().unwrap();
@@ -485,6 +590,7 @@ mod tests {
             fingerprint,
             first: 65534,
             mask: &[0b1110_0000],
+            cookie: None,
         };
         assert_eq!(bad.validate(), Err(WireError::MaskOutOfRange));
         let mut bytes = bytes;

@@ -55,15 +55,18 @@ pub enum FrameKind {
     CodeFragment = 3,
     /// The answer of a node that does not hold the requested module.
     CodeMissing = 4,
+    /// The answer to a code request without a valid cookie: ask again with this one.
+    CodeCookie = 5,
 }
 
 impl FrameKind {
     /// Every kind, in wire-code order.
-    pub const ALL: [FrameKind; 4] = [
+    pub const ALL: [FrameKind; 5] = [
         FrameKind::Capsule,
         FrameKind::CodeRequest,
         FrameKind::CodeFragment,
         FrameKind::CodeMissing,
+        FrameKind::CodeCookie,
     ];
 
     /// The kind for a wire code, if version 1 defines it.
@@ -73,6 +76,7 @@ impl FrameKind {
             2 => Some(FrameKind::CodeRequest),
             3 => Some(FrameKind::CodeFragment),
             4 => Some(FrameKind::CodeMissing),
+            5 => Some(FrameKind::CodeCookie),
             _ => None,
         }
     }
@@ -80,6 +84,14 @@ impl FrameKind {
     /// The wire code.
     pub const fn code(self) -> u8 {
         self as u8
+    }
+
+    /// The flag bits this kind defines; any other set bit is `unknown_flags`.
+    pub const fn defined_flags(self) -> u8 {
+        match self {
+            FrameKind::CodeRequest => super::code_request::FLAG_COOKIE,
+            _ => 0,
+        }
     }
 
     /// Whether frames of this kind transfer code (and so are bounded by
@@ -95,6 +107,7 @@ impl FrameKind {
             FrameKind::CodeRequest => "code_request",
             FrameKind::CodeFragment => "code_fragment",
             FrameKind::CodeMissing => "code_missing",
+            FrameKind::CodeCookie => "code_cookie",
         }
     }
 }
@@ -106,6 +119,7 @@ impl fmt::Display for FrameKind {
             FrameKind::CodeRequest => "code request",
             FrameKind::CodeFragment => "code fragment",
             FrameKind::CodeMissing => "code missing",
+            FrameKind::CodeCookie => "code cookie",
         })
     }
 }
@@ -137,7 +151,7 @@ impl Prefix {
         }
         let kind = FrameKind::from_code(buf[field::KIND])
             .ok_or(WireError::UnknownKind(buf[field::KIND]))?;
-        if buf[field::FLAGS] != 0 {
+        if buf[field::FLAGS] & !kind.defined_flags() != 0 {
             return Err(WireError::UnknownFlags(buf[field::FLAGS]));
         }
         let algorithm = FingerprintAlgorithm::from_code(buf[field::ALGORITHM])
@@ -299,8 +313,17 @@ mod tests {
             Err(WireError::UnknownKind(0))
         );
         assert_eq!(
-            Prefix::parse(&[0x41, 0x4e, 1, 5, 0, 1]),
-            Err(WireError::UnknownKind(5))
+            Prefix::parse(&[0x41, 0x4e, 1, 6, 0, 1]),
+            Err(WireError::UnknownKind(6))
+        );
+        // Only code requests define a flag (bit 0, a cookie follows).
+        assert_eq!(
+            Prefix::parse(&[0x41, 0x4e, 1, 2, 0x01, 1]).map(|p| p.kind),
+            Ok(FrameKind::CodeRequest)
+        );
+        assert_eq!(
+            Prefix::parse(&[0x41, 0x4e, 1, 3, 0x01, 1]),
+            Err(WireError::UnknownFlags(0x01))
         );
         assert_eq!(
             Prefix::parse(&[0x41, 0x4e, 1, 4, 0x10, 9]),

@@ -1,6 +1,6 @@
 //! The wire format: every datagram an active node sends or receives, as bytes.
 //!
-//! Owns the layout of the four frame kinds of version 1 (specified in `docs/wire.md`), each in
+//! Owns the layout of the five frame kinds of version 1 (specified in `docs/wire.md`), each in
 //! its own module with a checked zero-copy view (`XxxPacket::new_checked` validates once, after
 //! which accessors cannot panic) and a parsed form (`XxxRepr` with `parse`, `buffer_len` and
 //! `emit`), in the style of smoltcp's `wire`. [`Frame`] dispatches on the kind byte.
@@ -38,6 +38,7 @@
 //! ```
 
 pub mod capsule;
+pub mod code_cookie;
 pub mod code_fragment;
 pub mod code_missing;
 pub mod code_request;
@@ -47,9 +48,10 @@ mod error;
 mod proptests;
 
 pub use capsule::{CapsulePacket, CapsuleRepr};
+pub use code_cookie::{COOKIE_LEN, CodeCookiePacket, CodeCookieRepr, Cookie};
 pub use code_fragment::{CodeFragmentPacket, CodeFragmentRepr, fragment_count, fragment_range};
 pub use code_missing::{CodeMissingPacket, CodeMissingRepr};
-pub use code_request::{CodeRequestPacket, CodeRequestRepr, max_mask_len};
+pub use code_request::{CodeRequestPacket, CodeRequestRepr, FLAG_COOKIE, max_mask_len};
 pub use common::{
     FRAGMENT_DATA_LEN, FrameKind, MAGIC, MAX_CODE_FRAME_LEN, MAX_MODULE_LEN, PREFIX_LEN, Prefix,
     VERSION,
@@ -69,6 +71,8 @@ pub enum Frame<'a> {
     CodeFragment(CodeFragmentRepr<'a>),
     /// Kind 4.
     CodeMissing(CodeMissingRepr),
+    /// Kind 5.
+    CodeCookie(CodeCookieRepr),
 }
 
 impl<'a> Frame<'a> {
@@ -87,6 +91,9 @@ impl<'a> Frame<'a> {
             FrameKind::CodeMissing => Frame::CodeMissing(CodeMissingRepr::parse(
                 &CodeMissingPacket::new_unchecked(datagram),
             )?),
+            FrameKind::CodeCookie => Frame::CodeCookie(CodeCookieRepr::parse(
+                &CodeCookiePacket::new_unchecked(datagram),
+            )?),
         })
     }
 
@@ -97,6 +104,7 @@ impl<'a> Frame<'a> {
             Frame::CodeRequest(_) => FrameKind::CodeRequest,
             Frame::CodeFragment(_) => FrameKind::CodeFragment,
             Frame::CodeMissing(_) => FrameKind::CodeMissing,
+            Frame::CodeCookie(_) => FrameKind::CodeCookie,
         }
     }
 
@@ -107,6 +115,7 @@ impl<'a> Frame<'a> {
             Frame::CodeRequest(repr) => repr.fingerprint,
             Frame::CodeFragment(repr) => repr.fingerprint,
             Frame::CodeMissing(repr) => repr.fingerprint,
+            Frame::CodeCookie(repr) => repr.fingerprint,
         }
     }
 
@@ -117,6 +126,7 @@ impl<'a> Frame<'a> {
             Frame::CodeRequest(repr) => repr.buffer_len(),
             Frame::CodeFragment(repr) => repr.buffer_len(),
             Frame::CodeMissing(repr) => repr.buffer_len(),
+            Frame::CodeCookie(repr) => repr.buffer_len(),
         }
     }
 
@@ -126,7 +136,7 @@ impl<'a> Frame<'a> {
             Frame::Capsule(repr) => repr.validate(),
             Frame::CodeRequest(repr) => repr.validate(),
             Frame::CodeFragment(repr) => repr.validate(),
-            Frame::CodeMissing(_) => Ok(()),
+            Frame::CodeMissing(_) | Frame::CodeCookie(_) => Ok(()),
         }
     }
 
@@ -147,6 +157,7 @@ impl<'a> Frame<'a> {
             Frame::CodeRequest(repr) => repr.emit(&mut CodeRequestPacket::new_unchecked(buf)),
             Frame::CodeFragment(repr) => repr.emit(&mut CodeFragmentPacket::new_unchecked(buf)),
             Frame::CodeMissing(repr) => repr.emit(&mut CodeMissingPacket::new_unchecked(buf)),
+            Frame::CodeCookie(repr) => repr.emit(&mut CodeCookiePacket::new_unchecked(buf)),
         }
         Ok(len)
     }
@@ -183,6 +194,12 @@ impl From<CodeMissingRepr> for Frame<'_> {
     }
 }
 
+impl From<CodeCookieRepr> for Frame<'_> {
+    fn from(repr: CodeCookieRepr) -> Self {
+        Frame::CodeCookie(repr)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,9 +220,14 @@ mod tests {
                 fingerprint,
                 first: 1,
                 mask: &[0x40],
+                cookie: Some(Cookie([9; COOKIE_LEN])),
             }),
             Frame::CodeFragment(CodeFragmentRepr::fragment(fingerprint, module, 0).unwrap()),
             Frame::CodeMissing(CodeMissingRepr { fingerprint }),
+            Frame::CodeCookie(CodeCookieRepr {
+                fingerprint,
+                cookie: Cookie([3; COOKIE_LEN]),
+            }),
         ]
     }
 

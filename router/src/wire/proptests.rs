@@ -22,6 +22,7 @@ enum OwnedFrame {
         fingerprint: Fingerprint,
         first: u16,
         mask: Vec<u8>,
+        cookie: Option<Cookie>,
     },
     Fragment {
         fingerprint: Fingerprint,
@@ -31,6 +32,10 @@ enum OwnedFrame {
     },
     Missing {
         fingerprint: Fingerprint,
+    },
+    Cookie {
+        fingerprint: Fingerprint,
+        cookie: Cookie,
     },
 }
 
@@ -54,10 +59,12 @@ impl OwnedFrame {
                 fingerprint,
                 first,
                 mask,
+                cookie,
             } => Frame::CodeRequest(CodeRequestRepr {
                 fingerprint: *fingerprint,
                 first: *first,
                 mask,
+                cookie: *cookie,
             }),
             OwnedFrame::Fragment {
                 fingerprint,
@@ -72,6 +79,13 @@ impl OwnedFrame {
             }),
             OwnedFrame::Missing { fingerprint } => Frame::CodeMissing(CodeMissingRepr {
                 fingerprint: *fingerprint,
+            }),
+            OwnedFrame::Cookie {
+                fingerprint,
+                cookie,
+            } => Frame::CodeCookie(CodeCookieRepr {
+                fingerprint: *fingerprint,
+                cookie: *cookie,
             }),
         }
     }
@@ -115,27 +129,31 @@ fn capsule() -> impl Strategy<Value = OwnedFrame> {
 }
 
 fn request() -> impl Strategy<Value = OwnedFrame> {
-    fingerprint().prop_flat_map(|fingerprint| {
-        let max = max_mask_len(fingerprint.algorithm());
-        // Small masks are the common case; the full range is still covered.
-        let len = prop_oneof![0..4usize, 0..=max];
-        (
-            any::<u16>(),
-            len.prop_flat_map(|len| prop::collection::vec(any::<u8>(), len)),
-        )
-            .prop_map(move |(first, mut mask)| {
-                // Clear the bits that would name indexes above u16::MAX.
-                let in_range = usize::from(u16::MAX) + 1 - usize::from(first);
-                for bit in in_range..mask.len() * 8 {
-                    mask[bit / 8] &= !(0x80 >> (bit % 8));
-                }
-                OwnedFrame::Request {
-                    fingerprint,
-                    first,
-                    mask,
-                }
-            })
-    })
+    (fingerprint(), prop::option::of(any::<[u8; COOKIE_LEN]>())).prop_flat_map(
+        |(fingerprint, cookie)| {
+            let cookie = cookie.map(Cookie);
+            let max = max_mask_len(fingerprint.algorithm(), cookie.is_some());
+            // Small masks are the common case; the full range is still covered.
+            let len = prop_oneof![0..4usize, 0..=max];
+            (
+                any::<u16>(),
+                len.prop_flat_map(|len| prop::collection::vec(any::<u8>(), len)),
+            )
+                .prop_map(move |(first, mut mask)| {
+                    // Clear the bits that would name indexes above u16::MAX.
+                    let in_range = usize::from(u16::MAX) + 1 - usize::from(first);
+                    for bit in in_range..mask.len() * 8 {
+                        mask[bit / 8] &= !(0x80 >> (bit % 8));
+                    }
+                    OwnedFrame::Request {
+                        fingerprint,
+                        first,
+                        mask,
+                        cookie,
+                    }
+                })
+        },
+    )
 }
 
 fn fragment() -> impl Strategy<Value = OwnedFrame> {
@@ -164,19 +182,29 @@ fn missing() -> impl Strategy<Value = OwnedFrame> {
     fingerprint().prop_map(|fingerprint| OwnedFrame::Missing { fingerprint })
 }
 
+fn cookie() -> impl Strategy<Value = OwnedFrame> {
+    (fingerprint(), any::<[u8; COOKIE_LEN]>()).prop_map(|(fingerprint, cookie)| {
+        OwnedFrame::Cookie {
+            fingerprint,
+            cookie: Cookie(cookie),
+        }
+    })
+}
+
 fn any_frame() -> impl Strategy<Value = OwnedFrame> {
-    prop_oneof![capsule(), request(), fragment(), missing()]
+    prop_oneof![capsule(), request(), fragment(), missing(), cookie()]
 }
 
 /// Bytes that usually pass the prefix check, so the kind-specific checks get exercised.
 fn prefixed_bytes() -> impl Strategy<Value = Vec<u8>> {
     (
-        1..=4u8,
+        1..=5u8,
+        0..=1u8,
         1..=2u8,
         prop::collection::vec(any::<u8>(), 0..1300),
     )
-        .prop_map(|(kind, algorithm, tail)| {
-            let mut bytes = vec![0x41, 0x4e, 1, kind, 0, algorithm];
+        .prop_map(|(kind, flags, algorithm, tail)| {
+            let mut bytes = vec![0x41, 0x4e, 1, kind, flags, algorithm];
             bytes.extend(tail);
             bytes
         })
@@ -235,6 +263,8 @@ fn exercise_views(bytes: &[u8]) {
         assert_eq!(p.first(), repr.first);
         assert_eq!(p.mask(), repr.mask);
         assert_eq!(usize::from(p.mask_len()), repr.mask.len());
+        assert_eq!(p.cookie(), repr.cookie);
+        assert_eq!(p.has_cookie(), repr.cookie.is_some());
         for index in [0, p.first(), p.first().saturating_add(7), u16::MAX] {
             assert_eq!(p.wants(index), repr.wants(index));
         }
@@ -256,6 +286,11 @@ fn exercise_views(bytes: &[u8]) {
         let repr = CodeMissingRepr::parse(&p).unwrap();
         assert_eq!(p.fingerprint(), repr.fingerprint);
         assert_eq!(p.algorithm(), repr.fingerprint.algorithm());
+    }
+    if let Ok(p) = CodeCookiePacket::new_checked(bytes) {
+        let repr = CodeCookieRepr::parse(&p).unwrap();
+        assert_eq!(p.fingerprint(), repr.fingerprint);
+        assert_eq!(p.cookie(), repr.cookie);
     }
 }
 

@@ -7,9 +7,12 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ants_router::fingerprint::Fingerprint;
 use ants_router::node::sim::{Link, Sim};
 use ants_router::node::{Node, NodeConfig};
 use ants_router::routing::{NextHop, Route};
+use ants_router::time::Timestamp;
+use ants_router::wire::{CodeRequestRepr, Cookie, Frame};
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -58,6 +61,8 @@ pub fn inert_wat() -> Vec<u8> {
 /// peer, host routes to every other chain node through the neighbour on its side.
 pub fn chain_config(i: usize, n: usize) -> NodeConfig {
     let mut config = NodeConfig::new(addr(i));
+    // A fixed cookie key, so that runs repeat byte for byte.
+    config.cookie_secret = Some([u8::try_from(i).unwrap(); 32]);
     if i > 0 {
         config.neighbours.push(addr(i - 1));
     }
@@ -99,4 +104,21 @@ pub fn chain(n: usize, link: Link, tweak: impl Fn(usize, &mut NodeConfig)) -> Si
 
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// Asks `node`, as `asker`, for `fp` without a cookie and returns the cookie it answers with
+/// (the first step of every requester; see `docs/node.md`, Serving code).
+pub fn cookie_from(node: &mut Node, now: Timestamp, asker: IpAddr, fp: Fingerprint) -> Cookie {
+    node.handle_datagram(
+        now,
+        Some(asker),
+        &CodeRequestRepr::all(fp).to_vec().unwrap(),
+    );
+    let answer = node.poll_transmit().expect("an answer to the request");
+    assert_eq!(answer.to, asker);
+    assert!(node.poll_transmit().is_none(), "one frame, not code");
+    match Frame::parse(&answer.bytes).unwrap() {
+        Frame::CodeCookie(c) => c.cookie,
+        other => panic!("expected a code cookie, got {other:?}"),
+    }
 }

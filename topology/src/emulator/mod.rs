@@ -98,6 +98,17 @@ impl Default for EmulatorOptions {
     }
 }
 
+/// A node's code-request cookie key, drawn from the run's seed (streams past the links'), so
+/// that runs repeat byte for byte.
+fn cookie_key(seed: u64, node: NodeId) -> [u8; 32] {
+    let mut rng = SplitMix64::stream(seed, u64::MAX / 2 + node as u64);
+    let mut key = [0u8; 32];
+    for chunk in key.chunks_mut(8) {
+        chunk.copy_from_slice(&rng.next_u64().to_be_bytes());
+    }
+    key
+}
+
 /// Why an emulator could not be built or an application added.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
@@ -305,6 +316,7 @@ impl Emulator {
             let core = if n.kind.runs_node_core() {
                 let mut config = routes.node_config(topology, id);
                 config.demand = options.demand.clone();
+                config.cookie_secret = Some(cookie_key(seed, id));
                 let node = Node::with_compiler(config, compiler.clone()).map_err(|error| {
                     EmulatorError::Node {
                         node: n.name.clone(),

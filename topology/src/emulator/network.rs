@@ -88,6 +88,7 @@ impl DirectionStats {
             Ok(Frame::CodeRequest(r)) => (r.fingerprint, false),
             Ok(Frame::CodeFragment(f)) => (f.fingerprint, false),
             Ok(Frame::CodeMissing(m)) => (m.fingerprint, false),
+            Ok(Frame::CodeCookie(c)) => (c.fingerprint, false),
             Err(_) => {
                 self.unparsed += 1;
                 return;
