@@ -18,6 +18,8 @@
 //! which validation and compilation disagree, or an in-contract module that was refused, is
 //! also written to `findings/` before the panic, so it can be replayed without the fuzzer.
 
+pub mod node;
+
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
