@@ -367,6 +367,7 @@ struct RawAddressing {
 struct RawEmulator {
     duration: Option<Spanned<Value>>,
     compile_delay: Option<Spanned<Value>>,
+    max_budget: Option<Spanned<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -597,6 +598,22 @@ impl Reader<'_> {
                 let d = duration_value(v.get_ref())
                     .map_err(|m| self.field(v.span(), "", "emulator.compile_delay", m))?;
                 settings.compile_delay = Some(d);
+            }
+            if let Some(v) = &e.max_budget {
+                let budget = v
+                    .get_ref()
+                    .as_integer()
+                    .and_then(|n| u16::try_from(n).ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        self.field(
+                            v.span(),
+                            "",
+                            "emulator.max_budget",
+                            "must be a whole number from 1 to 65535",
+                        )
+                    })?;
+                settings.max_budget = Some(budget);
             }
             b.emulator(settings);
         }

@@ -278,6 +278,9 @@ pub struct EmulatorSettings {
     pub duration: Option<Duration>,
     /// Virtual time one compilation takes on a node; `None` means the emulator's default.
     pub compile_delay: Option<Duration>,
+    /// Largest budget an arriving capsule keeps on every node; `None` means the node default
+    /// (64). Multicast trees of more nodes than that need more.
+    pub max_budget: Option<u16>,
 }
 
 /// A validated network with every address assigned. Build it with [`TopologyBuilder`] (or

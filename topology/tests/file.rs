@@ -457,6 +457,14 @@ fn bad_values_point_at_the_value() {
 
     let e = err(&format!("[emulator]\nduration = \"0s\"\n{BASE}"));
     assert_eq!(line(&e), 2);
+
+    for budget in ["0", "65536", "\"many\""] {
+        let e = err(&format!("[emulator]\nmax_budget = {budget}\n{BASE}"));
+        assert_eq!(line(&e), 2, "{e}");
+        assert!(e.message().starts_with("`emulator.max_budget`: "), "{e}");
+    }
+    let t = parse(&format!("[emulator]\nmax_budget = 4096\n{BASE}")).unwrap();
+    assert_eq!(t.emulator.max_budget, Some(4096));
 }
 
 #[test]

@@ -76,6 +76,9 @@ pub struct EmulatorOptions {
     pub sandbox: SandboxLimits,
     /// Demand-loading limits of every node-core node.
     pub demand: DemandLimits,
+    /// Largest budget an arriving capsule keeps on every node; `None` takes the file's
+    /// `[emulator] max_budget`, else the node default (64).
+    pub max_budget: Option<u16>,
     /// Whether to start the applications the topology lists.
     pub start_apps: bool,
 }
@@ -93,6 +96,7 @@ impl Default for EmulatorOptions {
                 ..SandboxLimits::default()
             },
             demand: DemandLimits::default(),
+            max_budget: None,
             start_apps: true,
         }
     }
@@ -317,6 +321,9 @@ impl Emulator {
                 let mut config = routes.node_config(topology, id);
                 config.demand = options.demand.clone();
                 config.cookie_secret = Some(cookie_key(seed, id));
+                if let Some(max) = options.max_budget.or(topology.emulator.max_budget) {
+                    config.max_budget = max;
+                }
                 let node = Node::with_compiler(config, compiler.clone()).map_err(|error| {
                     EmulatorError::Node {
                         node: n.name.clone(),

@@ -442,6 +442,8 @@ impl Scenario {
         let options = EmulatorOptions {
             seed,
             start_apps: false,
+            // Above the node default of 64: its flood visits every node.
+            max_budget: Some(FLOOD_BUDGET),
             ..EmulatorOptions::default()
         };
         let mut emulator = Emulator::new(topology, &routes, capsules, options)

@@ -537,6 +537,8 @@ impl Scenario {
         let options = EmulatorOptions {
             seed,
             start_apps: false,
+            // Above the node default of 64: its data capsules are split down trees of hundreds of nodes.
+            max_budget: Some(DATA_BUDGET),
             ..EmulatorOptions::default()
         };
         let mut emulator = Emulator::new(topology, &routes, capsules, options)

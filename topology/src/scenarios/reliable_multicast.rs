@@ -789,6 +789,8 @@ impl Network {
         let options = EmulatorOptions {
             seed,
             start_apps: false,
+            // Above the node default of 64: its data capsules are split down the whole tree.
+            max_budget: Some(DATA_BUDGET),
             ..EmulatorOptions::default()
         };
         let mut emulator = Emulator::new(&self.topology, &self.routes, &self.capsules, options)?;
