@@ -82,7 +82,11 @@ fn measure(node: &mut Node, from: IpAddr, request: &[u8]) -> (usize, usize, usiz
 }
 
 fn cookie(node: &mut Node, from: IpAddr, fp: Fingerprint) -> Cookie {
-    node.handle_datagram(T0, Some(from), &CodeRequestRepr::all(fp).to_vec().expect("request"));
+    node.handle_datagram(
+        T0,
+        Some(from),
+        &CodeRequestRepr::all(fp).to_vec().expect("request"),
+    );
     let answer = node.poll_transmit().expect("an answer");
     match Frame::parse(&answer.bytes) {
         Ok(Frame::CodeCookie(c)) => c.cookie,
@@ -112,9 +116,7 @@ fn main() {
         ("module not cached (SHA-256)", missing, &[]),
         ("module not cached (MD5)", missing_md5, &[]),
     ];
-    println!(
-        "amplification: {REQUESTS} requests of each kind from configured neighbour {peer}"
-    );
+    println!("amplification: {REQUESTS} requests of each kind from configured neighbour {peer}");
     println!(
         "| request | requester | bytes in | bytes out | datagrams out | code fragments | out / in |"
     );

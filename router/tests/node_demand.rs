@@ -824,7 +824,8 @@ mod amplification {
         .to_vec()
         .unwrap();
         for victim in [addr(0), ip("192.0.2.7")] {
-            let (bytes_in, bytes_out, fragments) = attack(&mut node, victim, &[stolen.clone()]);
+            let (bytes_in, bytes_out, fragments) =
+                attack(&mut node, victim, std::slice::from_ref(&stolen));
             assert_eq!(fragments, 0, "{victim}");
             assert!(bytes_out <= 3 * bytes_in, "{victim}");
         }

@@ -28,8 +28,8 @@ use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{CompiledCapsule, Compiler, Sandbox};
 use ants_router::time::Timestamp;
 use ants_router::wire::{
-    CapsuleRepr, CodeCookieRepr, CodeFragmentRepr, CodeMissingRepr, CodeRequestRepr, Cookie,
-    Frame, FrameKind,
+    CapsuleRepr, CodeCookieRepr, CodeFragmentRepr, CodeMissingRepr, CodeRequestRepr, Cookie, Frame,
+    FrameKind,
 };
 
 /// Senders: the driver names a configured neighbour or peer, or cannot name the sender.
@@ -249,9 +249,7 @@ pub fn run(data: &[u8]) -> NodeReport {
                         .iter()
                         .position(|f| *f == fingerprint)
                         .map(|i| m.compiled[i].clone())
-                        .ok_or_else(|| {
-                            ants_router::sandbox::LoadError::Rejected("unknown".into())
-                        });
+                        .ok_or_else(|| ants_router::sandbox::LoadError::Rejected("unknown".into()));
                     node.compile_done(now, fingerprint, compiled);
                 }
                 None
@@ -314,9 +312,18 @@ pub fn run(data: &[u8]) -> NodeReport {
         let d = &limits.demand;
         assert!(status.held_bytes <= d.max_held_bytes, "held bytes");
         assert!(status.loads.len() <= d.max_concurrent_loads, "loads");
-        assert!(status.code_cache_bytes <= limits.code_cache.max_bytes, "code cache");
-        assert!(status.protocols.len() <= limits.code_cache.max_entries, "entries");
-        assert!(pending_compiles.len() <= d.max_concurrent_compiles, "compiles");
+        assert!(
+            status.code_cache_bytes <= limits.code_cache.max_bytes,
+            "code cache"
+        );
+        assert!(
+            status.protocols.len() <= limits.code_cache.max_entries,
+            "entries"
+        );
+        assert!(
+            pending_compiles.len() <= d.max_concurrent_compiles,
+            "compiles"
+        );
     }
     let stats = node.stats();
     assert_eq!(stats.datagrams_received, datagrams);
