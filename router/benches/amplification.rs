@@ -57,8 +57,13 @@ fn node() -> Node {
     node.register_protocol(T0, forward).expect("forward");
     node.register_protocol(T0, large).expect("large");
     while let Some(event) = node.poll_event() {
-        if let Event::Compile { fingerprint, bytes } = event {
-            let compiled = node.compiler().compile(fingerprint, &bytes);
+        if let Event::Compile {
+            fingerprint,
+            bytes,
+            tier,
+        } = event
+        {
+            let compiled = node.compiler().compile_tier(fingerprint, &bytes, tier);
             node.compile_done(T0, fingerprint, compiled);
         }
     }

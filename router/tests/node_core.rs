@@ -40,8 +40,12 @@ fn compile_pending(node: &mut Node, now: Timestamp) -> Vec<Event> {
     let mut others = Vec::new();
     while let Some(event) = node.poll_event() {
         match event {
-            Event::Compile { fingerprint, bytes } => {
-                let result = node.compiler().compile(fingerprint, &bytes);
+            Event::Compile {
+                fingerprint,
+                bytes,
+                tier,
+            } => {
+                let result = node.compiler().compile_tier(fingerprint, &bytes, tier);
                 node.compile_done(now, fingerprint, result);
             }
             other => others.push(other),
@@ -479,7 +483,8 @@ fn timers_cover_loads_and_state_and_nothing_else() {
 
 #[test]
 fn forwarding_a_loaded_protocol_does_not_wait_for_a_pending_compile() {
-    let mut n = node();
+    // Without tier-ups, so that the only compile requested is the second protocol's.
+    let mut n = node_with(|c| c.sandbox.tier_up_after = 0);
     let fp = register(&mut n, forward_wasm());
     let forward = capsule(fp, 9, b"payload");
     let measure = |n: &mut Node| {
@@ -501,7 +506,12 @@ fn forwarding_a_loaded_protocol_does_not_wait_for_a_pending_compile() {
     for f in ants_router::wire::CodeFragmentRepr::fragments(other, &module).unwrap() {
         n.handle_datagram(T0, Some(ip("10.0.0.2")), &f.to_vec().unwrap());
     }
-    let Some(Event::Compile { fingerprint, bytes }) = n.poll_event() else {
+    let Some(Event::Compile {
+        fingerprint,
+        bytes,
+        tier,
+    }) = n.poll_event()
+    else {
         panic!("a compile is requested");
     };
     assert_eq!(fingerprint, other);
@@ -510,7 +520,7 @@ fn forwarding_a_loaded_protocol_does_not_wait_for_a_pending_compile() {
         "handle_datagram + poll_transmit, forward capsule: {idle:?} idle, {pending:?} with a compile pending"
     );
     // The held capsule goes on once the driver answers.
-    let compiled = n.compiler().compile(fingerprint, &bytes);
+    let compiled = n.compiler().compile_tier(fingerprint, &bytes, tier);
     n.compile_done(T0, fingerprint, compiled);
     assert_eq!(transmits(&mut n).len(), 1);
     assert_eq!(n.stats().drops.total(), 0);
@@ -592,4 +602,107 @@ fn nodes_sharing_an_engine_run_one_compiled_module() {
         second.stats().drops.nonzero().collect::<Vec<_>>()
     );
     assert_eq!(out[0].to, ip("10.0.0.3"));
+}
+
+mod tiers {
+    use super::*;
+    use ants_router::sandbox::CompileTier;
+
+    /// The next compile the node asks for.
+    fn compile_request(n: &mut Node) -> (Fingerprint, std::sync::Arc<[u8]>, CompileTier) {
+        match n.poll_event() {
+            Some(Event::Compile {
+                fingerprint,
+                bytes,
+                tier,
+            }) => (fingerprint, bytes, tier),
+            other => panic!("expected a compile, got {other:?}"),
+        }
+    }
+
+    fn forward_some(n: &mut Node, fp: Fingerprint, count: usize) {
+        for _ in 0..count {
+            n.handle_datagram(T0, Some(ip("10.0.0.2")), &capsule(fp, 9, b"payload"));
+            assert_eq!(transmits(n).len(), 1, "forwarded on whatever code it has");
+        }
+    }
+
+    #[test]
+    fn a_busy_protocol_is_optimized_in_the_background_and_swapped_in() {
+        let mut n = node_with(|c| c.sandbox.tier_up_after = 3);
+        let fp = n.register_protocol(T0, forward_wasm()).unwrap();
+        let (first, bytes, tier) = compile_request(&mut n);
+        assert_eq!((first, tier), (fp, CompileTier::Baseline));
+        let baseline = n.compiler().compile_tier(fp, &bytes, tier);
+        n.compile_done(T0, fp, baseline);
+        // `CodeLoaded`.
+        while n.poll_event().is_some() {}
+        assert_eq!(n.status().protocols[0].tier, Some("baseline"));
+
+        forward_some(&mut n, fp, 2);
+        assert!(n.poll_event().is_none(), "not yet");
+        forward_some(&mut n, fp, 1);
+        let (again, bytes, tier) = compile_request(&mut n);
+        assert_eq!((again, tier), (fp, CompileTier::Optimized));
+        // Capsules keep flowing on the baseline code meanwhile.
+        forward_some(&mut n, fp, 5);
+        assert!(n.poll_event().is_none(), "one tier-up at a time");
+        let optimized = n.compiler().compile_tier(fp, &bytes, tier);
+        n.compile_done(T0, fp, optimized);
+
+        let status = n.status();
+        let p = &status.protocols[0];
+        assert_eq!(p.tier, Some("optimized"));
+        assert!(p.baseline_compile_time_us.is_some());
+        assert!(
+            !p.live_instance,
+            "the next capsule instantiates the new code"
+        );
+        forward_some(&mut n, fp, 3);
+        let stats = n.stats();
+        assert_eq!((stats.tier_ups_started, stats.tier_ups_completed), (1, 1));
+        assert_eq!(stats.drops.total(), 0);
+        assert!(n.poll_event().is_none(), "optimized code is final");
+    }
+
+    #[test]
+    fn a_failed_tier_up_keeps_the_baseline_code_and_is_not_retried() {
+        let mut n = node_with(|c| c.sandbox.tier_up_after = 2);
+        let fp = n.register_protocol(T0, forward_wasm()).unwrap();
+        compile_pending(&mut n, T0);
+        forward_some(&mut n, fp, 2);
+        let (_, _, tier) = compile_request(&mut n);
+        assert_eq!(tier, CompileTier::Optimized);
+        n.compile_done(
+            T0,
+            fp,
+            Err(ants_router::sandbox::LoadError::Rejected(
+                "worker died".into(),
+            )),
+        );
+        forward_some(&mut n, fp, 10);
+        assert!(n.poll_event().is_none());
+        assert_eq!(n.status().protocols[0].tier, Some("baseline"));
+        assert_eq!(n.stats().tier_ups_failed, 1);
+    }
+
+    /// A module whose shape the optimizing compiler would take too long on (here: nesting
+    /// deeper than a limit of 2) runs its baseline code for good.
+    #[test]
+    fn a_module_over_the_shape_limits_is_never_optimized() {
+        let mut n = node_with(|c| {
+            c.sandbox.tier_up_after = 2;
+            c.sandbox.optimize_max_nesting = 2;
+        });
+        let fp = n.register_protocol(T0, forward_wasm()).unwrap();
+        compile_pending(&mut n, T0);
+        forward_some(&mut n, fp, 10);
+        assert!(n.poll_event().is_none());
+        assert_eq!(n.stats().tier_ups_started, 0);
+        let err = n
+            .compiler()
+            .compile_tier(fp, &forward_wasm(), CompileTier::Optimized)
+            .unwrap_err();
+        assert_eq!(err.name(), "too_complex_to_optimize");
+    }
 }

@@ -590,8 +590,13 @@ mod unsolicited {
             node.handle_datagram(T0, Some(addr(0)), &f.to_vec().unwrap());
         }
         while let Some(event) = node.poll_event() {
-            if let Event::Compile { fingerprint, bytes } = event {
-                let compiled = node.compiler().compile(fingerprint, &bytes);
+            if let Event::Compile {
+                fingerprint,
+                bytes,
+                tier,
+            } = event
+            {
+                let compiled = node.compiler().compile_tier(fingerprint, &bytes, tier);
                 node.compile_done(T0, fingerprint, compiled);
             }
         }

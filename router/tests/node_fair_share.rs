@@ -28,8 +28,13 @@ fn node() -> Node {
 fn register(node: &mut Node, module: Vec<u8>) -> Fingerprint {
     let fp = node.register_protocol(T0, module).unwrap();
     while let Some(event) = node.poll_event() {
-        if let Event::Compile { fingerprint, bytes } = event {
-            let result = node.compiler().compile(fingerprint, &bytes);
+        if let Event::Compile {
+            fingerprint,
+            bytes,
+            tier,
+        } = event
+        {
+            let result = node.compiler().compile_tier(fingerprint, &bytes, tier);
             node.compile_done(T0, fingerprint, result);
         }
     }

@@ -169,7 +169,10 @@ pub fn run(data: &[u8]) -> NodeReport {
         .expect("registers");
     let mut pending_compiles = Vec::new();
     while let Some(event) = node.poll_event() {
-        if let Event::Compile { fingerprint, bytes } = event {
+        if let Event::Compile {
+            fingerprint, bytes, ..
+        } = event
+        {
             pending_compiles.push((fingerprint, bytes));
         }
     }
@@ -279,7 +282,10 @@ pub fn run(data: &[u8]) -> NodeReport {
             );
         }
         while let Some(event) = node.poll_event() {
-            if let Event::Compile { fingerprint, bytes } = event {
+            if let Event::Compile {
+            fingerprint, bytes, ..
+        } = event
+        {
                 pending_compiles.push((fingerprint, bytes));
             }
         }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::fingerprint::Fingerprint;
-use crate::sandbox::{CompiledCapsule, Compiler, LoadError};
+use crate::sandbox::{CompileTier, CompiledCapsule, Compiler, LoadError};
 
 /// A finished compilation.
 pub(crate) struct CompileDone {
@@ -45,14 +45,16 @@ impl CompileWorker {
     }
 
     /// Queues a compilation; its result is sent to the receiver when done.
-    pub fn submit(&self, fingerprint: Fingerprint, bytes: Arc<[u8]>) {
+    pub fn submit(&self, fingerprint: Fingerprint, bytes: Arc<[u8]>, tier: CompileTier) {
         let compiler = self.compiler.clone();
         let permits = Arc::clone(&self.permits);
         let done = self.done.clone();
         tokio::spawn(async move {
             // The semaphore is never closed, so acquiring only waits for a free worker.
             let _permit = permits.acquire_owned().await;
-            let job = tokio::task::spawn_blocking(move || compiler.compile(fingerprint, &bytes));
+            let job = tokio::task::spawn_blocking(move || {
+                compiler.compile_tier(fingerprint, &bytes, tier)
+            });
             let result = job.await.unwrap_or_else(|e| {
                 Err(LoadError::Rejected(format!(
                     "the compiler stopped unexpectedly: {e}"
@@ -83,8 +85,8 @@ mod tests {
         .unwrap();
         let bad = b"\0asm\x01\0\0\0garbage".to_vec();
         let (fg, fb) = (Fingerprint::sha256(&good), Fingerprint::sha256(&bad));
-        worker.submit(fg, good.into());
-        worker.submit(fb, bad.into());
+        worker.submit(fg, good.into(), CompileTier::Baseline);
+        worker.submit(fb, bad.into(), CompileTier::Baseline);
         let mut seen = Vec::new();
         for _ in 0..2 {
             let d = rx.recv().await.unwrap();

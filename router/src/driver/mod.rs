@@ -433,9 +433,13 @@ impl Driver {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Compile { fingerprint, bytes } => {
-                tracing::debug!(%fingerprint, bytes = bytes.len(), "compiling");
-                self.compile.submit(fingerprint, bytes);
+            Event::Compile {
+                fingerprint,
+                bytes,
+                tier,
+            } => {
+                tracing::debug!(%fingerprint, bytes = bytes.len(), tier = tier.name(), "compiling");
+                self.compile.submit(fingerprint, bytes, tier);
             }
             Event::Deliver {
                 port,

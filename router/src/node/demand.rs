@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::{DropReason, Event, LoadStatus, Node, Transmit};
 use crate::fingerprint::Fingerprint;
-use crate::sandbox::{CompiledCapsule, LoadError};
+use crate::sandbox::{CompileTier, CompiledCapsule, LoadError};
 use crate::time::Timestamp;
 use crate::wire::{
     CapsulePacket, CapsuleRepr, CodeCookieRepr, CodeFragmentRepr, CodeMissingRepr, CodeRequestRepr,
@@ -585,8 +585,10 @@ impl Node {
             self.events.push_back(Event::Compile {
                 fingerprint: fp,
                 bytes,
+                tier: CompileTier::Baseline,
             });
         }
+        self.start_tier_ups();
     }
 
     /// The driver's answer to an [`Event::Compile`].
@@ -595,6 +597,11 @@ impl Node {
         fp: Fingerprint,
         result: Result<CompiledCapsule, LoadError>,
     ) {
+        if self.tiering.remove(&fp) {
+            self.compiling -= 1;
+            self.finish_tier_up(fp, result);
+            return self.start_compiles();
+        }
         let Some(load) = self.loads.get(&fp) else {
             tracing::debug!(fingerprint = %fp, "compile result for no load; ignored");
             return;

@@ -20,6 +20,7 @@ mod process;
 mod serve;
 pub mod sim;
 mod stats;
+mod tier;
 
 pub use cookie::COOKIE_PERIOD;
 pub use fair_share::CpuShareLimits;
@@ -38,7 +39,8 @@ use lru::LruCache;
 use crate::fingerprint::{Fingerprint, FingerprintPolicy};
 use crate::routing::{Route, RouteError};
 use crate::sandbox::{
-    CompiledCapsule, Compiler, LoadError, LogLevel, NodeContext, Sandbox, SandboxLimits,
+    CompileTier, CompiledCapsule, Compiler, LoadError, LogLevel, NodeContext, Sandbox,
+    SandboxLimits,
 };
 use crate::softstore::{CodeCache, CodeCacheError, CodeCacheLimits, StateLimits, StateStore};
 use crate::time::Timestamp;
@@ -190,12 +192,16 @@ pub struct Transmit {
 /// Something the driver must act on or may log.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// Compile this module off the forwarding path and call [`Node::compile_done`].
+    /// Compile this module off the forwarding path, with the compiler of `tier`
+    /// ([`Compiler::compile_tier`]), and call [`Node::compile_done`].
     Compile {
         /// The module's type; its bytes hash to it.
         fingerprint: Fingerprint,
         /// The module.
         bytes: Arc<[u8]>,
+        /// Baseline for a protocol's first code; optimized for a tier-up of a protocol that
+        /// runs baseline code (its capsules keep running meanwhile).
+        tier: CompileTier,
     },
     /// A capsule delivered a payload to a local application port.
     Deliver {
@@ -274,8 +280,14 @@ pub struct Node {
     held_bytes: usize,
     /// Loads whose verified module waits for a compile slot, in order.
     compile_queue: VecDeque<Fingerprint>,
-    /// Compilations handed to the driver and not answered yet.
+    /// Compilations handed to the driver and not answered yet (loads and tier-ups).
     compiling: usize,
+    /// Evaluations on baseline code so far, of protocols that may be optimized.
+    tier_counts: BTreeMap<Fingerprint, u32>,
+    /// Protocols whose optimizing compile is out.
+    tiering: BTreeSet<Fingerprint>,
+    /// Protocols the optimizing compiler refused (they keep their baseline code).
+    tier_refused: BTreeSet<Fingerprint>,
     /// Fingerprints whose module failed to compile: why, and when they may be fetched again.
     rejected: LruCache<Fingerprint, Rejection>,
     /// Evaluation fuel per protocol over a sliding window, for the fair share.
@@ -376,6 +388,9 @@ impl Node {
             held_bytes: 0,
             compile_queue: VecDeque::new(),
             compiling: 0,
+            tier_counts: BTreeMap::new(),
+            tiering: BTreeSet::new(),
+            tier_refused: BTreeSet::new(),
             rejected: LruCache::new(NonZeroUsize::new(d.max_rejected).unwrap_or(NonZeroUsize::MIN)),
             load_limiter: RateLimiter::new(
                 d.loads_per_peer_per_second,
@@ -587,6 +602,11 @@ impl Node {
                     compile_time_us: e
                         .compiled()
                         .map(|c| u64::try_from(c.compile_time().as_micros()).unwrap_or(u64::MAX)),
+                    tier: e.compiled().map(|c| c.tier().name()),
+                    baseline_compile_time_us: e.compiled().and_then(|c| {
+                        c.baseline_time()
+                            .map(|t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX))
+                    }),
                     live_instance: self.sandbox.has_instance(fp),
                     fuel_in_window: self.fair.usage(fp),
                     sandbox: self.sandbox.protocol(fp).unwrap_or_default(),
@@ -689,6 +709,8 @@ impl Node {
     fn evicted(&mut self, fingerprints: Vec<Fingerprint>) {
         for fp in fingerprints {
             self.cached.remove(&fp);
+            self.tier_counts.remove(&fp);
+            self.tier_refused.remove(&fp);
             self.sandbox.forget(&fp);
             tracing::debug!(fingerprint = %fp, "code evicted from the code cache");
         }

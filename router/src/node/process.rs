@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use super::{DropReason, Event, Node, Transmit};
 use crate::routing::NextHop;
-use crate::sandbox::EvalError;
+use crate::sandbox::{CompileTier, EvalError};
 use crate::wire::{CapsuleRepr, Frame};
 
 impl Node {
@@ -54,16 +54,20 @@ impl Node {
         }
         let result = match self.code.get(&fp).and_then(|entry| entry.compiled()) {
             Some(code) => {
+                let may_tier_up = code.tier() == CompileTier::Baseline && code.optimizable();
                 let result = self.sandbox.evaluate(code, &charged, &mut self.ctx);
                 self.fair.charge(fp, self.sandbox.last_cost(), now);
-                Some(result)
+                Some((result, may_tier_up))
             }
             None => None,
         };
         match result {
-            Some(result) => {
+            Some((result, may_tier_up)) => {
                 self.stats.cache_hits += 1;
                 self.release(&charged, result);
+                if may_tier_up {
+                    self.count_for_tier_up(fp);
+                }
             }
             None => {
                 self.stats.cache_misses += 1;
@@ -190,8 +194,13 @@ mod tests {
         let module = wat::parse_str(crate::harness::MINIMAL_FORWARD_WAT).unwrap();
         let fp = node.register_protocol(Timestamp::ZERO, module).unwrap();
         while let Some(event) = node.poll_event() {
-            if let Event::Compile { fingerprint, bytes } = event {
-                let compiled = node.compiler().compile(fingerprint, &bytes);
+            if let Event::Compile {
+                fingerprint,
+                bytes,
+                tier,
+            } = event
+            {
+                let compiled = node.compiler().compile_tier(fingerprint, &bytes, tier);
                 node.compile_done(Timestamp::ZERO, fingerprint, compiled);
             }
         }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::{Event, Node, NodeError, Transmit};
 use crate::fingerprint::Fingerprint;
-use crate::sandbox::LogLevel;
+use crate::sandbox::{CompileTier, LogLevel};
 use crate::time::Timestamp;
 
 /// Properties of one direction of a link.
@@ -142,6 +142,7 @@ enum Scheduled {
         node: IpAddr,
         fingerprint: Fingerprint,
         bytes: Arc<[u8]>,
+        tier: CompileTier,
     },
 }
 
@@ -414,15 +415,16 @@ impl Sim {
                 node,
                 fingerprint,
                 bytes,
-            } => self.compile(node, fingerprint, &bytes),
+                tier,
+            } => self.compile(node, fingerprint, &bytes, tier),
         }
         self.flush();
     }
 
-    fn compile(&mut self, addr: IpAddr, fingerprint: Fingerprint, bytes: &[u8]) {
+    fn compile(&mut self, addr: IpAddr, fingerprint: Fingerprint, bytes: &[u8], tier: CompileTier) {
         let now = self.now;
         if let Some(n) = self.nodes.get_mut(&addr) {
-            let result = n.node.compiler().compile(fingerprint, bytes);
+            let result = n.node.compiler().compile_tier(fingerprint, bytes, tier);
             n.outstanding = n.outstanding.saturating_sub(1);
             n.node.compile_done(now, fingerprint, result);
         }
@@ -457,7 +459,11 @@ impl Sim {
     fn event(&mut self, addr: IpAddr, event: Event) {
         let now = self.now;
         match event {
-            Event::Compile { fingerprint, bytes } => {
+            Event::Compile {
+                fingerprint,
+                bytes,
+                tier,
+            } => {
                 let Some(n) = self.nodes.get_mut(&addr) else {
                     return;
                 };
@@ -467,7 +473,7 @@ impl Sim {
                     return;
                 }
                 if self.compile_delay.is_zero() {
-                    self.compile(addr, fingerprint, &bytes);
+                    self.compile(addr, fingerprint, &bytes, tier);
                 } else {
                     self.schedule(
                         now + self.compile_delay,
@@ -475,6 +481,7 @@ impl Sim {
                             node: addr,
                             fingerprint,
                             bytes,
+                            tier,
                         },
                     );
                 }

@@ -307,6 +307,12 @@ pub struct NodeStats {
     pub compiles_started: u64,
     /// Compilations that failed (module rejected).
     pub compiles_failed: u64,
+    /// Optimizing compiles started for protocols running baseline code.
+    pub tier_ups_started: u64,
+    /// Optimized code swapped in.
+    pub tier_ups_completed: u64,
+    /// Optimizing compiles refused or failed (the protocol keeps its baseline code).
+    pub tier_ups_failed: u64,
     /// Protocols registered by local applications.
     pub protocols_registered: u64,
     /// Code cache lookups that found compiled code.
@@ -332,9 +338,14 @@ pub struct ProtocolStatus {
     pub pinned: bool,
     /// Whether compiled code is attached.
     pub compiled: bool,
-    /// How long validating and compiling its module took, in microseconds (one tier:
-    /// Cranelift), once compiled.
+    /// How long validating and compiling its current code took, in microseconds, once
+    /// compiled.
     pub compile_time_us: Option<u64>,
+    /// Which compiler made its current code: `baseline` (Winch, every protocol's first code)
+    /// or `optimized` (Cranelift, after the tier-up).
+    pub tier: Option<&'static str>,
+    /// For optimized code: how long the baseline compile it replaced took, in microseconds.
+    pub baseline_compile_time_us: Option<u64>,
     /// Whether the protocol has a live sandbox instance now.
     pub live_instance: bool,
     /// Fuel its evaluations burnt over the fair-share window (current and previous).

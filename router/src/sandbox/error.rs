@@ -73,6 +73,17 @@ pub enum LoadError {
     /// The module uses a WebAssembly feature the sandbox disables (threads, SIMD, GC...).
     #[error("module uses a disabled feature or failed validation: {0}")]
     Rejected(String),
+    /// The module's shape is over the optimizing compiler's limits: it keeps its baseline
+    /// code (only a tier-up is refused, never the module).
+    #[error("not optimized: {what} is {found}, the optimizing compiler's limit is {limit}")]
+    TooComplexToOptimize {
+        /// The measure over its limit.
+        what: &'static str,
+        /// Its value in the module.
+        found: u32,
+        /// The configured limit.
+        limit: u32,
+    },
 }
 
 impl LoadError {
@@ -88,6 +99,7 @@ impl LoadError {
             LoadError::ResourceTooLarge { .. } => "resource_too_large",
             LoadError::StartFunction(_) => "start_function",
             LoadError::Rejected(_) => "module_rejected",
+            LoadError::TooComplexToOptimize { .. } => "too_complex_to_optimize",
         }
     }
 }

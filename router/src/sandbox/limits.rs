@@ -54,6 +54,19 @@ pub struct SandboxLimits {
     /// Protocols whose counters and log bucket are remembered while they have no live
     /// instance; the least recently retired is forgotten beyond it.
     pub max_protocol_accounts: usize,
+    /// Evaluations of a protocol on baseline code after which the node has it compiled by the
+    /// optimizing compiler, in the background, and swaps the result in between two
+    /// evaluations; 0 never does.
+    pub tier_up_after: u32,
+    /// The shape a module must stay within to be optimized at all (`complexity.rs`); a module
+    /// over any of these keeps its baseline code. Deepest block nesting in one function.
+    pub optimize_max_nesting: u32,
+    /// Most control-flow instructions in one function, for the optimizing compiler.
+    pub optimize_max_branches: u32,
+    /// Most branch-table targets in one function, for the optimizing compiler.
+    pub optimize_max_br_table_targets: u32,
+    /// Most locals in one function, for the optimizing compiler.
+    pub optimize_max_locals: u32,
 }
 
 impl Default for SandboxLimits {
@@ -76,6 +89,11 @@ impl Default for SandboxLimits {
             max_live_instances: 256,
             idle_instance_timeout: Duration::from_secs(10),
             max_protocol_accounts: 1024,
+            tier_up_after: 100,
+            optimize_max_nesting: 64,
+            optimize_max_branches: 4_000,
+            optimize_max_br_table_targets: 10_000,
+            optimize_max_locals: 2_000,
         }
     }
 }

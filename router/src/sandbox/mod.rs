@@ -30,6 +30,7 @@
 //! [`CompiledCapsule`].
 
 mod account;
+mod complexity;
 mod context;
 mod cost;
 mod epoch;
@@ -58,6 +59,31 @@ use crate::wire::CapsuleRepr;
 use account::Accounts;
 use host::{HostState, LogBucket};
 
+pub use complexity::Complexity;
+
+/// Which compiler made a module's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompileTier {
+    /// Winch: one pass over the code, compile time linear in its size; the code runs slower.
+    /// Every protocol starts here.
+    Baseline,
+    /// Cranelift: optimized code, compile time that grows faster than the code (bounded by
+    /// the shape limits of [`SandboxLimits`]). Done in the background after
+    /// [`SandboxLimits::tier_up_after`] evaluations.
+    Optimized,
+}
+
+impl CompileTier {
+    /// Stable label for status and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompileTier::Baseline => "baseline",
+            CompileTier::Optimized => "optimized",
+        }
+    }
+}
+
 /// A validated, compiled capsule module, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
 pub struct CompiledCapsule {
@@ -68,9 +94,35 @@ pub struct CompiledCapsule {
     instantiation_cost: u64,
     /// How long validation and compilation took (wall clock, on the compiling thread).
     compile_time: std::time::Duration,
+    tier: CompileTier,
+    /// Whether the module's shape is within the optimizing compiler's limits.
+    optimizable: bool,
+    /// The baseline compile time, once this optimized code replaced baseline code.
+    baseline_time: Option<std::time::Duration>,
 }
 
 impl CompiledCapsule {
+    /// Which compiler made this code.
+    pub fn tier(&self) -> CompileTier {
+        self.tier
+    }
+
+    /// Whether the optimizing compiler may take this module (its shape is within the limits).
+    pub fn optimizable(&self) -> bool {
+        self.optimizable
+    }
+
+    /// How long the baseline compile took, for optimized code that replaced it.
+    pub fn baseline_time(&self) -> Option<std::time::Duration> {
+        self.baseline_time
+    }
+
+    /// Records the compile time of the baseline code this code replaces.
+    pub fn replacing(mut self, baseline: &CompiledCapsule) -> Self {
+        self.baseline_time = Some(baseline.compile_time);
+        self
+    }
+
     /// The type fingerprint of the module it was compiled from.
     pub fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
@@ -98,16 +150,40 @@ impl std::fmt::Debug for CompiledCapsule {
         f.debug_struct("CompiledCapsule")
             .field("fingerprint", &self.fingerprint)
             .field("module_len", &self.module_len)
+            .field("tier", &self.tier)
             .finish()
     }
 }
 
-/// Validates and compiles modules. Clone it into a worker thread to compile off the
-/// forwarding path.
+/// One compiler's engine and the node API defined for it. Code compiled by an engine runs only
+/// in stores of that engine.
 #[derive(Clone)]
-pub struct Compiler {
+struct TierEngine {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
+}
+
+impl TierEngine {
+    fn new(limits: &SandboxLimits, tier: CompileTier) -> Result<Self, LoadError> {
+        let engine = Engine::new(&engine_config(limits, tier))
+            .map_err(|e| LoadError::Rejected(format!("engine configuration: {e:#}")))?;
+        epoch::start_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        host::define_imports(&mut linker)
+            .map_err(|e| LoadError::Rejected(format!("node API definition: {e:#}")))?;
+        Ok(TierEngine {
+            engine,
+            linker: Arc::new(linker),
+        })
+    }
+}
+
+/// Validates and compiles modules, with either compiler. Clone it into a worker thread to
+/// compile off the forwarding path.
+#[derive(Clone)]
+pub struct Compiler {
+    baseline: TierEngine,
+    optimized: TierEngine,
     limits: Arc<SandboxLimits>,
 }
 
@@ -117,21 +193,73 @@ impl Compiler {
     /// the sandbox's feature set.
     pub fn validate(&self, bytes: &[u8]) -> Result<(), LoadError> {
         validate::check_module(bytes, &self.limits)?;
-        Module::validate(&self.engine, bytes).map_err(|e| LoadError::Rejected(format!("{e:#}")))
+        Module::validate(&self.baseline.engine, bytes)
+            .map_err(|e| LoadError::Rejected(format!("{e:#}")))
     }
 
-    /// Validates, then compiles `bytes` (the expensive step: milliseconds). The fingerprint is
-    /// the caller's claim of what these bytes are; check it against the bytes before calling.
+    /// Validates, then compiles `bytes` with the baseline compiler: what every protocol runs
+    /// first. The fingerprint is the caller's claim of what these bytes are; check it against
+    /// the bytes before calling.
     pub fn compile(
         &self,
         fingerprint: Fingerprint,
         bytes: &[u8],
     ) -> Result<CompiledCapsule, LoadError> {
+        self.compile_tier(fingerprint, bytes, CompileTier::Baseline)
+    }
+
+    /// Whether the optimizing compiler may take a module of this shape, and if not, why.
+    pub fn check_optimizable(&self, shape: &Complexity) -> Result<(), LoadError> {
+        let l = &self.limits;
+        for (what, found, limit) in [
+            ("block nesting", shape.max_nesting, l.optimize_max_nesting),
+            (
+                "control instructions in one function",
+                shape.max_branches,
+                l.optimize_max_branches,
+            ),
+            (
+                "branch-table targets in one function",
+                shape.max_br_table_targets,
+                l.optimize_max_br_table_targets,
+            ),
+            (
+                "locals in one function",
+                shape.max_locals,
+                l.optimize_max_locals,
+            ),
+        ] {
+            if found > limit {
+                return Err(LoadError::TooComplexToOptimize { what, found, limit });
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates, then compiles `bytes` with the compiler of `tier`. The optimizing compiler
+    /// refuses a module over its shape limits ([`LoadError::TooComplexToOptimize`]) before it
+    /// starts.
+    pub fn compile_tier(
+        &self,
+        fingerprint: Fingerprint,
+        bytes: &[u8],
+        tier: CompileTier,
+    ) -> Result<CompiledCapsule, LoadError> {
         let started = std::time::Instant::now();
         self.validate(bytes)?;
-        let module = Module::from_binary(&self.engine, bytes)
+        let shape = Complexity::of(bytes)
+            .ok_or_else(|| LoadError::Malformed("unreadable code section".to_string()))?;
+        let optimizable = self.check_optimizable(&shape);
+        let engine = match tier {
+            CompileTier::Baseline => &self.baseline,
+            CompileTier::Optimized => {
+                optimizable.clone()?;
+                &self.optimized
+            }
+        };
+        let module = Module::from_binary(&engine.engine, bytes)
             .map_err(|e| LoadError::Rejected(format!("{e:#}")))?;
-        let pre = self
+        let pre = engine
             .linker
             .instantiate_pre(&module)
             .map_err(|e| LoadError::Rejected(format!("{e:#}")))?;
@@ -141,6 +269,9 @@ impl Compiler {
             module_len: bytes.len(),
             instantiation_cost: cost::instantiation(initial_memory_bytes(&module)),
             compile_time: started.elapsed(),
+            tier,
+            optimizable: optimizable.is_ok(),
+            baseline_time: None,
         })
     }
 }
@@ -213,11 +344,14 @@ pub struct Sandbox {
     timing: bool,
 }
 
-/// Builds the engine configuration for untrusted code.
-fn engine_config(limits: &SandboxLimits) -> Config {
+/// Builds the engine configuration for untrusted code, for the compiler of `tier`.
+fn engine_config(limits: &SandboxLimits, tier: CompileTier) -> Config {
     let mut config = Config::new();
+    config.strategy(match tier {
+        CompileTier::Baseline => Strategy::Winch,
+        CompileTier::Optimized => Strategy::Cranelift,
+    });
     config
-        .strategy(Strategy::Cranelift)
         // Deterministic CPU bound: the emulator's runs must not depend on machine speed.
         .consume_fuel(true)
         // The wall-clock backstop (see `epoch`).
@@ -252,15 +386,9 @@ fn engine_config(limits: &SandboxLimits) -> Config {
 impl Sandbox {
     /// A sandbox with its own engine, configured for untrusted code.
     pub fn new(limits: SandboxLimits) -> Result<Self, LoadError> {
-        let engine = Engine::new(&engine_config(&limits))
-            .map_err(|e| LoadError::Rejected(format!("engine configuration: {e:#}")))?;
-        epoch::start_ticker(&engine);
-        let mut linker = Linker::new(&engine);
-        host::define_imports(&mut linker)
-            .map_err(|e| LoadError::Rejected(format!("node API definition: {e:#}")))?;
         Ok(Sandbox::with_compiler(Compiler {
-            engine,
-            linker: Arc::new(linker),
+            baseline: TierEngine::new(&limits, CompileTier::Baseline)?,
+            optimized: TierEngine::new(&limits, CompileTier::Optimized)?,
             limits: Arc::new(limits),
         }))
     }
@@ -568,7 +696,8 @@ fn instantiate(
     if let Some(bucket) = accounts.log_bucket(&code.fingerprint) {
         state.log_bucket = bucket;
     }
-    let mut store = Store::new(&compiler.engine, state);
+    // The engine of the compiler that made the code (baseline or optimized).
+    let mut store = Store::new(code.pre.module().engine(), state);
     store.limiter(|s| &mut s.limiter);
     store.set_fuel(0).map_err(|_| EvalError::Instantiation)?;
     store.set_epoch_deadline(epoch::deadline_ticks(limits.max_evaluation_time));

@@ -93,6 +93,8 @@ impl Default for EmulatorOptions {
             // busy the machine is (the wall-clock backstop is for real routers).
             sandbox: SandboxLimits {
                 max_evaluation_time: Duration::from_secs(3600),
+                // One compiler, so that fuel and reports never depend on when a tier-up lands.
+                tier_up_after: 0,
                 ..SandboxLimits::default()
             },
             demand: DemandLimits::default(),
@@ -863,7 +865,10 @@ impl Emulator {
     fn node_event(&mut self, node: NodeId, event: Event) {
         let now = self.now;
         match event {
-            Event::Compile { fingerprint, bytes } => {
+            // Baseline only: the emulator turns tier-ups off (virtual time models compilation).
+            Event::Compile {
+                fingerprint, bytes, ..
+            } => {
                 if !self.compiled.contains_key(&fingerprint) {
                     let result = self.compiler.compile(fingerprint, &bytes);
                     self.compilations += 1;
