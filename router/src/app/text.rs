@@ -163,10 +163,17 @@ pub fn status_text(status: &Value) -> String {
         if p["pinned"].as_bool() == Some(true) {
             flags.push("pinned");
         }
-        let compiled_in = p["compile_time_us"]
+        let ms = |us: u64| format!("{:.1} ms", us as f64 / 1e3);
+        let mut compiled_in = p["compile_time_us"]
             .as_u64()
-            .map(|us| format!(" in {:.1} ms", us as f64 / 1e3))
+            .map(|us| match p["tier"].as_str() {
+                Some(tier) => format!(" ({tier}, in {})", ms(us)),
+                None => format!(" in {}", ms(us)),
+            })
             .unwrap_or_default();
+        if let Some(us) = p["baseline_compile_time_us"].as_u64() {
+            compiled_in.push_str(&format!(", baseline in {}", ms(us)));
+        }
         let _ = writeln!(
             out,
             "  {}  {:>9}  {}{compiled_in}",

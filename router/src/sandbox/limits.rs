@@ -61,7 +61,7 @@ pub struct SandboxLimits {
     /// The shape a module must stay within to be optimized at all (`complexity.rs`); a module
     /// over any of these keeps its baseline code. Deepest block nesting in one function.
     pub optimize_max_nesting: u32,
-    /// Most control-flow instructions in one function, for the optimizing compiler.
+    /// Most control-flow instructions in the whole module, for the optimizing compiler.
     pub optimize_max_branches: u32,
     /// Most branch-table targets in one function, for the optimizing compiler.
     pub optimize_max_br_table_targets: u32,

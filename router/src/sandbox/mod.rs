@@ -214,8 +214,8 @@ impl Compiler {
         for (what, found, limit) in [
             ("block nesting", shape.max_nesting, l.optimize_max_nesting),
             (
-                "control instructions in one function",
-                shape.max_branches,
+                "control instructions",
+                shape.total_branches,
                 l.optimize_max_branches,
             ),
             (
