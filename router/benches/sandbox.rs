@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::harness::MINIMAL_FORWARD_WAT;
 use ants_router::routing::{NextHop, Route};
-use ants_router::sandbox::{NodeContext, Sandbox, SandboxLimits, SendRoute};
+use ants_router::sandbox::{CompileTier, NodeContext, Sandbox, SandboxLimits, SendRoute};
 use ants_router::wire::CapsuleRepr;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -71,13 +71,29 @@ fn bench(c: &mut Criterion) {
         ..SandboxLimits::default()
     })
     .unwrap();
-    let code = reused.compile(fp, &wasm).unwrap();
-    let fresh_code = fresh.compile(fp, &wasm).unwrap();
+    // Steady state: the optimized tier (a protocol tiers up after its first evaluations).
+    let code = reused
+        .compiler()
+        .compile_tier(fp, &wasm, CompileTier::Optimized)
+        .unwrap();
+    // What a protocol's first capsules run: the baseline tier (Winch), in a sandbox of its own
+    // (instances are per fingerprint).
+    let baseline = reused.compile(fp, &wasm).unwrap();
+    let mut baseline_box = Sandbox::with_compiler(reused.compiler());
+    let fresh_code = fresh
+        .compiler()
+        .compile_tier(fp, &wasm, CompileTier::Optimized)
+        .unwrap();
     let minimal_wasm = // The same forwarding logic hand-written in WebAssembly text: the sandbox's own floor,
     // without the SDK's conveniences.
     wat::parse_str(MINIMAL_FORWARD_WAT).unwrap();
     let minimal = reused
-        .compile(Fingerprint::sha256(&minimal_wasm), &minimal_wasm)
+        .compiler()
+        .compile_tier(
+            Fingerprint::sha256(&minimal_wasm),
+            &minimal_wasm,
+            CompileTier::Optimized,
+        )
         .unwrap();
     let mut ctx = context();
 
@@ -101,6 +117,18 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(ctx.effects.sends().len(), 1);
             })
         });
+        group.bench_with_input(
+            BenchmarkId::new("wasm-baseline-tier", size),
+            &capsule,
+            |b, capsule| {
+                b.iter(|| {
+                    baseline_box
+                        .evaluate(&baseline, black_box(capsule), &mut ctx)
+                        .unwrap();
+                    assert_eq!(ctx.effects.sends().len(), 1);
+                })
+            },
+        );
         let minimal_capsule = CapsuleRepr {
             fingerprint: minimal.fingerprint(),
             ..capsule

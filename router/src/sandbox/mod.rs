@@ -246,7 +246,8 @@ impl Compiler {
         tier: CompileTier,
     ) -> Result<CompiledCapsule, LoadError> {
         let started = std::time::Instant::now();
-        self.validate(bytes)?;
+        // The node API rules; WebAssembly validation happens once, in `from_binary`.
+        validate::check_module(bytes, &self.limits)?;
         let shape = Complexity::of(bytes)
             .ok_or_else(|| LoadError::Malformed("unreadable code section".to_string()))?;
         let optimizable = self.check_optimizable(&shape);
