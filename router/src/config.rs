@@ -328,6 +328,11 @@ struct RawSandbox {
     recycle_after_calls: Option<Spanned<u32>>,
     max_live_instances: Option<Spanned<usize>>,
     idle_instance_ms: Option<Spanned<u64>>,
+    tier_up_after: Option<Spanned<u32>>,
+    optimize_max_nesting: Option<Spanned<u32>>,
+    optimize_max_branches: Option<Spanned<u32>>,
+    optimize_max_br_table_targets: Option<Spanned<u32>>,
+    optimize_max_locals: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -827,6 +832,28 @@ impl Config {
                 1,
                 u64::try_from(d.idle_instance_timeout.as_millis()).unwrap_or(u64::MAX),
             )?),
+            // 0 keeps every protocol on baseline code.
+            tier_up_after: s
+                .tier_up_after
+                .as_ref()
+                .map_or(d.tier_up_after, |v| *v.get_ref()),
+            // The optimizing compiler's shape limits: lower is safer, higher optimizes more.
+            optimize_max_nesting: s
+                .optimize_max_nesting
+                .as_ref()
+                .map_or(d.optimize_max_nesting, |v| *v.get_ref()),
+            optimize_max_branches: s
+                .optimize_max_branches
+                .as_ref()
+                .map_or(d.optimize_max_branches, |v| *v.get_ref()),
+            optimize_max_br_table_targets: s
+                .optimize_max_br_table_targets
+                .as_ref()
+                .map_or(d.optimize_max_br_table_targets, |v| *v.get_ref()),
+            optimize_max_locals: s
+                .optimize_max_locals
+                .as_ref()
+                .map_or(d.optimize_max_locals, |v| *v.get_ref()),
             max_wasm_stack: check.at_least(
                 &s.max_wasm_stack,
                 "sandbox.max_wasm_stack",

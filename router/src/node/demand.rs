@@ -49,6 +49,9 @@ pub(super) struct Load {
     registered: bool,
     /// Started by a capsule of an unknown type (counted in `loads_*`).
     on_demand: bool,
+    /// Who this load's compile is charged to, for the fair turn between sources: the first
+    /// capsule's previous node and source (`None` for a registered protocol, which goes first).
+    origin: Option<(IpAddr, IpAddr)>,
     pub(super) phase: Phase,
 }
 
@@ -171,6 +174,7 @@ impl Load {
             source: 0,
             registered,
             on_demand: false,
+            origin: None,
             phase,
         }
     }
@@ -288,6 +292,7 @@ impl Node {
         let mut load = Load::new(false, Phase::Fetching(fetch));
         load.sources = sources;
         load.on_demand = true;
+        load.origin = Some((repr.previous, repr.source));
         self.loads.insert(fp, load);
         self.stats.loads_started += 1;
         if let Err(reason) = self.hold(fp, bytes) {
@@ -566,7 +571,7 @@ impl Node {
     pub(super) fn start_compiles(&mut self) {
         let slots = self.config.demand.max_concurrent_compiles.max(1);
         while self.compiling < slots {
-            let Some(fp) = self.compile_queue.pop_front() else {
+            let Some(fp) = self.next_to_compile() else {
                 break;
             };
             let Some(load) = self.loads.get_mut(&fp) else {
@@ -589,6 +594,28 @@ impl Node {
             });
         }
         self.start_tier_ups();
+    }
+
+    /// Takes the next module to compile off the queue: registered protocols first, then the
+    /// load whose origin (previous node and source) was served longest ago, queue order among
+    /// equals. So a flood of expensive modules from one origin takes one turn in each round, and
+    /// a protocol from anyone else waits for at most one compile per other origin.
+    fn next_to_compile(&mut self) -> Option<Fingerprint> {
+        let turn = |fp: &Fingerprint| match self.loads.get(fp).and_then(|l| l.origin) {
+            None => 0,
+            Some(origin) => self.compile_turns.peek(&origin).copied().unwrap_or(1),
+        };
+        let (index, _) = self
+            .compile_queue
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, fp)| (turn(fp), *i))?;
+        let fp = self.compile_queue.remove(index)?;
+        if let Some(origin) = self.loads.get(&fp).and_then(|l| l.origin) {
+            self.compile_round += 1;
+            self.compile_turns.put(origin, self.compile_round + 1);
+        }
+        Some(fp)
     }
 
     /// The driver's answer to an [`Event::Compile`].

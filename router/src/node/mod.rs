@@ -282,6 +282,11 @@ pub struct Node {
     compile_queue: VecDeque<Fingerprint>,
     /// Compilations handed to the driver and not answered yet (loads and tier-ups).
     compiling: usize,
+    /// When each origin (previous node, source) last had a module compiled, in compile
+    /// rounds: the fair turn between sources (`demand.rs`, `next_to_compile`).
+    compile_turns: LruCache<(IpAddr, IpAddr), u64>,
+    /// Compiles started so far (the clock of `compile_turns`).
+    compile_round: u64,
     /// Evaluations on baseline code so far, of protocols that may be optimized.
     tier_counts: BTreeMap<Fingerprint, u32>,
     /// Protocols whose optimizing compile is out.
@@ -388,6 +393,10 @@ impl Node {
             held_bytes: 0,
             compile_queue: VecDeque::new(),
             compiling: 0,
+            compile_turns: LruCache::new(
+                NonZeroUsize::new(d.max_tracked_peers).unwrap_or(NonZeroUsize::MIN),
+            ),
+            compile_round: 0,
             tier_counts: BTreeMap::new(),
             tiering: BTreeSet::new(),
             tier_refused: BTreeSet::new(),
