@@ -372,6 +372,8 @@ struct RawDriver {
     udp_send_buffer: Option<usize>,
     app_queue: Option<Spanned<usize>>,
     max_app_connections: Option<Spanned<usize>>,
+    code_store: Option<String>,
+    code_store_max_bytes: Option<u64>,
 }
 
 // ---- Loading and validation ----------------------------------------------------------------
@@ -1023,6 +1025,16 @@ impl Config {
                 1,
                 d.max_app_connections,
             )?,
+            // Relative to the configuration file, like `pin`; "" turns the store off.
+            code_store: match v.code_store.as_deref() {
+                None => d
+                    .code_store
+                    .as_deref()
+                    .map(|p| resolve(base, &p.to_string_lossy())),
+                Some("") => None,
+                Some(p) => Some(resolve(base, p)),
+            },
+            code_store_max_bytes: v.code_store_max_bytes.unwrap_or(d.code_store_max_bytes),
         };
 
         Ok(Config {
@@ -1199,7 +1211,14 @@ fragment_timeout_ms = 50
         assert_eq!(c.app_socket, PathBuf::from(DEFAULT_APP_SOCKET));
         assert!(c.neighbours.is_empty() && c.routes.is_empty() && c.pins.is_empty());
         assert_eq!(c.fingerprints, FingerprintPolicy::sha256_only());
-        assert_eq!(c.driver, DriverLimits::default());
+        // The code store sits beside the configuration file.
+        assert_eq!(
+            c.driver,
+            DriverLimits {
+                code_store: Some(PathBuf::from("/etc/ants/antsd-code")),
+                ..DriverLimits::default()
+            }
+        );
         assert_eq!(c.demand, DemandLimits::default());
         assert_eq!(c.code_cache, CodeCacheLimits::default());
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 
+use super::code_store::CodeStore;
 use crate::fingerprint::Fingerprint;
 use crate::sandbox::{CompileTier, CompiledCapsule, Compiler, LoadError};
 
@@ -25,6 +26,8 @@ pub(crate) struct CompileWorker {
     compiler: Compiler,
     permits: Arc<Semaphore>,
     done: mpsc::UnboundedSender<CompileDone>,
+    /// Where compiled code is kept across restarts, if anywhere.
+    store: Option<Arc<CodeStore>>,
 }
 
 impl CompileWorker {
@@ -34,12 +37,14 @@ impl CompileWorker {
     pub fn new(
         compiler: Compiler,
         workers: usize,
+        store: Option<Arc<CodeStore>>,
     ) -> (CompileWorker, mpsc::UnboundedReceiver<CompileDone>) {
         let (done, rx) = mpsc::unbounded_channel();
         let worker = CompileWorker {
             compiler,
             permits: Arc::new(Semaphore::new(workers.max(1))),
             done,
+            store,
         };
         (worker, rx)
     }
@@ -49,11 +54,18 @@ impl CompileWorker {
         let compiler = self.compiler.clone();
         let permits = Arc::clone(&self.permits);
         let done = self.done.clone();
+        let store = self.store.clone();
         tokio::spawn(async move {
             // The semaphore is never closed, so acquiring only waits for a free worker.
             let _permit = permits.acquire_owned().await;
             let job = tokio::task::spawn_blocking(move || {
-                compiler.compile_tier(fingerprint, &bytes, tier)
+                let result = compiler.compile_tier(fingerprint, &bytes, tier);
+                // Kept for the next start, on the worker: the forwarding path never waits
+                // for the disk.
+                if let (Ok(code), Some(store)) = (&result, &store) {
+                    store.put(&compiler, &bytes, code);
+                }
+                result
             });
             let result = job.await.unwrap_or_else(|e| {
                 Err(LoadError::Rejected(format!(
@@ -77,7 +89,7 @@ mod tests {
     #[tokio::test]
     async fn compiles_valid_modules_and_reports_invalid_ones() {
         let sandbox = Sandbox::new(SandboxLimits::default()).unwrap();
-        let (worker, mut rx) = CompileWorker::new(sandbox.compiler(), 1);
+        let (worker, mut rx) = CompileWorker::new(sandbox.compiler(), 1, None);
         let good = wat::parse_str(
             r#"(module (memory (export "memory") 1)
                  (func (export "ants_evaluate") (result i32) i32.const 0))"#,

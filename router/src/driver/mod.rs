@@ -14,6 +14,7 @@
 //! equal-sized datagrams to one neighbour on send, through `quinn-udp`), and a bounded burst
 //! of ready datagrams is handled before the loop looks at its other inputs.
 
+pub mod code_store;
 mod compile;
 mod udp;
 
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -35,6 +37,7 @@ use crate::node::{DropReason, Event, Node, NodeError, NodeStats, Transmit};
 use crate::routing::RoutingTable;
 use crate::sandbox::LogLevel;
 use crate::time::Timestamp;
+use code_store::CodeStore;
 use compile::{CompileDone, CompileWorker};
 use udp::UdpIo;
 
@@ -61,6 +64,11 @@ pub struct DriverLimits {
     pub app_queue: usize,
     /// Application connections open at once; more are refused.
     pub max_app_connections: usize,
+    /// Directory of the on-disk code store (`code_store.rs`); `None` keeps compiled code in
+    /// memory only.
+    pub code_store: Option<std::path::PathBuf>,
+    /// Bound of the code store, in bytes.
+    pub code_store_max_bytes: u64,
 }
 
 impl Default for DriverLimits {
@@ -71,6 +79,9 @@ impl Default for DriverLimits {
             udp_send_buffer: 4 * 1024 * 1024,
             app_queue: 8192,
             max_app_connections: 64,
+            // Relative paths are taken from the configuration file's directory.
+            code_store: Some(std::path::PathBuf::from("antsd-code")),
+            code_store_max_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -175,6 +186,8 @@ pub struct Driver {
     start: Instant,
     compile: CompileWorker,
     compiled: mpsc::UnboundedReceiver<CompileDone>,
+    /// The on-disk code store, if configured and usable.
+    store: Option<Arc<CodeStore>>,
     app: AppServer,
     app_events: mpsc::Receiver<AppEvent>,
     listeners: HashMap<u16, Listener>,
@@ -227,8 +240,38 @@ impl Driver {
             path: config.app_socket.clone(),
             error,
         })?;
-        let (compile, compiled) =
-            CompileWorker::new(node.compiler(), config.driver.compile_workers);
+        let store = config.driver.code_store.as_ref().and_then(|dir| {
+            CodeStore::open(dir, config.driver.code_store_max_bytes)
+                .map_err(|e| {
+                    tracing::warn!(dir = %dir.display(),
+                        "code store unavailable, compiled code stays in memory: {e}");
+                })
+                .ok()
+                .map(Arc::new)
+        });
+        if let Some(store) = &store {
+            let started = Instant::now();
+            let mut loaded = 0;
+            let mut stored = store.load_all(&node.compiler());
+            // Optimized code last, so that it replaces the baseline code of the same module.
+            stored.sort_by_key(|s| s.code.tier());
+            for stored in stored {
+                match node.preload(timestamp(start), stored.module, stored.code) {
+                    Ok(_) => loaded += 1,
+                    Err(e) => tracing::debug!("stored code not preloaded: {e}"),
+                }
+            }
+            tracing::info!(
+                protocols = loaded,
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "compiled code loaded from the code store"
+            );
+        }
+        let (compile, compiled) = CompileWorker::new(
+            node.compiler(),
+            config.driver.compile_workers,
+            store.clone(),
+        );
         let mut pinned = Vec::new();
         let now = timestamp(start);
         for pin in &config.pins {
@@ -249,6 +292,7 @@ impl Driver {
             start,
             compile,
             compiled,
+            store,
             app,
             app_events,
             listeners: HashMap::new(),
@@ -570,6 +614,7 @@ impl Driver {
             listening_ports: Vec<u16>,
             pinned: Vec<String>,
             stats: &'a DriverStats,
+            code_store: Option<&'a code_store::CodeStoreStats>,
         }
         #[derive(Serialize)]
         struct Status<'a> {
@@ -593,6 +638,7 @@ impl Driver {
                 listening_ports: ports,
                 pinned: self.pinned.iter().map(ToString::to_string).collect(),
                 stats: &self.stats,
+                code_store: self.store.as_deref().map(|s| &s.stats),
             },
             node: self.node.status(),
         };

@@ -542,6 +542,36 @@ impl Node {
         Ok(fp)
     }
 
+    /// Code compiled earlier (the daemon's on-disk code store): `module` and its compiled form
+    /// go into the code cache (unpinned, evicted like demand-loaded code), so capsules of the
+    /// protocol run at once, without a load or a compile. Refused if the bytes do not hash to
+    /// the code's fingerprint or the cache has no room.
+    pub fn preload(
+        &mut self,
+        now: Timestamp,
+        module: Vec<u8>,
+        compiled: CompiledCapsule,
+    ) -> Result<Fingerprint, NodeError> {
+        self.set_now(now);
+        let fp = compiled.fingerprint();
+        if !fp.matches(&module) {
+            return Err(NodeError::Module(LoadError::Rejected(format!(
+                "stored module does not hash to {fp}"
+            ))));
+        }
+        if !self.code.contains(&fp) {
+            let module: Arc<[u8]> = module.into();
+            let evicted = self.code.insert(fp, module)?;
+            self.evicted(evicted);
+            self.cached.insert(fp);
+        }
+        let size = compiled.compiled_len();
+        let evicted = self.code.attach_compiled(fp, compiled, size)?;
+        self.evicted(evicted);
+        self.stats.protocols_preloaded += 1;
+        Ok(fp)
+    }
+
     /// A local application sends a capsule of a registered protocol; it is evaluated on this
     /// node first (source = previous = this node), like any arriving capsule. If the protocol
     /// is still compiling, the capsule waits for it.

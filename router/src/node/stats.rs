@@ -315,6 +315,8 @@ pub struct NodeStats {
     pub tier_ups_failed: u64,
     /// Protocols registered by local applications.
     pub protocols_registered: u64,
+    /// Protocols whose compiled code was loaded from the daemon's code store at start.
+    pub protocols_preloaded: u64,
     /// Code cache lookups that found compiled code.
     pub cache_hits: u64,
     /// Code cache lookups that did not.

@@ -277,6 +277,84 @@ impl Compiler {
     }
 }
 
+impl Compiler {
+    /// A fingerprint of the engine configuration of `tier`: serialized code made by another
+    /// configuration (or another wasmtime) must not be loaded, and is keyed apart by it.
+    pub fn engine_key(&self, tier: CompileTier) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let engine = match tier {
+            CompileTier::Baseline => &self.baseline.engine,
+            CompileTier::Optimized => &self.optimized.engine,
+        };
+        // SHA-256 under `Hasher`: the same configuration gives the same key in every process
+        // and every build (std's hashers promise neither).
+        struct Sha(sha2::Sha256);
+        impl Hasher for Sha {
+            fn write(&mut self, bytes: &[u8]) {
+                sha2::Digest::update(&mut self.0, bytes);
+            }
+            fn finish(&self) -> u64 {
+                let digest = sha2::Digest::finalize(self.0.clone());
+                u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]))
+            }
+        }
+        let mut hasher = Sha(<sha2::Sha256 as sha2::Digest>::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        tier.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The compiled code in wasmtime's serialized form, for the on-disk code store.
+    pub fn serialize(&self, code: &CompiledCapsule) -> Result<Vec<u8>, LoadError> {
+        code.pre
+            .module()
+            .serialize()
+            .map_err(|e| LoadError::Rejected(format!("serialize: {e:#}")))
+    }
+
+    /// Code serialized by [`Compiler::serialize`] with the same engine configuration, for
+    /// `module` (whose bytes the caller has hashed to `fingerprint`).
+    ///
+    /// # Safety
+    /// `serialized` is machine code that will run: it must be exactly what
+    /// [`Compiler::serialize`] produced in a process of this build, checked for integrity by
+    /// the caller (the code store keeps a SHA-256 of it). Wasmtime refuses code made by another
+    /// engine configuration or version, but it cannot tell tampered code from genuine.
+    pub unsafe fn deserialize(
+        &self,
+        fingerprint: Fingerprint,
+        module: &[u8],
+        tier: CompileTier,
+        serialized: &[u8],
+    ) -> Result<CompiledCapsule, LoadError> {
+        let started = std::time::Instant::now();
+        let engine = match tier {
+            CompileTier::Baseline => &self.baseline,
+            CompileTier::Optimized => &self.optimized,
+        };
+        // SAFETY: the caller guarantees the bytes came from `serialize` with this engine's
+        // configuration and were checked for integrity (see the function's contract).
+        let compiled = unsafe { Module::deserialize(&engine.engine, serialized) }
+            .map_err(|e| LoadError::Rejected(format!("stored code: {e:#}")))?;
+        let pre = engine
+            .linker
+            .instantiate_pre(&compiled)
+            .map_err(|e| LoadError::Rejected(format!("{e:#}")))?;
+        let shape = Complexity::of(module)
+            .ok_or_else(|| LoadError::Malformed("unreadable code section".to_string()))?;
+        Ok(CompiledCapsule {
+            fingerprint,
+            pre,
+            module_len: module.len(),
+            instantiation_cost: cost::instantiation(initial_memory_bytes(&compiled)),
+            compile_time: started.elapsed(),
+            tier,
+            optimizable: self.check_optimizable(&shape).is_ok(),
+            baseline_time: None,
+        })
+    }
+}
+
 /// Counters of a [`Sandbox`], monotonically increasing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SandboxStats {
