@@ -58,9 +58,9 @@ fn shape(name: &str, n: usize) -> String {
         // n locals, each read and written (register pressure).
         "locals" => {
             for i in 1..n {
-                let _ = write!(
+                let _ = writeln!(
                     b,
-                    "(local.set {i} (i64.add (local.get {i}) (local.get {})))\n",
+                    "(local.set {i} (i64.add (local.get {i}) (local.get {})))",
                     i - 1
                 );
             }
@@ -69,7 +69,6 @@ fn shape(name: &str, n: usize) -> String {
                 &b,
                 "",
             )
-            .replace("(i32.const 0)))", "(i32.const 0)))")
         }
         // One branch table with n targets over 64 nested blocks.
         "br_table" => {
@@ -101,9 +100,9 @@ fn shape(name: &str, n: usize) -> String {
         // Loops nested n deep, each with its own local live across it.
         "loops with locals" => {
             for i in 0..n {
-                let _ = write!(
+                let _ = writeln!(
                     b,
-                    "(loop (local.set {i} (i32.add (local.get {i}) (i32.const 1))) (br_if 0 (local.get {i}))\n"
+                    "(loop (local.set {i} (i32.add (local.get {i}) (i32.const 1))) (br_if 0 (local.get {i}))"
                 );
             }
             b.push_str(&")".repeat(n));

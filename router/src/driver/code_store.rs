@@ -196,7 +196,7 @@ impl CodeStore {
                     .collect()
             })
             .unwrap_or_default();
-        entries.sort_by(|a, b| b.2.cmp(&a.2));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.2));
         entries
     }
 
