@@ -550,6 +550,9 @@ fn daemon_plan(
             "\n[[routes]]\nprefix = \"{prefix}\"\nvia = \"{via}\"\n"
         );
     }
+    // A namespace topology lives until `down`, which removes only what `up` wrote: compiled
+    // code stays in memory.
+    let _ = write!(config, "\n[driver]\ncode_store = \"\"\n");
     Ok(DaemonPlan {
         config_path: state_dir.join(format!("{}.toml", n.name)),
         config,
