@@ -248,8 +248,13 @@ impl Compiler {
         let started = std::time::Instant::now();
         // The node API rules; WebAssembly validation happens once, in `from_binary`.
         validate::check_module(bytes, &self.limits)?;
-        let shape = Complexity::of(bytes)
-            .ok_or_else(|| LoadError::Malformed("unreadable code section".to_string()))?;
+        let Some(shape) = Complexity::of(bytes) else {
+            // Code that does not parse: the validator says why, as `validate` would.
+            return Err(match Module::validate(&self.baseline.engine, bytes) {
+                Err(invalid) => LoadError::Rejected(format!("{invalid:#}")),
+                Ok(()) => LoadError::Malformed("unreadable code section".to_string()),
+            });
+        };
         let optimizable = self.check_optimizable(&shape);
         let engine = match tier {
             CompileTier::Baseline => &self.baseline,
