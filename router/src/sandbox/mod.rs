@@ -265,12 +265,13 @@ impl Compiler {
         };
         // Validation runs inside `from_binary`; on a refusal, the standalone validator names
         // the reason exactly as `validate` does (a compiler's own message words it otherwise).
-        let module = Module::from_binary(&engine.engine, bytes).map_err(|e| {
-            match Module::validate(&self.baseline.engine, bytes) {
-                Err(invalid) => LoadError::Rejected(format!("{invalid:#}")),
-                Ok(()) => LoadError::Rejected(format!("{e:#}")),
-            }
-        })?;
+        let module =
+            Module::from_binary(&engine.engine, bytes).map_err(|e| {
+                match Module::validate(&self.baseline.engine, bytes) {
+                    Err(invalid) => LoadError::Rejected(format!("{invalid:#}")),
+                    Ok(()) => LoadError::Rejected(format!("{e:#}")),
+                }
+            })?;
         let pre = engine
             .linker
             .instantiate_pre(&module)
