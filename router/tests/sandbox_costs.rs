@@ -312,3 +312,38 @@ fn costs_are_counted_per_protocol() {
     assert_eq!(m.stops.total(), 0);
     assert!(m.fuel_max < 1_000);
 }
+
+/// The compile bomb of the compilation issue: a 64 KiB module of loops nested 9,000 deep,
+/// each branching back to itself, took Cranelift minutes. It gets its baseline code, runs, and
+/// is refused by the optimizing tier before that compiler starts.
+#[test]
+fn a_compile_bomb_gets_baseline_code_and_is_never_optimized() {
+    use ants_router::fingerprint::Fingerprint;
+    use ants_router::sandbox::{CompileTier, Sandbox};
+    let depth = 9_000;
+    let mut text = String::from(
+        "(module (memory (export \"memory\") 1) (func (export \"ants_evaluate\") (result i32) (local i32)\n",
+    );
+    text.push_str(&"(loop (br_if 0 (local.get 0))\n".repeat(depth));
+    text.push_str(&")".repeat(depth));
+    text.push_str("(i32.const 0)))");
+    let wasm = wat::parse_str(text).unwrap();
+    assert!(wasm.len() <= 64 * 1024);
+    let compiler = Sandbox::new(SandboxLimits::default()).unwrap().compiler();
+    let fp = Fingerprint::sha256(&wasm);
+    let baseline = compiler.compile(fp, &wasm).unwrap();
+    assert_eq!(baseline.tier(), CompileTier::Baseline);
+    assert!(!baseline.optimizable());
+    let refused = compiler
+        .compile_tier(fp, &wasm, CompileTier::Optimized)
+        .unwrap_err();
+    assert_eq!(refused.name(), "too_complex_to_optimize");
+    assert!(
+        refused.to_string().contains("block nesting is 9000"),
+        "{refused}"
+    );
+    // The baseline code runs.
+    let mut n = node(SandboxLimits::default());
+    let p = n.load(&wasm).unwrap();
+    assert_eq!(n.evaluate(&p, &capsule()).result, Ok(()));
+}
