@@ -51,9 +51,11 @@ use network::{Direction, Offer};
 use rng::SplitMix64;
 
 /// Virtual time one compilation takes on a node unless the file or the caller says otherwise:
-/// the measured Cranelift time for a ~13 KB capsule on the project's machines (63 ms median
-/// for the 12.4 KB forward module, `docs/benchmarks.md`, demand-load section).
-pub const DEFAULT_COMPILE_DELAY: Duration = Duration::from_millis(60);
+/// the measured baseline (Winch) compile in a router's driver for the 12.5 KB forward capsule
+/// (6.7 ms median, `docs/benchmarks.md`, "the first capsule over 4 hops per tier"). Real
+/// routers compile every protocol's first code with it; the optimizing tier comes later, in
+/// the background, and the emulator does not model it.
+pub const DEFAULT_COMPILE_DELAY: Duration = Duration::from_millis(7);
 
 /// Default length of the link-load measurement period.
 pub const DEFAULT_LOAD_WINDOW: Duration = Duration::from_millis(100);
