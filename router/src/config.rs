@@ -361,6 +361,7 @@ struct RawDemand {
     max_loopback: Option<usize>,
     state_purge_interval_ms: Option<Spanned<u64>>,
     ask_unknown_nodes: Option<bool>,
+    announce_code: Option<bool>,
     serve_unknown_nodes: Option<bool>,
 }
 
@@ -997,6 +998,7 @@ impl Config {
                 d.state_purge_interval,
             )?,
             ask_unknown_nodes: m.ask_unknown_nodes.unwrap_or(d.ask_unknown_nodes),
+            announce_code: m.announce_code.unwrap_or(d.announce_code),
             serve_unknown_nodes: m.serve_unknown_nodes.unwrap_or(d.serve_unknown_nodes),
         };
 

@@ -96,8 +96,12 @@ fn ping_demand_loads_hop_by_hop_then_ten_thousand_capsules_arrive() {
     for st in &s[1..] {
         assert_eq!(stat(st, "loads_started"), 1, "{st}");
         assert_eq!(stat(st, "loads_completed"), 1, "{st}");
-        assert!(stat(st, "capsules_held") >= 1, "{st}");
     }
+    // r2 held the first ping while it loaded; r3 was told by r2 as soon as r2 had the code,
+    // so it loaded ahead of the capsule (and may not have held it at all).
+    assert!(stat(&s[1], "capsules_held") >= 1, "{}", s[1]);
+    assert_eq!(stat(&s[1], "announces_sent"), 1, "{}", s[1]);
+    assert_eq!(stat(&s[2], "announces_received"), 1, "{}", s[2]);
     // Hop by hop: r2 fetched from r1, r3 from r2.
     assert_eq!(stat(&s[0], "requests_served"), 1, "{}", s[0]);
     assert_eq!(stat(&s[1], "requests_served"), 1, "{}", s[1]);

@@ -296,7 +296,11 @@ fn local_applications_register_and_send_within_the_rules() {
 
 #[test]
 fn registered_protocols_are_never_evicted() {
-    let mut n = node_with(|c| c.code_cache.max_entries = 2);
+    // Without announces, so that every transmit counted is a capsule.
+    let mut n = node_with(|c| {
+        c.code_cache.max_entries = 2;
+        c.demand.announce_code = false;
+    });
     let wasm = forward_wasm();
     let pinned = register(&mut n, wasm.clone());
     // Two demand-loaded protocols through a cache of two entries, one of them pinned.
@@ -483,8 +487,12 @@ fn timers_cover_loads_and_state_and_nothing_else() {
 
 #[test]
 fn forwarding_a_loaded_protocol_does_not_wait_for_a_pending_compile() {
-    // Without tier-ups, so that the only compile requested is the second protocol's.
-    let mut n = node_with(|c| c.sandbox.tier_up_after = 0);
+    // Without tier-ups, so that the only compile requested is the second protocol's, and
+    // without announces, so that every transmit is a capsule.
+    let mut n = node_with(|c| {
+        c.sandbox.tier_up_after = 0;
+        c.demand.announce_code = false;
+    });
     let fp = register(&mut n, forward_wasm());
     let forward = capsule(fp, 9, b"payload");
     let measure = |n: &mut Node| {

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 
 use ants_router::fingerprint::Fingerprint;
 use ants_router::wire::{
-    CapsulePacket, CapsuleRepr, CodeCookiePacket, CodeCookieRepr, CodeFragmentPacket,
-    CodeFragmentRepr, CodeMissingPacket, CodeMissingRepr, CodeRequestPacket, CodeRequestRepr,
-    Cookie, Frame, WireError,
+    CapsulePacket, CapsuleRepr, CodeAnnouncePacket, CodeAnnounceRepr, CodeCookiePacket,
+    CodeCookieRepr, CodeFragmentPacket, CodeFragmentRepr, CodeMissingPacket, CodeMissingRepr,
+    CodeRequestPacket, CodeRequestRepr, Cookie, Frame, WireError,
 };
 
 /// The empty WebAssembly module; every example's type is its hash.
@@ -148,6 +148,10 @@ fn expected_frames() -> BTreeMap<&'static str, Frame<'static>> {
                 cookie: example_cookie(),
             }),
         ),
+        (
+            "code-announce",
+            Frame::CodeAnnounce(CodeAnnounceRepr { fingerprint: fp }),
+        ),
     ])
 }
 
@@ -222,7 +226,7 @@ fn valid_examples_decode_to_the_stated_values_and_reencode_identically() {
         );
         kinds.insert(frame.kind());
     }
-    assert_eq!(kinds.len(), 5, "every frame kind has an example");
+    assert_eq!(kinds.len(), 6, "every frame kind has an example");
 }
 
 #[test]
@@ -263,6 +267,7 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         Frame::CodeFragment(_) => "code_fragment",
         Frame::CodeMissing(_) => "code_missing",
         Frame::CodeCookie(_) => "code_cookie",
+        Frame::CodeAnnounce(_) => "code_announce",
     };
     let mut add = |name: String, frame: Frame<'_>| {
         let bytes = frame.to_vec().unwrap();
@@ -334,6 +339,9 @@ fn seed_is_valid(target: &str, bytes: &[u8]) -> Result<(), String> {
         "code_missing" => CodeMissingPacket::new_checked(bytes)
             .and_then(|p| CodeMissingRepr::parse(&p))
             .map(|r| r.to_vec()),
+        "code_announce" => CodeAnnouncePacket::new_checked(bytes)
+            .and_then(|p| CodeAnnounceRepr::parse(&p))
+            .map(|r| r.to_vec()),
         "code_cookie" => CodeCookiePacket::new_checked(bytes)
             .and_then(|p| CodeCookieRepr::parse(&p))
             .map(|r| r.to_vec()),
@@ -382,6 +390,7 @@ fn committed_fuzz_seeds_are_valid_and_complete() {
         targets,
         [
             "capsule",
+            "code_announce",
             "code_cookie",
             "code_fragment",
             "code_missing",

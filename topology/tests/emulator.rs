@@ -181,10 +181,14 @@ fn ping_crosses_legacy_routers_and_loads_code_hop_by_hop() {
         Timestamp::ZERO + ants_topology::emulator::DEFAULT_COMPILE_DELAY,
         "registration compiles too"
     );
+    // Each hop had the code after the one before it; with code announces, a hop starts
+    // loading while the previous one compiles, so their compiles overlap.
+    assert!(loads.windows(2).all(|w| w[0].2 < w[1].2), "{loads:?}");
     assert!(
         loads
             .windows(2)
-            .all(|w| w[0].2 + emu.compile_delay() <= w[1].2)
+            .any(|w| w[0].2 + emu.compile_delay() > w[1].2),
+        "the compiles overlap: {loads:?}"
     );
 
     // Legacy routers forwarded datagrams (capsules and code) but evaluated nothing.

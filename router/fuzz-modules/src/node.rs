@@ -28,8 +28,8 @@ use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{CompiledCapsule, Compiler, Sandbox};
 use ants_router::time::Timestamp;
 use ants_router::wire::{
-    CapsuleRepr, CodeCookieRepr, CodeFragmentRepr, CodeMissingRepr, CodeRequestRepr, Cookie, Frame,
-    FrameKind,
+    CapsuleRepr, CodeAnnounceRepr, CodeCookieRepr, CodeFragmentRepr, CodeMissingRepr,
+    CodeRequestRepr, Cookie, Frame, FrameKind,
 };
 
 /// Senders: the driver names a configured neighbour or peer, or cannot name the sender.
@@ -140,6 +140,9 @@ fn arrivals(kind: Option<FrameKind>, s: &NodeStats) -> u64 {
         }
         Some(FrameKind::CodeMissing) => s.code_missing_received + drop("unsolicited_code"),
         Some(FrameKind::CodeCookie) => s.cookies_received + drop("unsolicited_code"),
+        Some(FrameKind::CodeAnnounce) => {
+            s.announces_received + s.announces_ignored + drop("unsolicited_code")
+        }
     }
 }
 
@@ -258,9 +261,10 @@ pub fn run(data: &[u8]) -> NodeReport {
                 None
             }
             8 => Some(vec![arg; usize::from(arg % 64)]),
+            10 => Some(CodeAnnounceRepr { fingerprint: fp }.to_vec()),
             _ => {
                 // A valid prefix of some kind with garbage after it.
-                let kind = 1 + arg % 5;
+                let kind = 1 + arg % 6;
                 let mut bytes = vec![0x41, 0x4e, 1, kind, arg & 1, 1];
                 bytes.resize(6 + usize::from(arg), arg);
                 Some(bytes)
@@ -283,9 +287,9 @@ pub fn run(data: &[u8]) -> NodeReport {
         }
         while let Some(event) = node.poll_event() {
             if let Event::Compile {
-            fingerprint, bytes, ..
-        } = event
-        {
+                fingerprint, bytes, ..
+            } = event
+            {
                 pending_compiles.push((fingerprint, bytes));
             }
         }

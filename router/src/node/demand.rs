@@ -20,11 +20,12 @@ use std::time::Duration;
 
 use super::{DropReason, Event, LoadStatus, Node, Transmit};
 use crate::fingerprint::Fingerprint;
+use crate::routing::NextHop;
 use crate::sandbox::{CompileTier, CompiledCapsule, LoadError};
 use crate::time::Timestamp;
 use crate::wire::{
-    CapsulePacket, CapsuleRepr, CodeCookieRepr, CodeFragmentRepr, CodeMissingRepr, CodeRequestRepr,
-    fragment_count, fragment_range, max_mask_len,
+    CapsulePacket, CapsuleRepr, CodeAnnounceRepr, CodeCookieRepr, CodeFragmentRepr,
+    CodeMissingRepr, CodeRequestRepr, fragment_count, fragment_range, max_mask_len,
 };
 
 /// Code sources one load may try: the first capsule's previous node and source, and those of
@@ -421,6 +422,7 @@ impl Node {
                 return self.fail_load(fp, DropReason::CodeCacheFull);
             }
         }
+        self.announce_to_next_hops(fp, peer);
         if let Some(load) = self.loads.get_mut(&fp) {
             load.phase = Phase::WaitingToCompile {
                 bytes,
@@ -429,6 +431,71 @@ impl Node {
             self.compile_queue.push_back(fp);
         }
         self.start_compiles();
+    }
+
+    /// Tells the neighbours the held capsules go to next that this module is here, so they
+    /// ask for it now and compile it while this node does (before the capsule reaches them).
+    /// The next hop is the routing table's toward each capsule's destination: a capsule's
+    /// code may still send it elsewhere, and then that neighbour only loaded early.
+    fn announce_to_next_hops(&mut self, fp: Fingerprint, source: IpAddr) {
+        if !self.config.demand.announce_code {
+            return;
+        }
+        let Some(load) = self.loads.get(&fp) else {
+            return;
+        };
+        let me = self.config.address;
+        let mut targets: Vec<IpAddr> = Vec::new();
+        for frame in &load.held {
+            let Ok(packet) = CapsulePacket::new_checked(&frame[..]) else {
+                continue;
+            };
+            if let Some(NextHop::Neighbour(n)) = self.ctx.routing.lookup(packet.destination(), me)
+                && n != source
+                && n != me
+                && !targets.contains(&n)
+            {
+                targets.push(n);
+            }
+        }
+        for to in targets {
+            let bytes = CodeAnnounceRepr { fingerprint: fp }.to_vec();
+            self.transmits.push_back(Transmit { to, bytes });
+            self.stats.announces_sent += 1;
+        }
+    }
+
+    /// A neighbour announced a module it has just loaded: start loading it from that
+    /// neighbour now, unless it is here, loading, rejected, or there is no room.
+    pub(super) fn on_code_announce(&mut self, from: Option<IpAddr>, announce: &CodeAnnounceRepr) {
+        let fp = announce.fingerprint;
+        // Only a configured neighbour's announce counts: it only says whom to ask.
+        let Some(neighbour) = from.filter(|n| self.ctx.routing.neighbour(*n).is_some()) else {
+            return self.drop_with(DropReason::UnsolicitedCode, Some(fp));
+        };
+        let demand = &self.config.demand;
+        let rejected = self.rejected.peek(&fp).is_some_and(|r| self.now < r.until);
+        if !demand.announce_code
+            || !self.config.fingerprints.accepts(fp.algorithm())
+            || self.code.contains(&fp)
+            || self.loads.contains_key(&fp)
+            || rejected
+            || self.loads.len() >= demand.max_concurrent_loads
+            || !self.load_limiter.take(neighbour, 1, self.now)
+        {
+            self.stats.announces_ignored += 1;
+            return;
+        }
+        let fetch = Fetch::new(neighbour, self.now, demand.fragment_timeout);
+        let mut load = Load::new(false, Phase::Fetching(fetch));
+        load.sources = vec![neighbour];
+        load.on_demand = true;
+        load.origin = Some((neighbour, neighbour));
+        self.loads.insert(fp, load);
+        self.stats.loads_started += 1;
+        self.stats.announces_received += 1;
+        tracing::debug!(fingerprint = %fp, source = %neighbour, "announced: loading ahead");
+        self.send_request(fp, neighbour, 0, Vec::new());
     }
 
     /// A code-missing answer arrived: the asked source does not hold the module.

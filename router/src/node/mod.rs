@@ -149,6 +149,10 @@ pub struct DemandLimits {
     /// `loads_per_peer_per_second`, burst `load_burst`). Off by default: a capsule's sender
     /// chooses those addresses.
     pub ask_unknown_nodes: bool,
+    /// Announce a just-verified module to the neighbour its held capsule goes to next, so that
+    /// neighbour loads and compiles it while this node still compiles (`docs/node.md`,
+    /// Announcing code). Only neighbours are told, once per load, in one 40-byte frame.
+    pub announce_code: bool,
     /// Serve code to nodes that are not configured neighbours or peers. Off by default. Like
     /// every requester, such a node gets code only after echoing a cookie (proof that it
     /// receives at its address); before that, one small cookie frame per request.
@@ -175,6 +179,7 @@ impl Default for DemandLimits {
             max_loopback: 256,
             state_purge_interval: Duration::from_secs(1),
             ask_unknown_nodes: false,
+            announce_code: true,
             serve_unknown_nodes: false,
         }
     }

@@ -26,6 +26,7 @@ impl Node {
             Ok(Frame::CodeFragment(repr)) => self.on_code_fragment(from, &repr),
             Ok(Frame::CodeMissing(repr)) => self.on_code_missing(from, &repr),
             Ok(Frame::CodeCookie(repr)) => self.on_code_cookie(from, &repr),
+            Ok(Frame::CodeAnnounce(repr)) => self.on_code_announce(from, &repr),
         }
     }
 

@@ -300,6 +300,13 @@ pub struct NodeStats {
     pub cookies_stale: u64,
     /// Cookies accepted from a code source this node asked (each re-sends the request).
     pub cookies_received: u64,
+    /// Code announces sent to the next hop of a held capsule once its module was verified.
+    pub announces_sent: u64,
+    /// Code announces from a neighbour that started a load here before its capsule came.
+    pub announces_received: u64,
+    /// Code announces from a neighbour that changed nothing (code here or loading already,
+    /// rejected type, no room for a load, the neighbour's load rate spent).
+    pub announces_ignored: u64,
     /// Code requests not sent because the node asked is not a configured neighbour or peer
     /// and was asked too often (only with `ask_unknown_nodes`).
     pub requests_suppressed: u64,

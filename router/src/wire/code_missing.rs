@@ -59,8 +59,13 @@ impl<T: AsRef<[u8]>> CodeMissingPacket<T> {
 
     /// Validates the whole frame: prefix, size bound, exact length, reserved bytes.
     pub fn check(&self) -> Result<(), WireError> {
+        self.check_kind(FrameKind::CodeMissing)
+    }
+
+    /// [`Self::check`] for another kind with the same layout (the code announce frame).
+    pub(crate) fn check_kind(&self, kind: FrameKind) -> Result<(), WireError> {
         let buf = self.buffer.as_ref();
-        let algorithm = check_prefix(buf, FrameKind::CodeMissing)?;
+        let algorithm = check_prefix(buf, kind)?;
         let end = field::fingerprint(algorithm.digest_len()).end;
         if buf.len() < end {
             return Err(WireError::Truncated {
@@ -127,9 +132,18 @@ impl CodeMissingRepr {
         &self,
         packet: &mut CodeMissingPacket<&mut T>,
     ) {
+        self.emit_kind(packet, FrameKind::CodeMissing);
+    }
+
+    /// [`Self::emit`] as another kind with the same layout (the code announce frame).
+    pub(crate) fn emit_kind<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(
+        &self,
+        packet: &mut CodeMissingPacket<&mut T>,
+        kind: FrameKind,
+    ) {
         let buf = packet.buffer.as_mut();
         Prefix {
-            kind: FrameKind::CodeMissing,
+            kind,
             algorithm: self.fingerprint.algorithm(),
         }
         .emit(buf);

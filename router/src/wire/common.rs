@@ -57,16 +57,19 @@ pub enum FrameKind {
     CodeMissing = 4,
     /// The answer to a code request without a valid cookie: ask again with this one.
     CodeCookie = 5,
+    /// A neighbour has just loaded a module whose capsule comes to this node next.
+    CodeAnnounce = 6,
 }
 
 impl FrameKind {
     /// Every kind, in wire-code order.
-    pub const ALL: [FrameKind; 5] = [
+    pub const ALL: [FrameKind; 6] = [
         FrameKind::Capsule,
         FrameKind::CodeRequest,
         FrameKind::CodeFragment,
         FrameKind::CodeMissing,
         FrameKind::CodeCookie,
+        FrameKind::CodeAnnounce,
     ];
 
     /// The kind for a wire code, if version 1 defines it.
@@ -77,6 +80,7 @@ impl FrameKind {
             3 => Some(FrameKind::CodeFragment),
             4 => Some(FrameKind::CodeMissing),
             5 => Some(FrameKind::CodeCookie),
+            6 => Some(FrameKind::CodeAnnounce),
             _ => None,
         }
     }
@@ -108,6 +112,7 @@ impl FrameKind {
             FrameKind::CodeFragment => "code_fragment",
             FrameKind::CodeMissing => "code_missing",
             FrameKind::CodeCookie => "code_cookie",
+            FrameKind::CodeAnnounce => "code_announce",
         }
     }
 }
@@ -120,6 +125,7 @@ impl fmt::Display for FrameKind {
             FrameKind::CodeFragment => "code fragment",
             FrameKind::CodeMissing => "code missing",
             FrameKind::CodeCookie => "code cookie",
+            FrameKind::CodeAnnounce => "code announce",
         })
     }
 }
@@ -313,8 +319,8 @@ mod tests {
             Err(WireError::UnknownKind(0))
         );
         assert_eq!(
-            Prefix::parse(&[0x41, 0x4e, 1, 6, 0, 1]),
-            Err(WireError::UnknownKind(6))
+            Prefix::parse(&[0x41, 0x4e, 1, 7, 0, 1]),
+            Err(WireError::UnknownKind(7))
         );
         // Only code requests define a flag (bit 0, a cookie follows).
         assert_eq!(

@@ -1,6 +1,6 @@
 //! The wire format: every datagram an active node sends or receives, as bytes.
 //!
-//! Owns the layout of the five frame kinds of version 1 (specified in `docs/wire.md`), each in
+//! Owns the layout of the six frame kinds of version 1 (specified in `docs/wire.md`), each in
 //! its own module with a checked zero-copy view (`XxxPacket::new_checked` validates once, after
 //! which accessors cannot panic) and a parsed form (`XxxRepr` with `parse`, `buffer_len` and
 //! `emit`), in the style of smoltcp's `wire`. [`Frame`] dispatches on the kind byte.
@@ -38,6 +38,7 @@
 //! ```
 
 pub mod capsule;
+pub mod code_announce;
 pub mod code_cookie;
 pub mod code_fragment;
 pub mod code_missing;
@@ -48,6 +49,7 @@ mod error;
 mod proptests;
 
 pub use capsule::{CapsulePacket, CapsuleRepr};
+pub use code_announce::{CodeAnnouncePacket, CodeAnnounceRepr};
 pub use code_cookie::{COOKIE_LEN, CodeCookiePacket, CodeCookieRepr, Cookie};
 pub use code_fragment::{CodeFragmentPacket, CodeFragmentRepr, fragment_count, fragment_range};
 pub use code_missing::{CodeMissingPacket, CodeMissingRepr};
@@ -73,6 +75,8 @@ pub enum Frame<'a> {
     CodeMissing(CodeMissingRepr),
     /// Kind 5.
     CodeCookie(CodeCookieRepr),
+    /// Kind 6.
+    CodeAnnounce(CodeAnnounceRepr),
 }
 
 impl<'a> Frame<'a> {
@@ -94,6 +98,9 @@ impl<'a> Frame<'a> {
             FrameKind::CodeCookie => Frame::CodeCookie(CodeCookieRepr::parse(
                 &CodeCookiePacket::new_unchecked(datagram),
             )?),
+            FrameKind::CodeAnnounce => Frame::CodeAnnounce(CodeAnnounceRepr::parse(
+                &CodeAnnouncePacket::new_unchecked(datagram),
+            )?),
         })
     }
 
@@ -105,6 +112,7 @@ impl<'a> Frame<'a> {
             Frame::CodeFragment(_) => FrameKind::CodeFragment,
             Frame::CodeMissing(_) => FrameKind::CodeMissing,
             Frame::CodeCookie(_) => FrameKind::CodeCookie,
+            Frame::CodeAnnounce(_) => FrameKind::CodeAnnounce,
         }
     }
 
@@ -116,6 +124,7 @@ impl<'a> Frame<'a> {
             Frame::CodeFragment(repr) => repr.fingerprint,
             Frame::CodeMissing(repr) => repr.fingerprint,
             Frame::CodeCookie(repr) => repr.fingerprint,
+            Frame::CodeAnnounce(repr) => repr.fingerprint,
         }
     }
 
@@ -127,6 +136,7 @@ impl<'a> Frame<'a> {
             Frame::CodeFragment(repr) => repr.buffer_len(),
             Frame::CodeMissing(repr) => repr.buffer_len(),
             Frame::CodeCookie(repr) => repr.buffer_len(),
+            Frame::CodeAnnounce(repr) => repr.buffer_len(),
         }
     }
 
@@ -136,7 +146,7 @@ impl<'a> Frame<'a> {
             Frame::Capsule(repr) => repr.validate(),
             Frame::CodeRequest(repr) => repr.validate(),
             Frame::CodeFragment(repr) => repr.validate(),
-            Frame::CodeMissing(_) | Frame::CodeCookie(_) => Ok(()),
+            Frame::CodeMissing(_) | Frame::CodeCookie(_) | Frame::CodeAnnounce(_) => Ok(()),
         }
     }
 
@@ -158,6 +168,7 @@ impl<'a> Frame<'a> {
             Frame::CodeFragment(repr) => repr.emit(&mut CodeFragmentPacket::new_unchecked(buf)),
             Frame::CodeMissing(repr) => repr.emit(&mut CodeMissingPacket::new_unchecked(buf)),
             Frame::CodeCookie(repr) => repr.emit(&mut CodeCookiePacket::new_unchecked(buf)),
+            Frame::CodeAnnounce(repr) => repr.emit(&mut CodeAnnouncePacket::new_unchecked(buf)),
         }
         Ok(len)
     }
@@ -191,6 +202,12 @@ impl<'a> From<CodeFragmentRepr<'a>> for Frame<'a> {
 impl From<CodeMissingRepr> for Frame<'_> {
     fn from(repr: CodeMissingRepr) -> Self {
         Frame::CodeMissing(repr)
+    }
+}
+
+impl From<CodeAnnounceRepr> for Frame<'_> {
+    fn from(repr: CodeAnnounceRepr) -> Self {
+        Frame::CodeAnnounce(repr)
     }
 }
 
@@ -228,6 +245,7 @@ mod tests {
                 fingerprint,
                 cookie: Cookie([3; COOKIE_LEN]),
             }),
+            Frame::CodeAnnounce(CodeAnnounceRepr { fingerprint }),
         ]
     }
 

@@ -37,6 +37,9 @@ enum OwnedFrame {
         fingerprint: Fingerprint,
         cookie: Cookie,
     },
+    Announce {
+        fingerprint: Fingerprint,
+    },
 }
 
 impl OwnedFrame {
@@ -86,6 +89,9 @@ impl OwnedFrame {
             } => Frame::CodeCookie(CodeCookieRepr {
                 fingerprint: *fingerprint,
                 cookie: *cookie,
+            }),
+            OwnedFrame::Announce { fingerprint } => Frame::CodeAnnounce(CodeAnnounceRepr {
+                fingerprint: *fingerprint,
             }),
         }
     }
@@ -192,13 +198,20 @@ fn cookie() -> impl Strategy<Value = OwnedFrame> {
 }
 
 fn any_frame() -> impl Strategy<Value = OwnedFrame> {
-    prop_oneof![capsule(), request(), fragment(), missing(), cookie()]
+    prop_oneof![
+        capsule(),
+        request(),
+        fragment(),
+        missing(),
+        cookie(),
+        fingerprint().prop_map(|fingerprint| OwnedFrame::Announce { fingerprint })
+    ]
 }
 
 /// Bytes that usually pass the prefix check, so the kind-specific checks get exercised.
 fn prefixed_bytes() -> impl Strategy<Value = Vec<u8>> {
     (
-        1..=5u8,
+        1..=6u8,
         0..=1u8,
         1..=2u8,
         prop::collection::vec(any::<u8>(), 0..1300),
@@ -286,6 +299,10 @@ fn exercise_views(bytes: &[u8]) {
         let repr = CodeMissingRepr::parse(&p).unwrap();
         assert_eq!(p.fingerprint(), repr.fingerprint);
         assert_eq!(p.algorithm(), repr.fingerprint.algorithm());
+    }
+    if let Ok(p) = CodeAnnouncePacket::new_checked(bytes) {
+        let repr = CodeAnnounceRepr::parse(&p).unwrap();
+        assert_eq!(p.fingerprint(), repr.fingerprint);
     }
     if let Ok(p) = CodeCookiePacket::new_checked(bytes) {
         let repr = CodeCookieRepr::parse(&p).unwrap();

@@ -89,6 +89,7 @@ impl DirectionStats {
             Ok(Frame::CodeFragment(f)) => (f.fingerprint, false),
             Ok(Frame::CodeMissing(m)) => (m.fingerprint, false),
             Ok(Frame::CodeCookie(c)) => (c.fingerprint, false),
+            Ok(Frame::CodeAnnounce(a)) => (a.fingerprint, false),
             Err(_) => {
                 self.unparsed += 1;
                 return;
