@@ -90,7 +90,8 @@ mod announce {
         let fp = sim.register(addr(0), forward_wasm()).unwrap();
         assert!(sim.run_for(ms(100)), "the source compiles its protocol");
         let start = sim.now();
-        sim.send_capsule(addr(0), fp, addr(4), 16, b"first").unwrap();
+        sim.send_capsule(addr(0), fp, addr(4), 16, b"first")
+            .unwrap();
         assert!(sim.run_for(Duration::from_secs(2)));
         let delivered = sim.deliveries_at(addr(4)).next().expect("delivered").at;
         let received: u64 = (0..5)
@@ -111,7 +112,10 @@ mod announce {
         assert_eq!(announced, 2);
         // Four compilations of 20 ms one after the other, against pairs that overlap.
         assert!(without >= ms(80), "{without:?}");
-        assert!(with + ms(30) <= without, "with {with:?}, without {without:?}");
+        assert!(
+            with + ms(30) <= without,
+            "with {with:?}, without {without:?}"
+        );
     }
 
     #[test]
