@@ -1029,10 +1029,12 @@ impl Config {
             )?,
             // Relative to the configuration file, like `pin`; "" turns the store off.
             code_store: match v.code_store.as_deref() {
+                // One directory per node address, so that routers whose files share a
+                // directory never load each other's code.
                 None => d
                     .code_store
                     .as_deref()
-                    .map(|p| resolve(base, &p.to_string_lossy())),
+                    .map(|p| resolve(base, &p.to_string_lossy()).join(address.to_string())),
                 Some("") => None,
                 Some(p) => Some(resolve(base, p)),
             },
@@ -1217,7 +1219,7 @@ fragment_timeout_ms = 50
         assert_eq!(
             c.driver,
             DriverLimits {
-                code_store: Some(PathBuf::from("/etc/ants/antsd-code")),
+                code_store: Some(PathBuf::from("/etc/ants/antsd-code/10.0.0.1")),
                 ..DriverLimits::default()
             }
         );

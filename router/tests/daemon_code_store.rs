@@ -22,7 +22,7 @@ fn a_restarted_router_runs_its_stored_code_and_refuses_a_damaged_entry() {
     let module = capsule("forward");
     let extra = format!("pin = [\"{}\"]", module.display());
     let config = chain_config(dir.path(), &ports, 1, &extra);
-    let store = dir.path().join("antsd-code");
+    let store = dir.path().join("antsd-code").join("127.0.1.1");
 
     // First start: compiled, and written to the store.
     let r1 = Daemon::start(dir.path(), "r1", &config);
