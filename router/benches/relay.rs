@@ -1131,7 +1131,9 @@ fn hop_timeline(sent: Instant) -> Option<Vec<(Duration, Duration)>> {
         let (start, done) = (at(i, Step::Compiling)?, at(i, Step::Loaded)?);
         hops.push((
             done.checked_duration_since(start)?,
-            start.checked_duration_since(previous)?,
+            // Zero when this hop started compiling before the previous one was ready (it was
+            // told ahead by a code announce).
+            start.saturating_duration_since(previous),
         ));
         previous = done;
     }

@@ -58,25 +58,33 @@ impl CompileWorker {
         tokio::spawn(async move {
             // The semaphore is never closed, so acquiring only waits for a free worker.
             let _permit = permits.acquire_owned().await;
-            let job = tokio::task::spawn_blocking(move || {
-                let result = compiler.compile_tier(fingerprint, &bytes, tier);
-                // Kept for the next start, on the worker: the forwarding path never waits
-                // for the disk.
-                if let (Ok(code), Some(store)) = (&result, &store) {
-                    store.put(&compiler, &bytes, code);
-                }
-                result
-            });
+            let job = {
+                let (compiler, bytes) = (compiler.clone(), Arc::clone(&bytes));
+                tokio::task::spawn_blocking(move || {
+                    compiler.compile_tier(fingerprint, &bytes, tier)
+                })
+            };
             let result = job.await.unwrap_or_else(|e| {
                 Err(LoadError::Rejected(format!(
                     "the compiler stopped unexpectedly: {e}"
                 )))
             });
+            let stored = match (&result, store) {
+                (Ok(code), Some(store)) => Some((code.clone(), store)),
+                _ => None,
+            };
             // The receiver is gone only when the driver has stopped.
             let _ = done.send(CompileDone {
                 fingerprint,
                 result,
             });
+            // Kept for the next start once the node has its code: neither the forwarding path
+            // nor the capsules waiting for this compile wait for the disk (a synced write can
+            // take milliseconds). The worker's permit is held until the entry is written.
+            if let Some((code, store)) = stored {
+                let _ =
+                    tokio::task::spawn_blocking(move || store.put(&compiler, &bytes, &code)).await;
+            }
         });
     }
 }
