@@ -893,6 +893,8 @@ fn first_capsule_latency(
             Client::connect(&routers[CHAIN.len() - 1].app).expect("far application socket");
         sink.listen(DELIVERY_PORT).expect("listen");
         wait_compiled(&mut source, fingerprint);
+        // Routers that are up, not starting: their compile threads have warmed up.
+        std::thread::sleep(Duration::from_millis(200));
 
         let mut payload = [0u8; PAYLOAD];
         let mut first_sent = None;

@@ -1,15 +1,19 @@
 //! The compile worker: module compilation off the forwarding path.
 //!
-//! Owns the bounded pool that turns [`Event::Compile`](crate::node::Event) into
-//! [`CompiledCapsule`]s: each job runs on tokio's blocking pool, at most `workers` at once,
-//! and its result comes back to the driver loop through a channel, which hands it to
+//! Owns the compile threads that turn [`Event::Compile`](crate::node::Event) into
+//! [`CompiledCapsule`]s: `workers` long-lived threads take jobs from one queue, and each result
+//! comes back to the driver loop through a channel, which hands it to
 //! [`Node::compile_done`](crate::node::Node::compile_done). The driver loop itself never
-//! compiles, so a flood of new code cannot stall capsules of protocols already loaded. This
-//! module never touches the node: it only compiles what it is given.
+//! compiles, so a flood of new code cannot stall capsules of protocols already loaded. The
+//! threads live as long as the worker and compile a capsule-sized module when they start, so
+//! no protocol's first capsule pays for a fresh thread's memory (tokio's blocking pool ends
+//! idle threads after 10 s, so sporadic loads each paid it). This module never touches the
+//! node: it only compiles what it is given.
 
-use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use super::code_store::CodeStore;
 use crate::fingerprint::Fingerprint;
@@ -21,18 +25,24 @@ pub(crate) struct CompileDone {
     pub result: Result<CompiledCapsule, LoadError>,
 }
 
-/// Compiles modules on the blocking pool, at most `workers` at once.
+/// One queued compilation.
+struct Job {
+    fingerprint: Fingerprint,
+    bytes: Arc<[u8]>,
+    tier: CompileTier,
+}
+
+/// Compiles modules on `workers` threads of its own. Dropping it lets the threads finish the
+/// queued jobs and end.
 pub(crate) struct CompileWorker {
-    compiler: Compiler,
-    permits: Arc<Semaphore>,
+    jobs: std_mpsc::Sender<Job>,
+    /// Answers jobs that no thread can take, so that no load waits forever.
     done: mpsc::UnboundedSender<CompileDone>,
-    /// Where compiled code is kept across restarts, if anywhere.
-    store: Option<Arc<CodeStore>>,
 }
 
 impl CompileWorker {
     /// A worker compiling with `compiler`; results arrive on the returned receiver. The
-    /// channel is unbounded because the node bounds the compilations in flight
+    /// channels are unbounded because the node bounds the compilations in flight
     /// (`demand.max_concurrent_compiles`), and a result must never be lost.
     pub fn new(
         compiler: Compiler,
@@ -40,52 +50,90 @@ impl CompileWorker {
         store: Option<Arc<CodeStore>>,
     ) -> (CompileWorker, mpsc::UnboundedReceiver<CompileDone>) {
         let (done, rx) = mpsc::unbounded_channel();
-        let worker = CompileWorker {
-            compiler,
-            permits: Arc::new(Semaphore::new(workers.max(1))),
-            done,
-            store,
-        };
-        (worker, rx)
+        let (jobs, queue) = std_mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..workers.max(1) {
+            let (compiler, queue, done, store) = (
+                compiler.clone(),
+                Arc::clone(&queue),
+                done.clone(),
+                store.clone(),
+            );
+            let spawned = std::thread::Builder::new()
+                .name(format!("ants-compile-{i}"))
+                .spawn(move || compile_loop(&compiler, &queue, &done, store.as_deref()));
+            if let Err(e) = spawned {
+                // Fewer threads only means fewer compiles at once; with none, `submit`
+                // answers every job with the error.
+                tracing::error!("compile thread {i} not started: {e}");
+            }
+        }
+        (CompileWorker { jobs, done }, rx)
     }
 
     /// Queues a compilation; its result is sent to the receiver when done.
     pub fn submit(&self, fingerprint: Fingerprint, bytes: Arc<[u8]>, tier: CompileTier) {
-        let compiler = self.compiler.clone();
-        let permits = Arc::clone(&self.permits);
-        let done = self.done.clone();
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            // The semaphore is never closed, so acquiring only waits for a free worker.
-            let _permit = permits.acquire_owned().await;
-            let job = {
-                let (compiler, bytes) = (compiler.clone(), Arc::clone(&bytes));
-                tokio::task::spawn_blocking(move || {
-                    compiler.compile_tier(fingerprint, &bytes, tier)
-                })
-            };
-            let result = job.await.unwrap_or_else(|e| {
-                Err(LoadError::Rejected(format!(
-                    "the compiler stopped unexpectedly: {e}"
-                )))
+        let job = Job {
+            fingerprint,
+            bytes,
+            tier,
+        };
+        // The queue is closed only when every thread has ended (none could start, or the
+        // compile threads panicked): the load fails, and the node says why.
+        if let Err(std_mpsc::SendError(job)) = self.jobs.send(job) {
+            let _ = self.done.send(CompileDone {
+                fingerprint: job.fingerprint,
+                result: Err(LoadError::Rejected(
+                    "no compile thread is running (see the log)".to_string(),
+                )),
             });
-            let stored = match (&result, store) {
-                (Ok(code), Some(store)) => Some((code.clone(), store)),
-                _ => None,
-            };
-            // The receiver is gone only when the driver has stopped.
-            let _ = done.send(CompileDone {
-                fingerprint,
-                result,
-            });
-            // Kept for the next start once the node has its code: neither the forwarding path
-            // nor the capsules waiting for this compile wait for the disk (a synced write can
-            // take milliseconds). The worker's permit is held until the entry is written.
-            if let Some((code, store)) = stored {
-                let _ =
-                    tokio::task::spawn_blocking(move || store.put(&compiler, &bytes, &code)).await;
-            }
+        }
+    }
+}
+
+/// One compile thread: warms up, then compiles jobs until the worker is dropped.
+fn compile_loop(
+    compiler: &Compiler,
+    queue: &Mutex<std_mpsc::Receiver<Job>>,
+    done: &mpsc::UnboundedSender<CompileDone>,
+    store: Option<&CodeStore>,
+) {
+    compiler.warm_up_thread();
+    loop {
+        // The lock is held only while waiting for the next job, never while compiling.
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        let Ok(Job {
+            fingerprint,
+            bytes,
+            tier,
+        }) = job
+        else {
+            return;
+        };
+        // A panic in the compiler fails this load, not the thread.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            compiler.compile_tier(fingerprint, &bytes, tier)
+        }))
+        .unwrap_or_else(|_| {
+            Err(LoadError::Rejected(
+                "the compiler stopped unexpectedly".to_string(),
+            ))
         });
+        let stored = result.as_ref().ok().map(CompiledCapsule::clone);
+        // The receiver is gone only when the driver has stopped.
+        let _ = done.send(CompileDone {
+            fingerprint,
+            result,
+        });
+        // Kept for the next start once the node has its code: neither the forwarding path
+        // nor the capsules waiting for this compile wait for the disk (a synced write can
+        // take milliseconds). This thread takes its next job once the entry is written.
+        if let (Some(code), Some(store)) = (stored, store) {
+            store.put(compiler, &bytes, &code);
+        }
     }
 }
 

@@ -8,11 +8,14 @@
 
 use std::sync::Arc;
 
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, OperatorCost, Strategy};
+use wasmtime::{
+    Config, Engine, InstancePre, Linker, Module, OperatorCost, OptLevel, RegallocAlgorithm,
+    Strategy,
+};
 
 use super::complexity::Complexity;
 use super::host::{self, HostState};
-use super::{LoadError, SandboxLimits, cost, epoch, validate};
+use super::{LoadError, SandboxLimits, cost, epoch, validate, warm_up};
 use crate::fingerprint::Fingerprint;
 
 /// Which compiler made a module's code.
@@ -257,6 +260,13 @@ impl Compiler {
 }
 
 impl Compiler {
+    /// Compiles a synthetic capsule-sized module with the baseline compiler and drops it. Call
+    /// it once on each thread that will compile, when the thread starts: its first compile
+    /// otherwise pays for faulting in the thread's allocator memory (`warm_up`).
+    pub fn warm_up_thread(&self) {
+        let _ = Module::from_binary(&self.baseline.engine, &warm_up::module());
+    }
+
     /// A fingerprint of the engine configuration of `tier`: serialized code made by another
     /// configuration (or another wasmtime) must not be loaded, and is keyed apart by it.
     pub fn engine_key(&self, tier: CompileTier) -> u64 {
@@ -337,10 +347,21 @@ impl Compiler {
 /// Builds the engine configuration for untrusted code, for the compiler of `tier`.
 fn engine_config(limits: &SandboxLimits, tier: CompileTier) -> Config {
     let mut config = Config::new();
-    config.strategy(match tier {
-        CompileTier::Baseline => Strategy::Winch,
-        CompileTier::Optimized => Strategy::Cranelift,
-    });
+    match tier {
+        CompileTier::Baseline => {
+            // Winch still hands the entry and host-call trampolines (about 30 for a 40-function
+            // capsule) to Cranelift: compiled without optimization and with the single-pass
+            // register allocator, the whole baseline compile takes about 30 % less
+            // (`docs/benchmarks.md`), for a few instructions more per entry.
+            config
+                .strategy(Strategy::Winch)
+                .cranelift_opt_level(OptLevel::None)
+                .cranelift_regalloc_algorithm(RegallocAlgorithm::SinglePass);
+        }
+        CompileTier::Optimized => {
+            config.strategy(Strategy::Cranelift);
+        }
+    }
     config
         // Deterministic CPU bound: the emulator's runs must not depend on machine speed.
         .consume_fuel(true)
@@ -379,4 +400,15 @@ fn initial_memory_bytes(module: &Module) -> u64 {
         .exports()
         .find_map(|e| e.ty().memory().map(|m| m.minimum()))
         .map_or(0, |pages| pages.saturating_mul(64 * 1024))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warm_up_module_compiles_with_the_baseline_compiler() {
+        let compiler = Compiler::new(SandboxLimits::default()).unwrap();
+        Module::from_binary(&compiler.baseline.engine, &warm_up::module()).expect("compiles");
+    }
 }

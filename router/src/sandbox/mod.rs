@@ -39,6 +39,7 @@ mod error;
 mod host;
 mod limits;
 mod validate;
+mod warm_up;
 
 use lru::LruCache;
 use wasmtime::{Store, Trap, TypedFunc};
