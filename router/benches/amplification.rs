@@ -4,7 +4,7 @@
 //!
 //! The node core is driven directly (sans-IO), so the figures are exact and repeat on any
 //! machine: what one request makes the node send, summed over 100 requests of each kind.
-//! `router/tests/daemon_spoofing.rs` checks the same on a real daemon with a raw socket.
+//! `router/daemon/tests/daemon_spoofing.rs` checks the same on a real daemon with a raw socket.
 //!
 //! Run with `cargo bench -p ants-router --bench amplification` (under a second). Results:
 //! docs/benchmarks.md. Under `cargo test` it only says so and exits.

@@ -9,19 +9,13 @@
 //! - [`sandbox`]: wasmtime configured for untrusted capsule code, and the node API it exposes.
 //! - [`node`]: the active node's sans-IO core: capsule processing, demand loading, counters.
 //! - [`harness`]: a scripted node to unit-test capsules against the real sandbox.
-//! - [`config`], [`driver`], [`app`] (feature `daemon`): the daemon `antsd`: its configuration
-//!   file, the tokio UDP driver around the node, and the application endpoint with its client.
 //!
-//! Nothing in this crate reads the system clock or opens a socket outside the drivers.
+//! The daemon `antsd` around this library (configuration file, UDP driver, application socket)
+//! is the crate `ants-daemon` in `router/daemon`. Nothing in this crate reads the system clock,
+//! opens a socket or touches a file.
 
 #![warn(missing_docs)]
 
-#[cfg(feature = "daemon")]
-pub mod app;
-#[cfg(feature = "daemon")]
-pub mod config;
-#[cfg(feature = "daemon")]
-pub mod driver;
 pub mod fingerprint;
 #[cfg(feature = "sandbox")]
 pub mod harness;

@@ -24,7 +24,7 @@ use toml::Spanned;
 use toml::Value;
 use toml::de::{DeTable, DeValue};
 
-pub use ants_router::config::Location;
+pub use ants_daemon::config::Location;
 
 use crate::model::{
     AppDraft, EmulatorSettings, LinkOptionsSet, LinkParams, NodeKind, Pool, Topology,

@@ -585,7 +585,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 
 /// The daemon's status document, or why it could not be had.
 fn router_status(socket: &Path) -> Result<Value, String> {
-    let mut client = ants_router::app::Client::connect(socket).map_err(|e| e.to_string())?;
+    let mut client = ants_daemon::app::Client::connect(socket).map_err(|e| e.to_string())?;
     client.set_reply_timeout(Duration::from_secs(3));
     let text = client.status().map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| format!("unreadable status: {e}"))

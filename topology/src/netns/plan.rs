@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ants_router::config::DEFAULT_PORT;
+use ants_daemon::config::DEFAULT_PORT;
 use ants_router::routing::NextHop;
 
 use crate::model::{LinkId, NodeId, NodeKind, Topology};
@@ -566,7 +566,7 @@ fn daemon_plan(
 mod tests {
     use super::*;
     use crate::model::{LinkOptionsSet, LinkParams, TopologyBuilder};
-    use ants_router::config::Config;
+    use ants_daemon::config::Config;
 
     /// h1 - a1 - l1 - l2 - a2 - h2 with a side branch l1 - l3 - a3.
     fn topology() -> Topology {

@@ -4,7 +4,7 @@
 //! active hops that must demand-load and compile its code, against the same capsule once every
 //! hop has it cached.
 //!
-//! Run with `cargo bench -p ants-router --bench relay` after `make capsules` (about 35 s).
+//! Run with `cargo bench -p ants-daemon --bench relay` after `make capsules` (about 35 s).
 //! Results and how to read them: docs/benchmarks.md. `-- --quick` runs a short version (one
 //! 0.3 s window per relay, no kernel reference, one chain) to check the set-up in seconds.
 //! Under `cargo test` (no `--bench` argument: debug build, where compiling a module alone
@@ -28,7 +28,7 @@ mod support;
 
 use support::RunningDriver;
 
-use ants_router::app::Client;
+use ants_daemon::app::Client;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{NodeContext, Sandbox, SandboxLimits};
@@ -44,7 +44,7 @@ use tracing_subscriber::layer::{self, Layer, SubscriberExt};
 
 const FORWARD_WASM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
+    "/../../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
 );
 
 /// Capsule payload of every measurement.
@@ -114,7 +114,7 @@ const QUICK: Settings = Settings {
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!(
-            "relay: a benchmark, not run by `cargo test`; run `cargo bench -p ants-router --bench relay`"
+            "relay: a benchmark, not run by `cargo test`; run `cargo bench -p ants-daemon --bench relay`"
         );
         return;
     }
@@ -1073,7 +1073,7 @@ struct Recorder;
 impl Recorder {
     fn wanted(metadata: &Metadata<'_>) -> bool {
         metadata.is_event()
-            && metadata.target() == "ants_router::driver"
+            && metadata.target() == "ants_daemon::driver"
             && metadata.fields().field("fingerprint").is_some()
             && metadata.fields().field("bytes").is_some()
     }

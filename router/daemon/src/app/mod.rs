@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{Client, ClientError};
 
-use crate::fingerprint::Fingerprint;
+use ants_router::fingerprint::Fingerprint;
 
 /// Largest frame body either side accepts (a module is at most 64 KiB by default; an operator
 /// may raise that limit, so leave room).
@@ -195,7 +195,7 @@ mod fingerprint_serde {
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use crate::fingerprint::{Fingerprint, FingerprintAlgorithm};
+    use ants_router::fingerprint::{Fingerprint, FingerprintAlgorithm};
 
     pub fn serialize<S: Serializer>(fp: &Fingerprint, s: S) -> Result<S::Ok, S::Error> {
         (fp.algorithm().code(), fp.digest()).serialize(s)

@@ -2,12 +2,12 @@
 //! of them usable again (read, checked, deserialized and in the node's code cache) in how long,
 //! against compiling them again. Bar (issue "compilation"): 100 ms or less in total.
 //!
-//! Run with `cargo bench -p ants-router --bench code_store` (a few seconds). Results:
+//! Run with `cargo bench -p ants-daemon --bench code_store` (a few seconds). Results:
 //! docs/benchmarks.md. Under `cargo test` it only says so and exits.
 
 use std::time::Instant;
 
-use ants_router::driver::code_store::CodeStore;
+use ants_daemon::driver::code_store::CodeStore;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::node::{Node, NodeConfig};
 use ants_router::sandbox::{CompileTier, Sandbox, SandboxLimits};
@@ -41,7 +41,7 @@ fn main() {
     }
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
+        "/../../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
     );
     let forward = std::fs::read(path).expect("the forward capsule: run `make capsules` first");
     let dir = tempfile::tempdir().expect("temp dir");

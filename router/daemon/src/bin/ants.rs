@@ -1,7 +1,7 @@
 //! `ants`: the command line of the capsule router.
 //!
 //! `inspect` examines a capsule module offline; `send`, `listen`, `ping` and `status` talk to a
-//! running `antsd` through its application socket with [`ants_router::app::Client`]. Output is
+//! running `antsd` through its application socket with [`ants_daemon::app::Client`]. Output is
 //! for people unless `--json` asks for a document for scripts. Errors are reported here, with
 //! context, and end the process with status 1.
 
@@ -15,8 +15,8 @@ use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use wasmparser::{ExternalKind, FuncType, Parser as WasmParser, Payload, TypeRef};
 
-use ants_router::app::Client;
-use ants_router::app::text::{bytes as human_bytes, status_text};
+use ants_daemon::app::Client;
+use ants_daemon::app::text::{bytes as human_bytes, status_text};
 use ants_router::fingerprint::Fingerprint;
 use ants_router::sandbox::{Sandbox, SandboxLimits};
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Delivery, ErrorReason, Request, Response, take_frame};
-use crate::fingerprint::Fingerprint;
+use ants_router::fingerprint::Fingerprint;
 
 /// How long a request waits for its reply unless [`Client::set_reply_timeout`] says otherwise.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use ants_router::config::Config;
-use ants_router::driver::{Control, Driver, Summary};
+use ants_daemon::config::Config;
+use ants_daemon::driver::{Control, Driver, Summary};
 use tokio::sync::mpsc;
 
 /// A running [`Driver`]. Stopped when dropped; one that does not stop within the limit given

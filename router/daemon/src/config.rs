@@ -23,11 +23,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::driver::DriverLimits;
-use crate::fingerprint::{Fingerprint, FingerprintPolicy};
-use crate::node::{CpuShareLimits, DemandLimits, NodeConfig};
-use crate::routing::{NextHop, Route};
-use crate::sandbox::{Sandbox, SandboxLimits};
-use crate::softstore::{CodeCacheLimits, StateLimits};
+use ants_router::fingerprint::{Fingerprint, FingerprintPolicy};
+use ants_router::node::{CpuShareLimits, DemandLimits, NodeConfig};
+use ants_router::routing::{NextHop, Route};
+use ants_router::sandbox::{Sandbox, SandboxLimits};
+use ants_router::softstore::{CodeCacheLimits, StateLimits};
 
 /// UDP port of an active node whose socket address is not configured: a node address without
 /// a `neighbours` or `peers` entry is reached at that address, on this port.
@@ -1006,7 +1006,7 @@ impl Config {
             &raw.max_budget,
             "max_budget",
             1,
-            crate::node::DEFAULT_MAX_BUDGET,
+            ants_router::node::DEFAULT_MAX_BUDGET,
         )?;
 
         let d = DriverLimits::default();

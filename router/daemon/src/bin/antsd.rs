@@ -16,9 +16,9 @@ use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use ants_router::app::text::counters_text;
-use ants_router::config::{Config, ConfigError};
-use ants_router::driver::{Control, Driver, Summary};
+use ants_daemon::app::text::counters_text;
+use ants_daemon::config::{Config, ConfigError};
+use ants_daemon::driver::{Control, Driver, Summary};
 
 /// Active-network capsule router daemon.
 #[derive(Parser)]

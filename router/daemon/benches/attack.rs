@@ -18,7 +18,7 @@
 //! case is marked PASS when the benign flow keeps at least 90 % delivery and a p99 latency at
 //! most twice the median of the three baselines' p99, else FAIL.
 //!
-//! Run with `cargo bench -p ants-router --bench attack` after `make capsules` (48 cases of 3 to
+//! Run with `cargo bench -p ants-daemon --bench attack` after `make capsules` (48 cases of 3 to
 //! 13 s, 4 to 6 min in all). `-- --quick` uses 1 s windows (2 to 4 min); `-- --rate N` paces
 //! the attacker to N capsules per second instead of flooding (so that what is measured is the
 //! cost of the hostile code, not of receiving a flood); any other argument keeps only the
@@ -47,7 +47,7 @@ mod support;
 
 use support::RunningDriver;
 
-use ants_router::app::Client;
+use ants_daemon::app::Client;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::wire::{CapsuleRepr, Frame};
 use capsule_sdk::abi;
@@ -55,7 +55,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 const FORWARD_WASM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
+    "/../../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
 );
 
 /// Node addresses. Only names: every datagram goes to a socket on 127.0.0.1.
@@ -393,7 +393,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
         println!(
-            "attack: a benchmark, not run by `cargo test`; run `cargo bench -p ants-router --bench attack`"
+            "attack: a benchmark, not run by `cargo test`; run `cargo bench -p ants-daemon --bench attack`"
         );
         return;
     }

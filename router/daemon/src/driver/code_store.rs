@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::fingerprint::Fingerprint;
-use crate::sandbox::{CompileTier, CompiledCapsule, Compiler};
+use ants_router::fingerprint::Fingerprint;
+use ants_router::sandbox::{CompileTier, CompiledCapsule, Compiler};
 
 /// First bytes of every entry (format version 1).
 const MAGIC: &[u8; 8] = b"ANTSCOD1";
@@ -223,7 +223,7 @@ fn tier_code(tier: CompileTier) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{Sandbox, SandboxLimits};
+    use ants_router::sandbox::{Sandbox, SandboxLimits};
 
     fn module(tag: u32) -> Vec<u8> {
         wat::parse_str(format!(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use ants_router::app::Client;
+use ants_daemon::app::Client;
 
 /// The `antsd` binary cargo built for these tests.
 pub const ANTSD: &str = env!("CARGO_BIN_EXE_antsd");
@@ -21,9 +21,9 @@ pub const ANTS: &str = env!("CARGO_BIN_EXE_ants");
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("router/ has a parent")
-        .to_path_buf()
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root, two levels above router/daemon")
 }
 
 /// A shipped capsule's module, built by `make capsules`.

@@ -32,11 +32,11 @@ use tokio::time::Instant;
 use crate::app::server::{AppEvent, AppServer, ConnId};
 use crate::app::{Delivery, ErrorReason, Request, Response};
 use crate::config::{Config, PeerMap};
-use crate::fingerprint::Fingerprint;
-use crate::node::{DropReason, Event, Node, NodeError, NodeStats, Transmit};
-use crate::routing::RoutingTable;
-use crate::sandbox::LogLevel;
-use crate::time::Timestamp;
+use ants_router::fingerprint::Fingerprint;
+use ants_router::node::{DropReason, Event, Node, NodeError, NodeStats, Transmit};
+use ants_router::routing::RoutingTable;
+use ants_router::sandbox::LogLevel;
+use ants_router::time::Timestamp;
 use code_store::CodeStore;
 use compile::{CompileDone, CompileWorker};
 use udp::UdpIo;
@@ -50,7 +50,7 @@ const RECV_BATCHES: usize = 4;
 const RECV_TIME_SLICE: Duration = Duration::from_millis(5);
 
 /// Bounds and sizes of the driver itself (the node's own bounds are in
-/// [`NodeConfig`](crate::node::NodeConfig)).
+/// [`NodeConfig`](ants_router::node::NodeConfig)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DriverLimits {
     /// Modules compiled at once on the blocking pool.
@@ -619,7 +619,7 @@ impl Driver {
         #[derive(Serialize)]
         struct Status<'a> {
             daemon: Daemon<'a>,
-            node: crate::node::NodeStatus,
+            node: ants_router::node::NodeStatus,
         }
         let mut ports: Vec<u16> = self.listeners.keys().copied().collect();
         ports.sort_unstable();

@@ -12,7 +12,7 @@
 //! Ten benign loads without the attack, then ten with it, in one run. A's own compiles of its
 //! bombs run in the same process, on the same two cores.
 //!
-//! Run with `cargo bench -p ants-router --bench compile_flood` after `make capsules` (about
+//! Run with `cargo bench -p ants-daemon --bench compile_flood` after `make capsules` (about
 //! 15 s). Results: docs/benchmarks.md. Under `cargo test` it only says so and exits.
 
 mod support;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ants_router::app::Client;
+use ants_daemon::app::Client;
 use ants_router::harness::MINIMAL_FORWARD_WAT;
 use support::RunningDriver;
 
@@ -32,7 +32,7 @@ const A: &str = "127.0.1.2";
 const B: &str = "127.0.1.3";
 const FORWARD_WASM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
+    "/../../capsules/target/wasm32-unknown-unknown/release/capsule_forward.wasm"
 );
 const TRIALS: usize = 10;
 const BOMB_INTERVAL: Duration = Duration::from_millis(125);

@@ -7,7 +7,7 @@ mod daemon_support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ants_router::app::{ClientError, ErrorReason};
+use ants_daemon::app::{ClientError, ErrorReason};
 use ants_router::fingerprint::Fingerprint;
 use daemon_support::{Daemon, ants, capsule, eventually, free_ports};
 

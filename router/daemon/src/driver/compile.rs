@@ -1,9 +1,9 @@
 //! The compile worker: module compilation off the forwarding path.
 //!
-//! Owns the compile threads that turn [`Event::Compile`](crate::node::Event) into
+//! Owns the compile threads that turn [`Event::Compile`](ants_router::node::Event) into
 //! [`CompiledCapsule`]s: `workers` long-lived threads take jobs from one queue, and each result
 //! comes back to the driver loop through a channel, which hands it to
-//! [`Node::compile_done`](crate::node::Node::compile_done). The driver loop itself never
+//! [`Node::compile_done`](ants_router::node::Node::compile_done). The driver loop itself never
 //! compiles, so a flood of new code cannot stall capsules of protocols already loaded. The
 //! threads live as long as the worker and compile a capsule-sized module when they start, so
 //! no protocol's first capsule pays for a fresh thread's memory (tokio's blocking pool ends
@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::code_store::CodeStore;
-use crate::fingerprint::Fingerprint;
-use crate::sandbox::{CompileTier, CompiledCapsule, Compiler, LoadError};
+use ants_router::fingerprint::Fingerprint;
+use ants_router::sandbox::{CompileTier, CompiledCapsule, Compiler, LoadError};
 
 /// A finished compilation.
 pub(crate) struct CompileDone {
@@ -140,7 +140,7 @@ fn compile_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{Sandbox, SandboxLimits};
+    use ants_router::sandbox::{Sandbox, SandboxLimits};
 
     #[tokio::test]
     async fn compiles_valid_modules_and_reports_invalid_ones() {
