@@ -44,7 +44,7 @@ build: capsules
 ## second either way, and `make test` then reuses the build.
 DEMO_ARGS ?=
 demo: capsules
-	$(CARGO) run --locked -p ants-topology --bin ants-topo -- demo $(DEMO_ARGS)
+	$(CARGO) run --locked -p ants-topo --bin ants-topo -- demo $(DEMO_ARGS)
 
 ## test: every test of the workspace, after building the capsules the tests load, and the
 ## smoke test of the sandbox fuzz target (its checks without libFuzzer).

@@ -211,7 +211,7 @@ fn topo(args: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
     let program = beside.unwrap_or_else(|| PathBuf::from("ants-topo"));
     let err = std::process::Command::new(&program).args(args).exec();
     bail!(
-        "cannot run {}: {err}; build it with `cargo build --release -p ants-topology` \
+        "cannot run {}: {err}; build it with `cargo build --release -p ants-topo` \
          (it is installed next to `ants`)",
         program.display()
     )

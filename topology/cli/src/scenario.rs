@@ -1,0 +1,75 @@
+//! `ants topo scenario NAME`: runs one shipped capsule's scenario in the emulator and prints its
+//! tables (or `--json`). It only runs and prints; the bars each scenario must meet are checked
+//! by its tests (`topology/scenarios/tests/scenario_*.rs`) and shown in its tables.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use ants_scenarios::{self as scenarios, ScenarioOptions, ScenarioReport};
+
+/// The scenarios, one per shipped capsule application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Name {
+    /// Receiver-driven multicast: the tree, exactly-once delivery, copies vs unicast.
+    Multicast,
+    /// Reliable multicast with local repair under 10 % loss on every link.
+    ReliableMulticast,
+    /// Congestion notification over a bottleneck, against the same flow without it.
+    Congestion,
+    /// Anycast to the nearest live member, and the move when it leaves.
+    Anycast,
+    /// A private address space carried across a public network of legacy routers.
+    PrivateIp,
+}
+
+/// Arguments of `ants topo scenario`.
+#[derive(Debug, clap::Args)]
+pub struct ScenarioArgs {
+    /// Which scenario.
+    #[arg(value_enum)]
+    pub name: Name,
+    /// Topology file (default: the scenario's own in topology/examples/).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Seed of the emulator (default: the topology file's).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Directory of the built capsules (default: `$ANTS_CAPSULES`, else
+    /// `capsules/target/wasm32-unknown-unknown/release` found from here).
+    #[arg(long, value_name = "DIR")]
+    pub capsules: Option<PathBuf>,
+    /// Print the report as JSON (deterministic for a seed) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
+    let options = ScenarioOptions {
+        file: args.file,
+        seed: args.seed,
+        capsules: args.capsules,
+    };
+    let started = Instant::now();
+    match args.name {
+        Name::Multicast => print(scenarios::multicast::run(&options)?, args.json)?,
+        Name::ReliableMulticast => print(scenarios::reliable_multicast::run(&options)?, args.json)?,
+        Name::Congestion => print(scenarios::congestion::run(&options)?, args.json)?,
+        Name::Anycast => print(scenarios::anycast::run(&options)?, args.json)?,
+        Name::PrivateIp => print(scenarios::private_ip::run(&options)?, args.json)?,
+    }
+    eprintln!("wall time {:.0} ms", started.elapsed().as_secs_f64() * 1e3);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print<R: ScenarioReport + Serialize>(report: R, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}

@@ -1,0 +1,831 @@
+//! What `ants topo up` creates, computed from the topology alone.
+//!
+//! Owns [`Plan`]: for a [`Topology`], its [`Routes`], a namespace prefix and a state directory,
+//! every namespace, veth interface and address, every kernel route and sysctl, the traffic
+//! shaping of each link, the link options that cannot be applied, and the generated `antsd`
+//! configurations; and the exact `ip`/`tc` arguments that create them.
+//!
+//! It is pure: it never runs a command, touches a file or looks at the machine, so all of it is
+//! tested without root. [`super::apply`] carries a plan out.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ants_daemon::config::DEFAULT_PORT;
+use ants_router::routing::NextHop;
+
+use ants_topology::model::{LinkId, NodeId, NodeKind, Topology};
+use ants_topology::routes::Routes;
+
+/// Longest namespace prefix accepted. Namespace names are `<prefix>-<node>` (node names have at
+/// most 32 characters), and the default application socket path
+/// `/run/ants-topo/<prefix>/<node>.sock` must stay under the 107-byte limit of Unix sockets.
+pub const MAX_PREFIX_LEN: usize = 40;
+
+/// Longest Unix socket path the kernel accepts (`sun_path` is 108 bytes with the final NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// Longest Linux interface name (`IFNAMSIZ` - 1).
+pub const MAX_IFNAME: usize = 15;
+
+/// Bytes per datagram assumed when a queue length in datagrams becomes a byte limit (an
+/// Ethernet frame of a full-size packet).
+const FRAME_BYTES: u64 = 1514;
+
+/// Why a topology cannot be planned with these names and paths.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The namespace prefix is not a usable namespace name.
+    #[error("namespace prefix `{prefix}` cannot be used: {reason}; choose another with --prefix")]
+    BadPrefix {
+        /// The prefix.
+        prefix: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The state directory is not absolute (daemons run with another working directory).
+    #[error("state directory {} must be an absolute path", .0.display())]
+    RelativeStateDir(PathBuf),
+    /// An application socket path would be too long for a Unix socket.
+    #[error(
+        "application socket {} is {len} bytes long, more than the {MAX_SOCKET_PATH} a Unix socket allows: use a shorter --state-dir or --prefix",
+        path.display()
+    )]
+    SocketPathTooLong {
+        /// The path.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+/// The prefix used when none is given: `ants-<topology name>`.
+pub fn default_prefix(topology_name: &str) -> String {
+    format!("ants-{topology_name}")
+}
+
+/// Checks that `prefix` makes valid, unambiguous namespace names: 1 to [`MAX_PREFIX_LEN`]
+/// ASCII letters, digits, `-`, `_` or `.`, starting with a letter or digit.
+pub fn check_prefix(prefix: &str) -> Result<(), PlanError> {
+    let bad = |reason| {
+        Err(PlanError::BadPrefix {
+            prefix: prefix.to_string(),
+            reason,
+        })
+    };
+    if prefix.is_empty() {
+        return bad("it is empty");
+    }
+    if prefix.len() > MAX_PREFIX_LEN {
+        return bad("it is longer than 40 characters");
+    }
+    if !prefix.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return bad("it must start with a letter or digit");
+    }
+    if !prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return bad("only letters, digits, `-`, `_` and `.` are allowed");
+    }
+    Ok(())
+}
+
+/// The state directory used when none is given: `/run/ants-topo/<prefix>`.
+pub fn default_state_dir(prefix: &str) -> PathBuf {
+    Path::new(super::STATE_ROOT).join(prefix)
+}
+
+/// One end of a link inside a node's namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    /// Interface name (`eth<k>`, k = position of the link among the node's links).
+    pub name: String,
+    /// The link.
+    pub link: LinkId,
+    /// The node at the other end.
+    pub peer: NodeId,
+    /// This end's address on the link.
+    pub address: Ipv4Addr,
+    /// The peer's address on the link.
+    pub peer_address: Ipv4Addr,
+    /// Prefix length of the link subnet.
+    pub prefix_len: u8,
+}
+
+/// A kernel host route: `destination/32 via via dev dev src src`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelRoute {
+    /// Node address of the destination.
+    pub destination: Ipv4Addr,
+    /// The next hop's address on the shared link.
+    pub via: Ipv4Addr,
+    /// The interface toward it.
+    pub dev: String,
+    /// Source address for locally sent packets: this node's address, so replies come back
+    /// along the node-address routes even from nodes several hops away.
+    pub src: Ipv4Addr,
+}
+
+/// The `antsd` of a node that runs the node core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonPlan {
+    /// The configuration file written in the state directory.
+    pub config_path: PathBuf,
+    /// Its contents (TOML, `docs/daemon.md`).
+    pub config: String,
+    /// The application socket.
+    pub app_socket: PathBuf,
+    /// Where the daemon's output goes.
+    pub log_path: PathBuf,
+    /// The UDP socket it binds.
+    pub listen: SocketAddr,
+}
+
+/// Everything one node's namespace gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodePlan {
+    /// The node.
+    pub node: NodeId,
+    /// Node name.
+    pub name: String,
+    /// What it is.
+    pub kind: NodeKind,
+    /// Namespace name, `<prefix>-<node>`.
+    pub namespace: String,
+    /// Node address, on `lo` as a /32.
+    pub address: Ipv4Addr,
+    /// One interface per link, in link order.
+    pub interfaces: Vec<Interface>,
+    /// A host route to every other node.
+    pub routes: Vec<KernelRoute>,
+    /// Whether `net.ipv4.ip_forward` is set (every router, active ones included: the node
+    /// core also relays datagrams not addressed to it, such as code loads to a capsule's
+    /// source).
+    pub ip_forward: bool,
+    /// The daemon, on hosts and active routers.
+    pub daemon: Option<DaemonPlan>,
+}
+
+impl NodePlan {
+    /// `ip -batch` lines that bring `lo` and the link interfaces up and give them their
+    /// addresses.
+    pub fn address_batch(&self) -> Vec<String> {
+        let mut lines = vec![
+            "link set dev lo up".to_string(),
+            format!("address add {}/32 dev lo", self.address),
+        ];
+        for i in &self.interfaces {
+            lines.push(format!(
+                "address add {}/{} dev {}",
+                i.address, i.prefix_len, i.name
+            ));
+            lines.push(format!("link set dev {} up", i.name));
+        }
+        lines
+    }
+
+    /// `ip -batch` lines that add the kernel routes.
+    pub fn route_batch(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .map(|r| {
+                format!(
+                    "route add {}/32 via {} dev {} src {}",
+                    r.destination, r.via, r.dev, r.src
+                )
+            })
+            .collect()
+    }
+}
+
+/// Rate limiting of one link, applied with the `tbf` qdisc on both ends (each direction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shaping {
+    /// Bits per second.
+    pub rate_bps: u64,
+    /// Drop-tail queue in datagrams.
+    pub queue: usize,
+}
+
+impl Shaping {
+    /// Token bucket depth in bytes: 10 ms at the rate, at least two full frames (`tbf` needs
+    /// a bucket of at least one frame, and about rate/HZ to reach the rate).
+    pub fn burst_bytes(&self) -> u64 {
+        (self.rate_bps / 8 / 100).max(2 * FRAME_BYTES)
+    }
+
+    /// `tc` arguments (after `tc -n NAMESPACE`) for the interface `dev`: a `tbf` root qdisc at
+    /// the rate, then a packet FIFO of `queue` datagrams as its queue.
+    pub fn tc_commands(&self, dev: &str) -> [Vec<String>; 2] {
+        let s = |x: &str| x.to_string();
+        let limit = self.queue as u64 * FRAME_BYTES;
+        [
+            vec![
+                s("qdisc"),
+                s("replace"),
+                s("dev"),
+                s(dev),
+                s("root"),
+                s("handle"),
+                s("1:"),
+                s("tbf"),
+                s("rate"),
+                format!("{}bit", self.rate_bps),
+                s("burst"),
+                self.burst_bytes().to_string(),
+                s("limit"),
+                limit.to_string(),
+            ],
+            vec![
+                s("qdisc"),
+                s("replace"),
+                s("dev"),
+                s(dev),
+                s("parent"),
+                s("1:1"),
+                s("handle"),
+                s("10:"),
+                s("pfifo"),
+                s("limit"),
+                self.queue.to_string(),
+            ],
+        ]
+    }
+}
+
+/// A link option the file sets that namespaces cannot reproduce.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NotApplied {
+    /// A delay: it needs the `netem` qdisc, which this kernel lacks.
+    Delay(Duration),
+    /// A loss rate: it needs `netem` as well.
+    Loss(f64),
+    /// A queue length without a bandwidth: a queue only fills behind a rate limit (as in the
+    /// emulator), so it has no effect.
+    QueueWithoutBandwidth(usize),
+}
+
+/// One link: the veth pair and what is applied to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkPlan {
+    /// The link.
+    pub link: LinkId,
+    /// `a1 -- l1`, as in files and messages.
+    pub label: String,
+    /// Namespace and interface of end `a`.
+    pub a: (String, String),
+    /// Namespace and interface of end `b`.
+    pub b: (String, String),
+    /// Rate limiting, when the link has a bandwidth.
+    pub shaping: Option<Shaping>,
+    /// Options set in the file that are not applied.
+    pub not_applied: Vec<NotApplied>,
+}
+
+impl LinkPlan {
+    /// `ip` arguments creating the veth pair with each end directly in its namespace.
+    pub fn veth_command(&self) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        vec![
+            s("link"),
+            s("add"),
+            s(&self.a.1),
+            s("netns"),
+            s(&self.a.0),
+            s("type"),
+            s("veth"),
+            s("peer"),
+            s("name"),
+            s(&self.b.1),
+            s("netns"),
+            s(&self.b.0),
+        ]
+    }
+}
+
+/// Everything `ants topo up` creates for one topology. See the module docs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Topology name.
+    pub topology: String,
+    /// Namespace prefix.
+    pub prefix: String,
+    /// Where the state record, configurations, sockets and logs go.
+    pub state_dir: PathBuf,
+    /// One entry per node, indexed by [`NodeId`].
+    pub nodes: Vec<NodePlan>,
+    /// One entry per link, indexed by [`LinkId`].
+    pub links: Vec<LinkPlan>,
+}
+
+impl Plan {
+    /// Plans `topology` under `prefix` with its files in `state_dir` (absolute).
+    pub fn new(
+        topology: &Topology,
+        routes: &Routes,
+        prefix: &str,
+        state_dir: &Path,
+    ) -> Result<Plan, PlanError> {
+        check_prefix(prefix)?;
+        if !state_dir.is_absolute() {
+            return Err(PlanError::RelativeStateDir(state_dir.to_path_buf()));
+        }
+        let namespace = |n: NodeId| format!("{prefix}-{}", topology.nodes[n].name);
+        // Interface of each (node, link): eth<k>, k = position among the node's links.
+        let ifname = |n: NodeId, l: LinkId| {
+            let k = topology
+                .links_of(n)
+                .iter()
+                .position(|&x| x == l)
+                .unwrap_or(0);
+            format!("eth{k}")
+        };
+
+        let mut nodes = Vec::with_capacity(topology.nodes.len());
+        for (id, node) in topology.nodes.iter().enumerate() {
+            let interfaces: Vec<Interface> = topology
+                .neighbours(id)
+                .map(|(l, peer)| {
+                    let link = &topology.links[l];
+                    Interface {
+                        name: ifname(id, l),
+                        link: l,
+                        peer,
+                        address: link.addr_of(id),
+                        peer_address: link.addr_of(peer),
+                        prefix_len: link.prefix_len,
+                    }
+                })
+                .collect();
+            let mut kernel_routes = Vec::with_capacity(topology.nodes.len().saturating_sub(1));
+            for dest in 0..topology.nodes.len() {
+                let Some(next) = routes.ip_next_hop(id, dest) else {
+                    continue;
+                };
+                let Some(iface) = interfaces.iter().find(|i| i.peer == next) else {
+                    continue;
+                };
+                kernel_routes.push(KernelRoute {
+                    destination: topology.nodes[dest].address,
+                    via: iface.peer_address,
+                    dev: iface.name.clone(),
+                    src: node.address,
+                });
+            }
+            let daemon = if node.kind.runs_node_core() {
+                Some(daemon_plan(topology, routes, id, state_dir)?)
+            } else {
+                None
+            };
+            nodes.push(NodePlan {
+                node: id,
+                name: node.name.clone(),
+                kind: node.kind,
+                namespace: namespace(id),
+                address: node.address,
+                interfaces,
+                routes: kernel_routes,
+                ip_forward: node.kind != NodeKind::Host,
+                daemon,
+            });
+        }
+
+        let links = topology
+            .links
+            .iter()
+            .enumerate()
+            .map(|(l, link)| {
+                let p = &link.params;
+                let set = &link.explicit;
+                let mut not_applied = Vec::new();
+                if set.delay && !p.delay.is_zero() {
+                    not_applied.push(NotApplied::Delay(p.delay));
+                }
+                if set.loss && p.loss > 0.0 {
+                    not_applied.push(NotApplied::Loss(p.loss));
+                }
+                if set.queue && p.bandwidth_bps.is_none() {
+                    not_applied.push(NotApplied::QueueWithoutBandwidth(p.queue));
+                }
+                LinkPlan {
+                    link: l,
+                    label: format!(
+                        "{} -- {}",
+                        topology.nodes[link.a].name, topology.nodes[link.b].name
+                    ),
+                    a: (namespace(link.a), ifname(link.a, l)),
+                    b: (namespace(link.b), ifname(link.b, l)),
+                    shaping: p.bandwidth_bps.map(|rate_bps| Shaping {
+                        rate_bps,
+                        queue: p.queue,
+                    }),
+                    not_applied,
+                }
+            })
+            .collect();
+
+        Ok(Plan {
+            topology: topology.name.clone(),
+            prefix: prefix.to_string(),
+            state_dir: state_dir.to_path_buf(),
+            nodes,
+            links,
+        })
+    }
+
+    /// Every namespace name, in node order.
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().map(|n| n.namespace.as_str())
+    }
+
+    /// Nodes that run a daemon.
+    pub fn daemons(&self) -> impl Iterator<Item = (&NodePlan, &DaemonPlan)> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.daemon.as_ref().map(|d| (n, d)))
+    }
+
+    /// One sentence per kind of link option that is not applied, naming the links: what a
+    /// user must be told instead of silently running a different network.
+    pub fn notices(&self) -> Vec<String> {
+        let mut delay = Vec::new();
+        let mut loss = Vec::new();
+        let mut queue = Vec::new();
+        for l in &self.links {
+            for n in &l.not_applied {
+                match *n {
+                    NotApplied::Delay(d) => delay.push(format!("{} ({d:?})", l.label)),
+                    NotApplied::Loss(p) => loss.push(format!("{} ({}%)", l.label, percent(p))),
+                    NotApplied::QueueWithoutBandwidth(q) => {
+                        queue.push(format!("{} ({q} datagrams)", l.label))
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if !delay.is_empty() {
+            out.push(format!(
+                "link delay is not applied (it needs the netem qdisc, which this kernel does not have): {}; use `ants topo emulate` for delays",
+                delay.join(", ")
+            ));
+        }
+        if !loss.is_empty() {
+            out.push(format!(
+                "link loss is not applied (it needs the netem qdisc, which this kernel does not have): {}; use `ants topo emulate` for losses",
+                loss.join(", ")
+            ));
+        }
+        if !queue.is_empty() {
+            out.push(format!(
+                "a queue length has no effect without a bandwidth: {}",
+                queue.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+/// A probability as a percentage, rounded to 4 decimals (0.02 → "2", not "2.0000000000000004").
+fn percent(p: f64) -> f64 {
+    (p * 1e6).round() / 1e4
+}
+
+/// Quotes `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn daemon_plan(
+    topology: &Topology,
+    routes: &Routes,
+    node: NodeId,
+    state_dir: &Path,
+) -> Result<DaemonPlan, PlanError> {
+    let n = &topology.nodes[node];
+    let app_socket = state_dir.join(format!("{}.sock", n.name));
+    let len = app_socket.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(PlanError::SocketPathTooLong {
+            path: app_socket,
+            len,
+        });
+    }
+    let listen = SocketAddr::V4(SocketAddrV4::new(n.address, DEFAULT_PORT));
+    let core = routes.node_config(topology, node);
+
+    let mut config = String::new();
+    let _ = writeln!(
+        config,
+        "# antsd of node `{}` ({}) in topology `{}`, written by `ants topo up`.",
+        n.name, n.kind, topology.name
+    );
+    let _ = writeln!(config, "address = \"{}\"", n.address);
+    let _ = writeln!(config, "listen = \"{listen}\"");
+    let _ = writeln!(
+        config,
+        "app_socket = {}",
+        toml_string(&app_socket.to_string_lossy())
+    );
+    for nb in &core.neighbours {
+        let _ = write!(
+            config,
+            "\n[[neighbours]]\naddress = \"{nb}\"\nsocket = \"{}\"\n",
+            SocketAddr::new(*nb, DEFAULT_PORT)
+        );
+    }
+    for r in &core.routes {
+        // Node configurations only route via neighbours (NextHop::Local is never produced).
+        let NextHop::Neighbour(via) = r.next_hop else {
+            continue;
+        };
+        let prefix = match r.prefix {
+            IpAddr::V4(a) => format!("{a}/{}", r.len),
+            IpAddr::V6(a) => format!("{a}/{}", r.len),
+        };
+        let _ = write!(
+            config,
+            "\n[[routes]]\nprefix = \"{prefix}\"\nvia = \"{via}\"\n"
+        );
+    }
+    // A namespace topology lives until `down`, which removes only what `up` wrote: compiled
+    // code stays in memory.
+    let _ = write!(config, "\n[driver]\ncode_store = \"\"\n");
+    Ok(DaemonPlan {
+        config_path: state_dir.join(format!("{}.toml", n.name)),
+        config,
+        app_socket,
+        log_path: state_dir.join(format!("{}.log", n.name)),
+        listen,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ants_daemon::config::Config;
+    use ants_topology::model::{LinkOptionsSet, LinkParams, TopologyBuilder};
+
+    /// h1 - a1 - l1 - l2 - a2 - h2 with a side branch l1 - l3 - a3.
+    fn topology() -> Topology {
+        let mut b = TopologyBuilder::new("line");
+        b.node("h1", NodeKind::Host, None)
+            .node("a1", NodeKind::Active, None)
+            .node("l1", NodeKind::Legacy, None)
+            .node("l2", NodeKind::Legacy, None)
+            .node("a2", NodeKind::Active, None)
+            .node("h2", NodeKind::Host, None)
+            .node("l3", NodeKind::Legacy, None)
+            .node("a3", NodeKind::Active, None)
+            .link("h1", "a1")
+            .link("a1", "l1");
+        let slow = LinkParams {
+            delay: Duration::from_millis(5),
+            loss: 0.02,
+            bandwidth_bps: Some(10_000_000),
+            queue: 16,
+        };
+        let all = LinkOptionsSet {
+            delay: true,
+            loss: true,
+            bandwidth: true,
+            queue: true,
+        };
+        b.link_with("l1", "l2", slow, all)
+            .link("l2", "a2")
+            .link("a2", "h2")
+            .link("l1", "l3");
+        let queue_only = LinkOptionsSet {
+            queue: true,
+            ..LinkOptionsSet::default()
+        };
+        b.link_with("l3", "a3", LinkParams::default(), queue_only);
+        b.build().unwrap()
+    }
+
+    fn plan() -> (Topology, Routes, Plan) {
+        let t = topology();
+        let r = Routes::compute(&t);
+        let p = Plan::new(&t, &r, "ants-line", Path::new("/run/ants-topo/ants-line")).unwrap();
+        (t, r, p)
+    }
+
+    #[test]
+    fn namespaces_interfaces_and_addresses() {
+        let (t, _, p) = plan();
+        assert_eq!(p.nodes.len(), t.nodes.len());
+        assert_eq!(p.nodes[2].namespace, "ants-line-l1");
+        // l1 has three links: to a1, l2, l3 in link order.
+        let names: Vec<&str> = p.nodes[2]
+            .interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(names, ["eth0", "eth1", "eth2"]);
+        for n in &p.nodes {
+            for i in &n.interfaces {
+                assert!(i.name.len() <= MAX_IFNAME, "{}", i.name);
+                let link = &t.links[i.link];
+                assert_eq!(i.address, link.addr_of(n.node));
+                assert_eq!(i.peer_address, link.addr_of(i.peer));
+                assert_eq!(i.prefix_len, 30);
+            }
+            assert!(
+                n.namespace.starts_with("ants-line-") && n.namespace.ends_with(&n.name),
+                "{}",
+                n.namespace
+            );
+        }
+        // Each link's two ends are the interfaces the nodes list for it.
+        for l in &p.links {
+            let link = &t.links[l.link];
+            let end = |node: NodeId, (ns, ifname): &(String, String)| {
+                assert_eq!(ns, &p.nodes[node].namespace);
+                assert!(
+                    p.nodes[node]
+                        .interfaces
+                        .iter()
+                        .any(|i| &i.name == ifname && i.link == l.link)
+                );
+            };
+            end(link.a, &l.a);
+            end(link.b, &l.b);
+        }
+        assert_eq!(
+            p.links[0].veth_command().join(" "),
+            "link add eth0 netns ants-line-h1 type veth peer name eth0 netns ants-line-a1"
+        );
+        let batch = p.nodes[0].address_batch();
+        assert_eq!(
+            batch,
+            [
+                "link set dev lo up",
+                "address add 10.0.0.1/32 dev lo",
+                "address add 10.1.0.1/30 dev eth0",
+                "link set dev eth0 up",
+            ]
+        );
+    }
+
+    #[test]
+    fn kernel_routes_reach_every_node_along_the_ip_shortest_path() {
+        let (t, r, p) = plan();
+        for n in &p.nodes {
+            assert_eq!(n.routes.len(), t.nodes.len() - 1, "node {}", n.name);
+            for route in &n.routes {
+                let dest = t.node_by_address(route.destination).unwrap();
+                assert_ne!(dest, n.node);
+                let next = r.ip_next_hop(n.node, dest).unwrap();
+                let link = t.link_between(n.node, next).unwrap();
+                assert_eq!(route.via, t.links[link].addr_of(next));
+                let iface = n.interfaces.iter().find(|i| i.name == route.dev).unwrap();
+                assert_eq!(iface.link, link);
+                assert_eq!(route.src, n.address);
+            }
+        }
+        // Following the kernel routes hop by hop from h1 reaches h2 on the shortest path.
+        let h2 = t.node_id("h2").unwrap();
+        let mut at = t.node_id("h1").unwrap();
+        let mut walked = vec![at];
+        while at != h2 {
+            let route = p.nodes[at]
+                .routes
+                .iter()
+                .find(|x| x.destination == t.nodes[h2].address)
+                .unwrap();
+            at = p.nodes[at]
+                .interfaces
+                .iter()
+                .find(|i| i.name == route.dev)
+                .unwrap()
+                .peer;
+            walked.push(at);
+            assert!(walked.len() <= t.nodes.len());
+        }
+        assert_eq!(walked, r.ip_path(t.node_id("h1").unwrap(), h2));
+        assert_eq!(
+            p.nodes[0].route_batch()[0],
+            "route add 10.0.0.2/32 via 10.1.0.2 dev eth0 src 10.0.0.1"
+        );
+    }
+
+    #[test]
+    fn routers_forward_and_node_core_nodes_get_daemons() {
+        let (_, _, p) = plan();
+        for n in &p.nodes {
+            assert_eq!(n.ip_forward, n.kind != NodeKind::Host, "{}", n.name);
+            assert_eq!(n.daemon.is_some(), n.kind.runs_node_core(), "{}", n.name);
+        }
+        assert_eq!(p.daemons().count(), 5);
+        let d = p.nodes[1].daemon.as_ref().unwrap();
+        assert_eq!(d.app_socket, Path::new("/run/ants-topo/ants-line/a1.sock"));
+        assert_eq!(d.listen.to_string(), "10.0.0.2:3322");
+    }
+
+    #[test]
+    fn generated_configurations_parse_and_match_the_overlay() {
+        let (t, r, p) = plan();
+        for (n, d) in p.daemons() {
+            let c = Config::parse(&d.config, &d.config_path)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{}", n.name, d.config));
+            assert_eq!(c.address, IpAddr::V4(n.address));
+            assert_eq!(c.listen, d.listen);
+            assert_eq!(c.app_socket, d.app_socket);
+            let expected = r.node_config(&t, n.node);
+            let got: Vec<IpAddr> = c.neighbours.iter().map(|x| x.address).collect();
+            assert_eq!(got, expected.neighbours, "{}", n.name);
+            for nb in &c.neighbours {
+                assert_eq!(nb.socket, SocketAddr::new(nb.address, DEFAULT_PORT));
+            }
+            assert_eq!(c.routes, expected.routes, "{}", n.name);
+            // The node core accepts the table.
+            ants_router::node::Node::new(c.node_config()).unwrap();
+        }
+        // a1's active neighbours are h1, a2 and a3 (through the legacy routers).
+        let a1 = Config::parse(
+            &p.nodes[1].daemon.as_ref().unwrap().config,
+            Path::new("/x/a1.toml"),
+        )
+        .unwrap();
+        let addr = |name: &str| IpAddr::V4(t.nodes[t.node_id(name).unwrap()].address);
+        let got: Vec<IpAddr> = a1.neighbours.iter().map(|x| x.address).collect();
+        assert_eq!(got, [addr("h1"), addr("a2"), addr("a3")]);
+        // h1 has a default route via a1.
+        let h1 = Config::parse(
+            &p.nodes[0].daemon.as_ref().unwrap().config,
+            Path::new("/x/h1.toml"),
+        )
+        .unwrap();
+        assert!(h1.routes.iter().any(|r| r.len == 0));
+    }
+
+    #[test]
+    fn link_options_are_shaped_or_reported() {
+        let (_, _, p) = plan();
+        let slow = &p.links[2];
+        assert_eq!(slow.label, "l1 -- l2");
+        assert_eq!(
+            slow.shaping,
+            Some(Shaping {
+                rate_bps: 10_000_000,
+                queue: 16
+            })
+        );
+        assert_eq!(
+            slow.not_applied,
+            [
+                NotApplied::Delay(Duration::from_millis(5)),
+                NotApplied::Loss(0.02)
+            ]
+        );
+        let [tbf, fifo] = slow.shaping.unwrap().tc_commands("eth1");
+        assert_eq!(
+            tbf.join(" "),
+            "qdisc replace dev eth1 root handle 1: tbf rate 10000000bit burst 12500 limit 24224"
+        );
+        assert_eq!(
+            fifo.join(" "),
+            "qdisc replace dev eth1 parent 1:1 handle 10: pfifo limit 16"
+        );
+        // Default options (not written in the file) are not reported.
+        assert!(p.links[0].not_applied.is_empty() && p.links[0].shaping.is_none());
+        let notices = p.notices();
+        assert_eq!(notices.len(), 3, "{notices:?}");
+        assert!(notices[0].contains("delay") && notices[0].contains("l1 -- l2 (5ms)"));
+        assert!(notices[1].contains("loss") && notices[1].contains("l1 -- l2 (2%)"));
+        assert!(notices[2].contains("l3 -- a3 (64 datagrams)"));
+        assert_eq!(
+            Shaping {
+                rate_bps: 100_000,
+                queue: 1
+            }
+            .burst_bytes(),
+            3028
+        );
+    }
+
+    #[test]
+    fn prefixes_and_paths_are_checked() {
+        assert_eq!(default_prefix("line"), "ants-line");
+        check_prefix("ants-line").unwrap();
+        check_prefix("antst123-x.y_z").unwrap();
+        for bad in ["", "-x", "a/b", "a b", ".", "..", &"x".repeat(41)] {
+            assert!(check_prefix(bad).is_err(), "{bad:?}");
+        }
+        let t = topology();
+        let r = Routes::compute(&t);
+        let e = Plan::new(&t, &r, "bad/prefix", Path::new("/run/x")).unwrap_err();
+        assert!(e.to_string().contains("--prefix"), "{e}");
+        let e = Plan::new(&t, &r, "ok", Path::new("relative")).unwrap_err();
+        assert_eq!(e, PlanError::RelativeStateDir("relative".into()));
+        let long = PathBuf::from("/").join("d".repeat(110));
+        let e = Plan::new(&t, &r, "ok", &long).unwrap_err();
+        assert!(matches!(e, PlanError::SocketPathTooLong { .. }), "{e}");
+        assert_eq!(
+            default_state_dir("ants-line"),
+            Path::new("/run/ants-topo/ants-line")
+        );
+    }
+}
