@@ -140,6 +140,75 @@ pub fn import_named(name: &str) -> Option<&'static Import> {
     IMPORTS.iter().find(|i| i.name == name)
 }
 
+/// Recent load of the link toward one neighbour (see `docs/node-api.md`, `link_load`).
+///
+/// Rates are over the node's last complete measurement window (one second by default).
+/// A node without a bounded queue toward that neighbour reports `queue_cap == 0`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct LinkLoad {
+    /// Capsules waiting in the transmit queue.
+    pub queue_len: u32,
+    /// Capacity of the transmit queue in capsules (0: unknown or unbounded).
+    pub queue_cap: u32,
+    /// Capsules dropped on this link in the last window.
+    pub drops_recent: u32,
+    /// Capsules transmitted per second.
+    pub tx_pps: u32,
+    /// Bytes transmitted per second.
+    pub tx_bytes_per_s: u64,
+}
+
+impl LinkLoad {
+    /// Parses the 24-byte little-endian record `link_load` writes.
+    pub fn from_le_bytes(b: &[u8; LINK_LOAD_LEN]) -> Self {
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut rate = [0; 8];
+        rate.copy_from_slice(&b[16..24]);
+        LinkLoad {
+            queue_len: u32_at(0),
+            queue_cap: u32_at(4),
+            drops_recent: u32_at(8),
+            tx_pps: u32_at(12),
+            tx_bytes_per_s: u64::from_le_bytes(rate),
+        }
+    }
+
+    /// The 24-byte little-endian record, as the node writes it.
+    pub fn to_le_bytes(&self) -> [u8; LINK_LOAD_LEN] {
+        let mut b = [0; LINK_LOAD_LEN];
+        b[0..4].copy_from_slice(&self.queue_len.to_le_bytes());
+        b[4..8].copy_from_slice(&self.queue_cap.to_le_bytes());
+        b[8..12].copy_from_slice(&self.drops_recent.to_le_bytes());
+        b[12..16].copy_from_slice(&self.tx_pps.to_le_bytes());
+        b[16..24].copy_from_slice(&self.tx_bytes_per_s.to_le_bytes());
+        b
+    }
+
+    /// Queue occupancy in per mille (0 when the capacity is unknown).
+    pub fn occupancy_per_mille(&self) -> u32 {
+        match self.queue_cap {
+            0 => 0,
+            cap => (u64::from(self.queue_len) * 1000 / u64::from(cap)).min(1000) as u32,
+        }
+    }
+}
+
+/// Severity of a log message; the number is the `level` argument of the `log` import.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[repr(i32)]
+pub enum Level {
+    /// Something failed.
+    Error = 0,
+    /// Something is wrong but evaluation went on.
+    Warn = 1,
+    /// Notable events.
+    Info = 2,
+    /// Detail for debugging a protocol.
+    Debug = 3,
+    /// Very detailed tracing.
+    Trace = 4,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

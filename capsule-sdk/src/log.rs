@@ -7,24 +7,9 @@
 
 use core::fmt::{self, Write};
 
+pub use crate::abi::Level;
 use crate::abi::MAX_LOG_LEN;
 use crate::{Error, sys};
-
-/// Severity of a log message; the number is the `level` argument of the `log` import.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-#[repr(i32)]
-pub enum Level {
-    /// Something failed.
-    Error = 0,
-    /// Something is wrong but evaluation went on.
-    Warn = 1,
-    /// Notable events.
-    Info = 2,
-    /// Detail for debugging a protocol.
-    Debug = 3,
-    /// Very detailed tracing.
-    Trace = 4,
-}
 
 /// Logs `msg` at `level`. [`Error::RateLimited`] means the node dropped it.
 pub fn log(level: Level, msg: &str) -> Result<(), Error> {
