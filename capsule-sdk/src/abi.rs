@@ -194,7 +194,7 @@ impl LinkLoad {
 }
 
 /// Severity of a log message; the number is the `level` argument of the `log` import.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 #[repr(i32)]
 pub enum Level {
     /// Something failed.
@@ -207,6 +207,21 @@ pub enum Level {
     Debug = 3,
     /// Very detailed tracing.
     Trace = 4,
+}
+
+impl Level {
+    /// The level a `log` call's `level` argument names, if any (the node answers
+    /// `BAD_ARGUMENT` to any other number).
+    pub fn from_i32(level: i32) -> Option<Level> {
+        Some(match level {
+            0 => Level::Error,
+            1 => Level::Warn,
+            2 => Level::Info,
+            3 => Level::Debug,
+            4 => Level::Trace,
+            _ => return None,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -44,22 +44,11 @@ pub enum RouteError {
     NotANeighbour(IpAddr),
 }
 
-/// Load of the link toward one neighbour, as a capsule sees it through `link_load`.
+/// Load of the link toward one neighbour, as a capsule sees it through `link_load`: the SDK's
+/// ABI record, so the node writes exactly what capsules read.
 ///
 /// The driver that owns the link (daemon socket queue, emulator link model) keeps it current.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LinkLoad {
-    /// Datagrams waiting in the link's transmit queue.
-    pub queue_len: u32,
-    /// Capacity of that queue in datagrams (0 if unknown).
-    pub queue_cap: u32,
-    /// Datagrams dropped on this link in the recent window (drop-tail, send errors).
-    pub drops_recent: u32,
-    /// Datagrams per second sent on the link over the recent window.
-    pub tx_pps: u32,
-    /// Bytes per second sent on the link over the recent window.
-    pub tx_bytes_per_s: u64,
-}
+pub use capsule_sdk::abi::LinkLoad;
 
 /// An active neighbour: an active node whose capsules this node exchanges directly (possibly
 /// across legacy IP routers).

@@ -82,33 +82,9 @@ pub struct Delivery {
     pub payload: Bytes,
 }
 
-/// Log severity, as capsules give it (0 error .. 4 trace).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    /// Something failed.
-    Error = 0,
-    /// Something is off.
-    Warn = 1,
-    /// Normal events.
-    Info = 2,
-    /// Detail for debugging.
-    Debug = 3,
-    /// Very fine detail.
-    Trace = 4,
-}
-
-impl LogLevel {
-    pub(crate) fn from_abi(level: i32) -> Option<LogLevel> {
-        Some(match level {
-            0 => LogLevel::Error,
-            1 => LogLevel::Warn,
-            2 => LogLevel::Info,
-            3 => LogLevel::Debug,
-            4 => LogLevel::Trace,
-            _ => return None,
-        })
-    }
-}
+/// Log severity, as capsules give it (0 error .. 4 trace): the SDK's ABI type, so both
+/// sides of the node API name the same levels.
+pub use capsule_sdk::abi::Level as LogLevel;
 
 /// A log message a capsule emitted (already rate limited and truncated).
 #[derive(Clone, Debug, PartialEq, Eq)]

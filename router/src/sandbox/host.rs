@@ -419,13 +419,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                     .neighbour(addr)
                     .ok_or(status::UNKNOWN_NEIGHBOUR)?
                     .load;
-                let mut rec = [0u8; abi::LINK_LOAD_LEN];
-                rec[0..4].copy_from_slice(&load.queue_len.to_le_bytes());
-                rec[4..8].copy_from_slice(&load.queue_cap.to_le_bytes());
-                rec[8..12].copy_from_slice(&load.drops_recent.to_le_bytes());
-                rec[12..16].copy_from_slice(&load.tx_pps.to_le_bytes());
-                rec[16..24].copy_from_slice(&load.tx_bytes_per_s.to_le_bytes());
-                write(d, out, &rec)?;
+                write(d, out, &load.to_le_bytes())?;
                 Ok(abi::LINK_LOAD_LEN as i32)
             }))
         },
@@ -637,7 +631,7 @@ pub(crate) fn define_imports(linker: &mut Linker<HostState>) -> wasmtime::Result
                 &mut c,
                 cost::CALL + cost::LOG + cost::copy(kept),
                 |d, s| {
-                    let level = LogLevel::from_abi(level).ok_or(status::BAD_ARGUMENT)?;
+                    let level = LogLevel::from_i32(level).ok_or(status::BAD_ARGUMENT)?;
                     let len = length(msg_len);
                     let body = span(d.len(), msg, len)?;
                     let (now, burst, rate) =
