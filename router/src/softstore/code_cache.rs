@@ -39,28 +39,9 @@ use std::sync::Arc;
 
 use lru::LruCache;
 
+use super::CodeCacheLimits;
 use crate::fingerprint::Fingerprint;
 
-/// Bounds of a [`CodeCache`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CodeCacheLimits {
-    /// Maximum total charge (module bytes plus declared compiled bytes) of all entries.
-    pub max_bytes: usize,
-    /// Maximum number of entries, pinned or not.
-    pub max_entries: usize,
-}
-
-impl Default for CodeCacheLimits {
-    /// 64 MiB and 1,024 entries: room for about a hundred 16 KiB modules with their compiled
-    /// forms (each several times the module size) with ample headroom, while a flood of distinct
-    /// tiny modules is stopped by the entry bound.
-    fn default() -> Self {
-        CodeCacheLimits {
-            max_bytes: 64 * 1024 * 1024,
-            max_entries: 1024,
-        }
-    }
-}
 
 /// Counters of a [`CodeCache`], monotonically increasing from its creation.
 ///

@@ -16,7 +16,9 @@
 //! counters report.
 
 mod code_cache;
+mod limits;
 mod state_store;
 
-pub use code_cache::{CodeCache, CodeCacheError, CodeCacheLimits, CodeCacheStats, CodeEntry};
-pub use state_store::{ENTRY_OVERHEAD, StateError, StateLimits, StateStore, StateStoreStats};
+pub use code_cache::{CodeCache, CodeCacheError, CodeCacheStats, CodeEntry};
+pub use limits::{CodeCacheLimits, StateLimits};
+pub use state_store::{ENTRY_OVERHEAD, StateError, StateStore, StateStoreStats};

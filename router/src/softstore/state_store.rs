@@ -65,6 +65,7 @@ use std::time::Duration;
 
 use lru::LruCache;
 
+use super::StateLimits;
 use crate::fingerprint::Fingerprint;
 use crate::time::Timestamp;
 
@@ -72,33 +73,6 @@ use crate::time::Timestamp;
 /// (recency list node, hash slot, expiry index node, shared key header).
 pub const ENTRY_OVERHEAD: usize = 128;
 
-/// Bounds of a [`StateStore`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StateLimits {
-    /// Longest key accepted, in bytes.
-    pub max_key_len: usize,
-    /// Longest value accepted, in bytes.
-    pub max_value_len: usize,
-    /// Most bytes (charged as key + value + [`ENTRY_OVERHEAD`]) one protocol may hold.
-    pub per_protocol_bytes: usize,
-    /// Most bytes all protocols together may hold.
-    pub total_bytes: usize,
-    /// Longest lifetime of an entry; longer ttls are clamped to it.
-    pub max_ttl: Duration,
-}
-
-impl Default for StateLimits {
-    /// 256 B keys, 4 KiB values, 64 KiB per protocol, 16 MiB in total, one hour of lifetime.
-    fn default() -> Self {
-        StateLimits {
-            max_key_len: 64,
-            max_value_len: 4096,
-            per_protocol_bytes: 64 * 1024,
-            total_bytes: 16 * 1024 * 1024,
-            max_ttl: Duration::from_secs(3600),
-        }
-    }
-}
 
 /// Counters of a [`StateStore`], monotonically increasing from its creation.
 ///
