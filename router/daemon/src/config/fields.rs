@@ -1,0 +1,250 @@
+//! Where in the configuration text an error is: line and column, and the field path.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::ConfigError;
+
+/// A line and column in the configuration file, both counted from 1 (columns in characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+}
+
+impl Location {
+    /// The location of byte `offset` in `text` (clamped to the text).
+    pub fn of_offset(text: &str, offset: usize) -> Location {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Location { line, column }
+    }
+}
+
+// ---- Loading and validation ----------------------------------------------------------------
+
+/// Collects located errors while one configuration text is checked.
+pub(super) struct Checker<'a> {
+    pub(super) path: &'a Path,
+    pub(super) text: &'a str,
+}
+
+impl Checker<'_> {
+    pub(super) fn error(
+        &self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl fmt::Display,
+    ) -> ConfigError {
+        ConfigError {
+            path: self.path.to_path_buf(),
+            location: Some(Location::of_offset(self.text, span.start)),
+            field: Some(field.into()),
+            message: message.to_string(),
+        }
+    }
+
+    /// `value` of an optional spanned number, which must be at least `min`.
+    pub(super) fn at_least<T: Copy + PartialOrd + fmt::Display>(
+        &self,
+        value: &Option<Spanned<T>>,
+        field: &str,
+        min: T,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) if *v.get_ref() >= min => Ok(*v.get_ref()),
+            Some(v) => Err(self.error(v.span(), field, format_args!("must be at least {min}"))),
+        }
+    }
+
+    pub(super) fn at_most<T: Copy + PartialOrd + fmt::Display>(
+        &self,
+        value: &Option<Spanned<T>>,
+        field: &str,
+        max: T,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) if *v.get_ref() <= max => Ok(*v.get_ref()),
+            Some(v) => Err(self.error(v.span(), field, format_args!("must be at most {max}"))),
+        }
+    }
+
+    /// Converts a deserialization error of `toml`, naming the field its span points into.
+    pub(super) fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let message = e.message().trim_end().to_string();
+        let Some(span) = e.span() else {
+            return ConfigError {
+                path: self.path.to_path_buf(),
+                location: None,
+                field: None,
+                message,
+            };
+        };
+        // "missing field `x`" spans the table that lacks it: name that table's field.
+        let field = match message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(missing) => Some(match table_at(self.text, &span) {
+                Some(table) => format!("{table}.{missing}"),
+                None => missing.to_string(),
+            }),
+            None => field_at(self.text, span.start),
+        };
+        ConfigError {
+            path: self.path.to_path_buf(),
+            location: Some(Location::of_offset(self.text, span.start)),
+            field: Some(field.unwrap_or_else(|| "(top level)".to_string())),
+            message,
+        }
+    }
+}
+
+/// The dotted path (`neighbours[1].socket`) of the innermost key or value containing `offset`,
+/// read from a span-preserving parse of the same text (which recovers from syntax errors).
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let (root, _) = DeTable::parse_recoverable(text);
+    let mut path = String::new();
+    table_path(root.get_ref(), offset, &mut path);
+    (!path.is_empty()).then_some(path)
+}
+
+/// The dotted path of the innermost table or array item whose span covers all of `span`
+/// (`None` for the top level).
+fn table_at(text: &str, span: &Range<usize>) -> Option<String> {
+    pub(super) fn covers(outer: Range<usize>, inner: &Range<usize>) -> bool {
+        outer.start <= inner.start && inner.end <= outer.end && outer != (0..0)
+    }
+    pub(super) fn walk(value: &DeValue<'_>, span: &Range<usize>, path: &mut String) {
+        match value {
+            DeValue::Table(t) => {
+                for (key, v) in t {
+                    if matches!(v.get_ref(), DeValue::Table(_) | DeValue::Array(_))
+                        && covers(v.span(), span)
+                    {
+                        push_key(path, key.get_ref());
+                        walk(v.get_ref(), span, path);
+                        return;
+                    }
+                }
+            }
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if covers(item.span(), span) {
+                        path.push_str(&format!("[{i}]"));
+                        walk(item.get_ref(), span, path);
+                        return;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (root, _) = DeTable::parse_recoverable(text);
+    let mut path = String::new();
+    walk(&DeValue::Table(root.into_inner()), span, &mut path);
+    (!path.is_empty()).then_some(path)
+}
+
+fn push_key(path: &mut String, key: &str) {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !path.is_empty() {
+        path.push('.');
+    }
+    if bare {
+        path.push_str(key);
+    } else {
+        path.push_str(&format!("{key:?}"));
+    }
+}
+
+fn table_path(table: &DeTable<'_>, offset: usize, path: &mut String) -> bool {
+    for (key, value) in table {
+        if key.span().contains(&offset) {
+            push_key(path, key.get_ref());
+            return true;
+        }
+        if value.span().contains(&offset) || contains_offset(value.get_ref(), offset) {
+            push_key(path, key.get_ref());
+            value_path(value.get_ref(), offset, path);
+            return true;
+        }
+    }
+    false
+}
+
+fn value_path(value: &DeValue<'_>, offset: usize, path: &mut String) {
+    match value {
+        DeValue::Table(t) => {
+            table_path(t, offset, path);
+        }
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if item.span().contains(&offset) || contains_offset(item.get_ref(), offset) {
+                    path.push_str(&format!("[{i}]"));
+                    value_path(item.get_ref(), offset, path);
+                    return;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether any key or value inside `value` covers `offset`: the spans of tables declared with
+/// a `[header]` do not always cover their keys, so look inside.
+fn contains_offset(value: &DeValue<'_>, offset: usize) -> bool {
+    match value {
+        DeValue::Table(t) => t.iter().any(|(k, v)| {
+            k.span().contains(&offset)
+                || v.span().contains(&offset)
+                || contains_offset(v.get_ref(), offset)
+        }),
+        DeValue::Array(items) => items
+            .iter()
+            .any(|i| i.span().contains(&offset) || contains_offset(i.get_ref(), offset)),
+        _ => false,
+    }
+}
+
+/// Parses `prefix/len` (or a bare address, a host route).
+pub(super) fn parse_prefix(text: &str) -> Result<(IpAddr, u8), String> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let addr: IpAddr = addr.trim().parse().map_err(|_| {
+        format!("`{addr}` is not an IP address (write `10.1.0.0/16` or `fd00::/8`)")
+    })?;
+    let bits = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => bits,
+        Some(l) => l
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|l| *l <= bits)
+            .ok_or_else(|| format!("prefix length `/{l}` must be a number from 0 to {bits}"))?,
+    };
+    Ok((addr, len))
+}

@@ -1,0 +1,303 @@
+use super::*;
+
+const GOOD: &str = r#"
+address = "10.0.0.1"
+listen = "127.0.0.1:4001"
+app_socket = "run/r1.sock"
+
+[[neighbours]]
+address = "10.0.0.2"
+socket = "127.0.0.1:4002"
+
+[[neighbours]]
+address = "fd00::3"
+
+[peers]
+"10.0.0.9" = "127.0.0.1:4009"
+
+[[routes]]
+prefix = "10.0.0.0/24"
+via = "10.0.0.2"
+
+[[routes]]
+prefix = "fd00::/16"
+via = "fd00::3"
+
+[sandbox]
+fuel_per_evaluation = 5000
+
+[demand]
+fragment_timeout_ms = 50
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/ants/r1.toml"))
+}
+
+fn err(text: &str) -> ConfigError {
+    match parse(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn a_full_file_parses() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.address, ip("10.0.0.1"));
+    assert_eq!(c.listen, sa("127.0.0.1:4001"));
+    assert_eq!(c.app_socket, PathBuf::from("/etc/ants/run/r1.sock"));
+    assert_eq!(
+        c.neighbours,
+        [
+            NeighbourConfig {
+                address: ip("10.0.0.2"),
+                socket: sa("127.0.0.1:4002")
+            },
+            NeighbourConfig {
+                address: ip("fd00::3"),
+                socket: sa("[fd00::3]:3322")
+            },
+        ]
+    );
+    assert_eq!(c.routes.len(), 2);
+    assert_eq!(c.routes[1].len, 16);
+    assert_eq!(c.routes[1].next_hop, NextHop::Neighbour(ip("fd00::3")));
+    assert_eq!(c.sandbox.fuel_per_evaluation, 5000);
+    assert_eq!(
+        c.sandbox.max_functions,
+        SandboxLimits::default().max_functions
+    );
+    assert_eq!(c.demand.fragment_timeout, Duration::from_millis(50));
+    assert_eq!(c.peers.socket_for(ip("10.0.0.9")), sa("127.0.0.1:4009"));
+    assert_eq!(c.peers.node_for(sa("127.0.0.1:4002")), Some(ip("10.0.0.2")));
+    let node = c.node_config();
+    assert_eq!(node.neighbours, [ip("10.0.0.2"), ip("fd00::3")]);
+    assert_eq!(node.routes, c.routes);
+}
+
+#[test]
+fn defaults_for_a_minimal_file() {
+    let c = parse("address = \"10.0.0.1\"\n").unwrap();
+    assert_eq!(c.listen, sa("[::]:3322"));
+    assert_eq!(c.app_socket, PathBuf::from(DEFAULT_APP_SOCKET));
+    assert!(c.neighbours.is_empty() && c.routes.is_empty() && c.pins.is_empty());
+    assert_eq!(c.fingerprints, FingerprintPolicy::sha256_only());
+    // The code store sits beside the configuration file.
+    assert_eq!(
+        c.driver,
+        DriverLimits {
+            code_store: Some(PathBuf::from("/etc/ants/antsd-code/10.0.0.1")),
+            ..DriverLimits::default()
+        }
+    );
+    assert_eq!(c.demand, DemandLimits::default());
+    assert_eq!(c.code_cache, CodeCacheLimits::default());
+}
+
+/// Every error names the file, the line and column, and the field.
+fn located(e: &ConfigError, line: usize, field: &str) {
+    assert_eq!(e.path(), Path::new("/etc/ants/r1.toml"), "{e}");
+    assert_eq!(e.location().map(|l| l.line), Some(line), "{e}");
+    assert_eq!(e.field(), Some(field), "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!("/etc/ants/r1.toml:{line}:")),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("`{field}`")), "{shown}");
+}
+
+#[test]
+fn unknown_fields_are_named() {
+    let e = err(&GOOD.replace("listen =", "lisen ="));
+    located(&e, 3, "lisen");
+    assert!(e.message().contains("unknown field `lisen`"), "{e}");
+
+    let e = err(&GOOD.replace("socket = \"127.0.0.1:4002\"", "sockt = \"127.0.0.1:4002\""));
+    located(&e, 8, "neighbours[0].sockt");
+
+    let e = err(&GOOD.replace("fuel_per_evaluation", "fuel"));
+    located(&e, 25, "sandbox.fuel");
+
+    let e = err(&format!("{GOOD}\n[extras]\nx = 1\n"));
+    assert_eq!(e.field(), Some("extras"), "{e}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    let e = err(&GOOD.replace("\"fd00::3\"\n\n[peers]", "\"fd00::zz\"\n\n[peers]"));
+    located(&e, 11, "neighbours[1].address");
+    assert!(e.message().contains("invalid IP address"), "{e}");
+
+    let e = err(&GOOD.replace("\"127.0.0.1:4001\"", "\"127.0.0.1\""));
+    located(&e, 3, "listen");
+
+    let e = err(&GOOD.replace("5000", "-5"));
+    located(&e, 25, "sandbox.fuel_per_evaluation");
+
+    let e = err(&GOOD.replace("5000", "0"));
+    located(&e, 25, "sandbox.fuel_per_evaluation");
+    assert_eq!(e.message(), "must be at least 1");
+
+    let e = err(&GOOD.replace("10.0.0.0/24", "10.0.0.0/33"));
+    located(&e, 17, "routes[0].prefix");
+    assert!(e.message().contains("0 to 32"), "{e}");
+
+    let e = err(&GOOD.replace("10.0.0.0/24", "ten/8"));
+    located(&e, 17, "routes[0].prefix");
+
+    let e = err(&GOOD.replace("\"10.0.0.9\" =", "\"ten\" ="));
+    located(&e, 14, "peers.\"ten\"");
+
+    let e = err("address = \"10.0.0.1\"\napp_socket = \"\"\n");
+    located(&e, 2, "app_socket");
+}
+
+#[test]
+fn missing_and_mistyped_fields_are_named() {
+    let e = err("listen = \"127.0.0.1:1\"\n");
+    assert_eq!(e.field(), Some("address"), "{e}");
+    assert!(e.message().contains("missing field `address`"), "{e}");
+
+    let e = err("address = \"10.0.0.1\"\n[[neighbours]]\nsocket = \"127.0.0.1:2\"\n");
+    assert_eq!(e.field(), Some("neighbours[0].address"), "{e}");
+
+    let e = err("address = \"10.0.0.1\"\nneighbours = 3\n");
+    located(&e, 2, "neighbours");
+
+    let e = err("address = \"10.0.0.1\"\n[driver]\ncompile_workers = \"two\"\n");
+    located(&e, 3, "driver.compile_workers");
+}
+
+#[test]
+fn syntax_errors_have_a_location() {
+    let e = err("address = \"10.0.0.1\"\n[[neighbours]]\naddress = \n");
+    assert_eq!(e.location().map(|l| l.line), Some(3), "{e}");
+    assert!(e.field().is_some(), "{e}");
+}
+
+#[test]
+fn routes_must_go_via_neighbours() {
+    let e = err(&GOOD.replace("via = \"10.0.0.2\"", "via = \"10.0.0.9\""));
+    located(&e, 18, "routes[0].via");
+    assert!(e.message().contains("10.0.0.9 is not a neighbour"), "{e}");
+}
+
+#[test]
+fn neighbour_and_socket_conflicts() {
+    let e = err(&GOOD.replace("address = \"fd00::3\"", "address = \"10.0.0.2\""));
+    located(&e, 11, "neighbours[1].address");
+    assert!(e.message().contains("listed twice"), "{e}");
+
+    let e = err(&GOOD.replace("address = \"fd00::3\"", "address = \"10.0.0.1\""));
+    located(&e, 11, "neighbours[1].address");
+
+    // Two node addresses on one socket could not be told apart.
+    let e = err(&GOOD.replace("127.0.0.1:4009", "127.0.0.1:4002"));
+    located(&e, 14, "peers.\"10.0.0.9\"");
+    assert!(e.message().contains("neighbours[0].socket"), "{e}");
+
+    // A peer entry may not move a neighbour to another socket.
+    let e = err(&GOOD.replace(
+        "\"10.0.0.9\" = \"127.0.0.1:4009\"",
+        "\"10.0.0.2\" = \"127.0.0.1:4008\"",
+    ));
+    located(&e, 14, "peers.\"10.0.0.2\"");
+    // ... but may repeat it.
+    parse(&GOOD.replace(
+        "\"10.0.0.9\" = \"127.0.0.1:4009\"",
+        "\"10.0.0.2\" = \"127.0.0.1:4002\"",
+    ))
+    .unwrap();
+}
+
+#[test]
+fn pinned_modules_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+             (func (export "ants_evaluate") (result i32) i32.const 0))"#,
+    )
+    .unwrap();
+    let bad = wat::parse_str(r#"(module (import "env" "f" (func)) (memory (export "memory") 1))"#)
+        .unwrap();
+    std::fs::write(dir.path().join("good.wasm"), &good).unwrap();
+    std::fs::write(dir.path().join("bad.wasm"), &bad).unwrap();
+    let path = dir.path().join("r.toml");
+
+    let text = "address = \"10.0.0.1\"\npin = [\"good.wasm\"]\n";
+    let c = Config::parse(text, &path).unwrap();
+    assert_eq!(c.pins[0].path, dir.path().join("good.wasm"));
+    assert_eq!(c.check_modules().unwrap(), [Fingerprint::sha256(&good)]);
+
+    let text = "address = \"10.0.0.1\"\npin = [\n  \"good.wasm\",\n  \"missing.wasm\",\n]\n";
+    let e = Config::parse(text, &path).unwrap_err();
+    assert_eq!(e.location().map(|l| l.line), Some(4), "{e}");
+    assert_eq!(e.field(), Some("pin[1]"), "{e}");
+    assert!(e.message().contains("missing.wasm"), "{e}");
+
+    let text = "address = \"10.0.0.1\"\npin = [\"good.wasm\", \"bad.wasm\"]\n";
+    let c = Config::parse(text, &path).unwrap();
+    let e = c.check_modules().unwrap_err();
+    assert_eq!(
+        e.location(),
+        Some(Location {
+            line: 2,
+            column: 21
+        }),
+        "{e}"
+    );
+    assert_eq!(e.field(), Some("pin[1]"), "{e}");
+    assert!(e.message().contains("forbidden import `env::f`"), "{e}");
+}
+
+#[test]
+fn unreadable_file_names_the_file() {
+    let e = Config::load("/nonexistent/ants/r9.toml").unwrap_err();
+    assert_eq!(e.path(), Path::new("/nonexistent/ants/r9.toml"));
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/ants/r9.toml: cannot read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn peer_map_resolves_both_ways() {
+    let mut m = PeerMap::new();
+    m.insert(ip("10.0.0.2"), sa("127.0.0.1:4002"));
+    assert_eq!(m.socket_for(ip("10.0.0.2")), sa("127.0.0.1:4002"));
+    assert_eq!(m.socket_for(ip("10.0.0.7")), sa("10.0.0.7:3322"));
+    // A dual-stack socket reports IPv4 senders as IPv4-mapped IPv6.
+    assert_eq!(
+        m.node_for(sa("[::ffff:127.0.0.1]:4002")),
+        Some(ip("10.0.0.2"))
+    );
+    assert_eq!(m.node_for(sa("10.0.0.7:3322")), Some(ip("10.0.0.7")));
+    assert_eq!(m.node_for(sa("10.0.0.7:5555")), None);
+    // A mapped node does not also answer at its default port.
+    assert_eq!(m.node_for(sa("10.0.0.2:3322")), None);
+    // Remapping a node frees its old socket.
+    m.insert(ip("10.0.0.2"), sa("127.0.0.1:4012"));
+    assert_eq!(m.node_for(sa("127.0.0.1:4002")), None);
+    assert_eq!(m.entries(), [(ip("10.0.0.2"), sa("127.0.0.1:4012"))]);
+}
+
+#[test]
+fn locations_count_lines_and_characters() {
+    let t = "ab\né = 1\n";
+    assert_eq!(Location::of_offset(t, 0), Location { line: 1, column: 1 });
+    assert_eq!(Location::of_offset(t, 3), Location { line: 2, column: 1 });
+    // Byte 6 is after "é" (2 bytes) and " ": the third character.
+    assert_eq!(Location::of_offset(t, 6), Location { line: 2, column: 3 });
+    assert_eq!(Location::of_offset(t, 999), Location { line: 3, column: 1 });
+}
