@@ -50,6 +50,7 @@ pub use context::{
 };
 pub use error::{EvalError, LoadError};
 pub use limits::SandboxLimits;
+pub use validate::{ExportShape, ImportShape, ModuleShape};
 
 use crate::fingerprint::Fingerprint;
 use crate::time::Timestamp;

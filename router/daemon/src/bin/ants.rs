@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
-use wasmparser::{ExternalKind, FuncType, Parser as WasmParser, Payload, TypeRef};
+use wasmparser::{ExternalKind, FuncType};
 
 use ants_daemon::app::Client;
 use ants_daemon::app::text::{bytes as human_bytes, status_text};
 use ants_router::fingerprint::Fingerprint;
-use ants_router::sandbox::{Sandbox, SandboxLimits};
+use ants_router::sandbox::{ModuleShape, Sandbox, SandboxLimits};
 
 /// Where `ants ping` looks for the ping capsule, relative to the working directory or to the
 /// repository holding this executable.
@@ -240,6 +240,7 @@ struct Inspection {
     imports: Vec<String>,
     exports: Vec<String>,
     functions: u32,
+    problems: Vec<String>,
     valid: bool,
     verdict: String,
 }
@@ -257,77 +258,49 @@ fn signature(ty: Option<&FuncType>) -> String {
     format!("({}) -> ({})", list(ty.params()), list(ty.results()))
 }
 
-/// Imports, exports and defined-function count, as far as the module parses.
-fn structure(bytes: &[u8]) -> (Vec<String>, Vec<String>, u32) {
-    let mut types: Vec<Option<FuncType>> = Vec::new();
-    let mut func_types: Vec<u32> = Vec::new();
-    let (mut imports, mut exports, mut functions) = (Vec::new(), Vec::new(), 0);
-    for payload in WasmParser::new(0).parse_all(bytes) {
-        let Ok(payload) = payload else { break };
-        match payload {
-            Payload::TypeSection(reader) => {
-                for group in reader.into_iter().flatten() {
-                    for sub in group.into_types() {
-                        types.push(match sub.composite_type.inner {
-                            wasmparser::CompositeInnerType::Func(f) => Some(f),
-                            _ => None,
-                        });
-                    }
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for import in reader.into_imports().flatten() {
-                    let what = match import.ty {
-                        TypeRef::Func(t) => {
-                            func_types.push(t);
-                            format!(
-                                "func {}",
-                                signature(types.get(t as usize).and_then(Option::as_ref))
-                            )
-                        }
-                        TypeRef::Memory(_) => "memory".to_string(),
-                        TypeRef::Table(_) => "table".to_string(),
-                        TypeRef::Global(_) => "global".to_string(),
-                        _ => "other".to_string(),
-                    };
-                    imports.push(format!("{}::{} {what}", import.module, import.name));
-                }
-            }
-            Payload::FunctionSection(reader) => {
-                functions = reader.count();
-                func_types.extend(reader.into_iter().flatten());
-            }
-            Payload::ExportSection(reader) => {
-                for export in reader.into_iter().flatten() {
-                    let what = match export.kind {
-                        ExternalKind::Func => format!(
-                            "func {}",
-                            signature(
-                                func_types
-                                    .get(export.index as usize)
-                                    .and_then(|t| types.get(*t as usize))
-                                    .and_then(Option::as_ref)
-                            )
-                        ),
-                        ExternalKind::Memory => "memory".to_string(),
-                        ExternalKind::Table => "table".to_string(),
-                        ExternalKind::Global => "global".to_string(),
-                        _ => "other".to_string(),
-                    };
-                    exports.push(format!("{} {what}", export.name));
-                }
-            }
-            _ => {}
-        }
-    }
-    (imports, exports, functions)
+/// Imports and exports as lines, from the node's own module inspector.
+fn structure(shape: &ModuleShape) -> (Vec<String>, Vec<String>) {
+    let imports = shape
+        .imports
+        .iter()
+        .map(|i| {
+            let what = match &i.func {
+                Ok(ty) => format!("func {}", signature(ty.as_ref())),
+                Err(kind) => kind.to_string(),
+            };
+            format!("{}::{} {what}", i.module, i.name)
+        })
+        .collect();
+    let exports = shape
+        .exports
+        .iter()
+        .map(|e| {
+            let what = match e.kind {
+                ExternalKind::Func => format!("func {}", signature(e.func.as_ref())),
+                ExternalKind::Memory => "memory".to_string(),
+                ExternalKind::Table => "table".to_string(),
+                ExternalKind::Global => "global".to_string(),
+                _ => "other".to_string(),
+            };
+            format!("{} {what}", e.name)
+        })
+        .collect();
+    (imports, exports)
 }
 
 fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let bytes = read_module(path)?;
-    let (imports, exports, functions) = structure(&bytes);
-    let sandbox = Sandbox::new(SandboxLimits::default())
-        .map_err(|e| anyhow::anyhow!("cannot set up the sandbox: {e}"))?;
+    let limits = SandboxLimits::default();
+    let shape = ModuleShape::read(&bytes);
+    let (imports, exports) = structure(&shape);
+    // Every rule the module breaks, not just the first one a node would name.
+    let problems: Vec<String> = shape
+        .problems(&limits)
+        .iter()
+        .map(|e| format!("{} ({})", e, e.name()))
+        .collect();
+    let sandbox =
+        Sandbox::new(limits).map_err(|e| anyhow::anyhow!("cannot set up the sandbox: {e}"))?;
     // The node's own path: validation, then compilation (a module the compiler refuses after
     // validation passed gets the same verdict here as on a router).
     let verdict = sandbox
@@ -340,7 +313,8 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         size: bytes.len(),
         imports,
         exports,
-        functions,
+        functions: shape.functions,
+        problems,
         valid: verdict.is_ok(),
         verdict: match &verdict {
             Ok(()) => "accepted by a node with default limits".to_string(),
@@ -364,6 +338,9 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         println!("functions    {} defined", report.functions);
         println!("imports      {}", list_or_none(&report.imports));
         println!("exports      {}", list_or_none(&report.exports));
+        if !report.problems.is_empty() {
+            println!("problems     {}", report.problems.join("\n             "));
+        }
         println!("verdict      {}", report.verdict);
     }
     Ok(if report.valid {
