@@ -10,6 +10,7 @@
 //! It never opens a socket, starts a node or keeps files open: it reads the configuration and
 //! the pinned modules once, and the driver decides what to do with the result.
 
+mod driver;
 mod fields;
 mod file;
 mod peers;
@@ -25,13 +26,13 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::driver::DriverLimits;
 use ants_router::fingerprint::{Fingerprint, FingerprintPolicy};
 use ants_router::node::{CpuShareLimits, DemandLimits, NodeConfig};
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{Sandbox, SandboxLimits};
 use ants_router::softstore::{CodeCacheLimits, StateLimits};
 
+pub use driver::DriverLimits;
 pub use fields::Location;
 use fields::{Checker, parse_prefix};
 use file::RawConfig;
