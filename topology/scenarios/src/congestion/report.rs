@@ -1,0 +1,275 @@
+//! The congestion scenario's report: one run's numbers, both runs side by side, and the tables.
+
+use super::*;
+
+/// One run's numbers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunStats {
+    /// Whether the sender reacted to notifications.
+    pub react: bool,
+    /// The seed.
+    pub seed: u64,
+    /// Data capsules sent during the flow.
+    pub sent: u64,
+    /// Of them, delivered (distinct).
+    pub delivered: u64,
+    /// Sent but never delivered.
+    pub lost: u64,
+    /// Datagrams the bottleneck's queue refused during the flow (the flow's direction).
+    pub bottleneck_drops: u64,
+    /// Datagrams the bottleneck put on the wire during the flow (the flow's direction).
+    pub bottleneck_packets: u64,
+    /// Datagrams the bottleneck's queue refused before the flow started: code fragments
+    /// served in a burst to the router behind it while it demand-loaded the capsule (it
+    /// asks again for the missing ones), the same in both runs.
+    pub warm_up_drops: u64,
+    /// Whether the warm-up capsule arrived (the code was loaded along the whole path).
+    pub warm_up_delivered: bool,
+    /// Queue drops on every other link direction (0 expected).
+    pub other_queue_drops: u64,
+    /// Capsules the nodes dropped, all reasons (0 expected).
+    pub capsule_drops: u64,
+    /// Capsules delivered during the sending period.
+    pub window_packets: u64,
+    /// Application data delivered during the sending period, bits per second of virtual time.
+    pub goodput_bps: f64,
+    /// Capsules delivered per second of the sending period.
+    pub goodput_pps: f64,
+    /// Notifications the sender received.
+    pub notifications: u64,
+    /// Of them, ignored (reactions off, or within a round trip of a decrease).
+    pub ignored: u64,
+    /// Rate decreases.
+    pub decreases: u64,
+    /// Rate increases.
+    pub increases: u64,
+    /// Lowest rate (capsules per second).
+    pub min_rate_pps: f64,
+    /// Highest rate.
+    pub max_rate_pps: f64,
+    /// Rate at the end of the flow.
+    pub final_rate_pps: f64,
+    /// Extra copies the receiver got (0 expected).
+    pub duplicates: u64,
+    /// Capsules the sender's node refused (0 expected).
+    pub send_errors: u64,
+    /// Virtual time covered (ms).
+    pub virtual_ms: f64,
+    /// Emulator events processed.
+    pub events: u64,
+}
+
+/// The scenario's result: the same flow with and without the capsule's advice.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// Topology name.
+    pub topology: String,
+    /// The topology file.
+    pub file: String,
+    /// The sending host.
+    pub sender: String,
+    /// The receiving host.
+    pub receiver: String,
+    /// The bottleneck.
+    pub bottleneck: Bottleneck,
+    /// Path round trip without queueing (ms).
+    pub rtt_ms: f64,
+    /// Data bytes per capsule.
+    pub data_len: usize,
+    /// Bytes per capsule on the wire.
+    pub wire_len: usize,
+    /// The reacting sender's pacing (the other sends at `start_pps` throughout).
+    pub control: RateControl,
+    /// When the flow started (ms).
+    pub start_ms: f64,
+    /// How long it sent (ms).
+    pub duration_ms: f64,
+    /// The run whose sender follows the capsule's advice.
+    pub with_advice: RunStats,
+    /// The same flow at a constant rate (notifications ignored).
+    pub without_advice: RunStats,
+    /// Bottleneck drops with advice / without.
+    pub drop_ratio: f64,
+    /// Goodput with advice / without.
+    pub goodput_ratio: f64,
+    /// Whether a second reacting run with the same seed gave the same numbers (`None` if
+    /// not repeated).
+    pub repeat_identical: Option<bool>,
+}
+
+/// The bar: with the advice, bottleneck drops below a quarter of those without it.
+pub const MAX_DROP_RATIO: f64 = 0.25;
+/// The bar: with the advice, at least this share of the goodput without it.
+pub const MIN_GOODPUT_RATIO: f64 = 0.9;
+
+impl Report {
+    /// Whether the bar holds: far fewer drops at the bottleneck, goodput held, and
+    /// notifications did arrive.
+    pub fn bar_met(&self) -> bool {
+        self.without_advice.bottleneck_drops > 0
+            && self.drop_ratio < MAX_DROP_RATIO
+            && self.goodput_ratio >= MIN_GOODPUT_RATIO
+            && self.with_advice.notifications > 0
+    }
+}
+
+/// Runs the scenario with the default [`Config`].
+pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
+    run_with(options, &Config::default())
+}
+
+/// Runs the flow with the capsule's advice, without it, and (if `config.repeat`) with it
+/// again, on the network `options` names.
+pub fn run_with(options: &ScenarioOptions, config: &Config) -> anyhow::Result<Report> {
+    config.check()?;
+    let net = Network::load(options, config.data_len)?;
+    let with_advice = net
+        .run(options.seed, config, true)
+        .context("the run with the capsule's advice")?;
+    let without_advice = net
+        .run(options.seed, config, false)
+        .context("the run without reactions")?;
+    let repeat_identical = if config.repeat {
+        let again = net
+            .run(options.seed, config, true)
+            .context("the repeated run with the capsule's advice")?;
+        Some(again == with_advice)
+    } else {
+        None
+    };
+    let ratio = |a: f64, b: f64| if b == 0.0 { f64::INFINITY } else { a / b };
+    let t = &net.topology;
+    Ok(Report {
+        topology: t.name.clone(),
+        file: net.file.display().to_string(),
+        sender: t.nodes[net.sender].name.clone(),
+        receiver: t.nodes[net.receiver].name.clone(),
+        bottleneck: net.bottleneck.clone(),
+        rtt_ms: net.rtt.as_secs_f64() * 1e3,
+        data_len: config.data_len,
+        wire_len: wire_len(config.data_len),
+        control: net.rate_control(config, true),
+        start_ms: config.start.as_secs_f64() * 1e3,
+        duration_ms: config.duration.as_secs_f64() * 1e3,
+        drop_ratio: ratio(
+            with_advice.bottleneck_drops as f64,
+            without_advice.bottleneck_drops as f64,
+        ),
+        goodput_ratio: ratio(with_advice.goodput_bps, without_advice.goodput_bps),
+        with_advice,
+        without_advice,
+        repeat_identical,
+    })
+}
+
+impl ScenarioReport for Report {
+    fn table(&self) -> String {
+        let (a, b) = (&self.with_advice, &self.without_advice);
+        let c = &self.control;
+        let n = &self.bottleneck;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "congestion notification on {} (seed {}): {} -> {}, bottleneck {} -> {} at {} kbit/s \
+             with a {}-datagram queue ({:.0} capsules/s of {} bytes), path round trip {:.1} ms",
+            self.topology,
+            a.seed,
+            self.sender,
+            self.receiver,
+            n.from,
+            n.to,
+            n.bandwidth_bps / 1000,
+            n.queue,
+            n.capacity_pps,
+            self.wire_len,
+            self.rtt_ms
+        );
+        let _ = writeln!(
+            out,
+            "flow: {}-byte data for {:.0} ms from {:.0} ms at {:.0} capsules/s; with advice: halve \
+             per notification at most once per round trip, +{:.0} capsules/s per round trip up to {:.0}",
+            self.data_len, self.duration_ms, self.start_ms, c.start_pps, c.step_pps, c.ceiling_pps
+        );
+        let _ = writeln!(
+            out,
+            "\n  {:<34} {:>13} {:>13}",
+            "", "with advice", "constant rate"
+        );
+        let mut row = |what: String, x: String, y: String| {
+            let _ = writeln!(out, "  {what:<34} {x:>13} {y:>13}");
+        };
+        row(
+            "data capsules sent".into(),
+            a.sent.to_string(),
+            b.sent.to_string(),
+        );
+        row(
+            "delivered".into(),
+            a.delivered.to_string(),
+            b.delivered.to_string(),
+        );
+        row(
+            format!("queue drops at {} -> {}", n.from, n.to),
+            a.bottleneck_drops.to_string(),
+            b.bottleneck_drops.to_string(),
+        );
+        row(
+            "goodput (data, kbit/s)".into(),
+            format!("{:.1}", a.goodput_bps / 1e3),
+            format!("{:.1}", b.goodput_bps / 1e3),
+        );
+        row(
+            "goodput (capsules/s)".into(),
+            format!("{:.1}", a.goodput_pps),
+            format!("{:.1}", b.goodput_pps),
+        );
+        row(
+            "notifications received".into(),
+            a.notifications.to_string(),
+            b.notifications.to_string(),
+        );
+        row(
+            "rate decreases / increases".into(),
+            format!("{} / {}", a.decreases, a.increases),
+            format!("{} / {}", b.decreases, b.increases),
+        );
+        row(
+            "rate min..max (capsules/s)".into(),
+            format!("{:.0}..{:.0}", a.min_rate_pps, a.max_rate_pps),
+            format!("{:.0}..{:.0}", b.min_rate_pps, b.max_rate_pps),
+        );
+        row(
+            "warm-up drops (code fragments)".into(),
+            a.warm_up_drops.to_string(),
+            b.warm_up_drops.to_string(),
+        );
+        row(
+            "other drops (queues, nodes)".into(),
+            format!("{}, {}", a.other_queue_drops, a.capsule_drops),
+            format!("{}, {}", b.other_queue_drops, b.capsule_drops),
+        );
+        let _ = writeln!(
+            out,
+            "\nbottleneck drops with / without advice = {:.3} (bar < {MAX_DROP_RATIO}); goodput with / without = {:.3} (bar >= {MIN_GOODPUT_RATIO}): {}",
+            self.drop_ratio,
+            self.goodput_ratio,
+            if self.bar_met() {
+                "bar met"
+            } else {
+                "BAR NOT MET"
+            }
+        );
+        if let Some(same) = self.repeat_identical {
+            let _ = writeln!(
+                out,
+                "same seed again: {}",
+                if same {
+                    "identical numbers"
+                } else {
+                    "DIFFERENT numbers"
+                }
+            );
+        }
+        out
+    }
+}

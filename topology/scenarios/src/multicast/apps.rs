@@ -1,0 +1,328 @@
+//! The multicast scenario's applications: the group members and the source, and their logs.
+
+use super::*;
+
+// ---- Applications --------------------------------------------------------------------------
+
+/// What a [`MulticastMember`] did and received (its JSON report, read back with
+/// [`MemberLog::of`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLog {
+    /// The member's node.
+    pub node: String,
+    /// When each subscribe was injected (ns of virtual time).
+    pub subscribes_ns: Vec<u64>,
+    /// When the leave was injected, if the member left.
+    pub left_ns: Option<u64>,
+    /// Whether the member stopped refreshing (and so expires from the tree).
+    pub silent: bool,
+    /// Sequence number → copies received.
+    pub received: BTreeMap<u32, u32>,
+    /// When the first and the last data packet arrived.
+    pub first_ns: Option<u64>,
+    /// See `first_ns`.
+    pub last_ns: Option<u64>,
+    /// Deliveries on the member's port that were not data of its group.
+    pub foreign: u32,
+    /// Subscribes or leaves the node refused.
+    pub send_errors: u32,
+    /// The first refusal.
+    pub first_error: Option<String>,
+}
+
+impl AppLog for MemberLog {}
+
+impl MemberLog {
+    /// Until when (ns) the member wanted data: its leave, or [`MEMBER_TTL_MS`] after its last
+    /// subscribe if it fell silent; `u64::MAX` while it stays.
+    pub fn wanted_until_ns(&self) -> u64 {
+        if let Some(t) = self.left_ns {
+            return t;
+        }
+        match (self.silent, self.subscribes_ns.last()) {
+            (true, Some(last)) => last.saturating_add(MEMBER_TTL_MS * 1_000_000),
+            (true, None) => 0,
+            (false, _) => u64::MAX,
+        }
+    }
+}
+
+/// A group member on a host: subscribes toward the source at start and every
+/// [`REFRESH_INTERVAL_MS`], optionally leaves or falls silent, and records every data packet
+/// delivered on its port (see [`MemberLog`]).
+#[derive(Debug)]
+pub struct MulticastMember {
+    source: NodeId,
+    group: u32,
+    port: u16,
+    refresh: Duration,
+    leave_at: Option<Duration>,
+    silent_at: Option<Duration>,
+    fingerprint: Option<Fingerprint>,
+    log: MemberLog,
+}
+
+/// Timer tokens of a member.
+const SUBSCRIBE: u64 = 0;
+const LEAVE: u64 = 1;
+
+impl MulticastMember {
+    /// A member of `group` of the source on node `source`, receiving on `port`.
+    pub fn new(source: NodeId, group: u32, port: u16) -> Self {
+        MulticastMember {
+            source,
+            group,
+            port,
+            refresh: Duration::from_millis(REFRESH_INTERVAL_MS),
+            leave_at: None,
+            silent_at: None,
+            fingerprint: None,
+            log: MemberLog::default(),
+        }
+    }
+
+    /// Sends a leave at `at` (virtual time since the start of the run) and stops refreshing.
+    pub fn leave_at(mut self, at: Duration) -> Self {
+        self.leave_at = Some(at);
+        self
+    }
+
+    /// Stops refreshing from `at` on (virtual time since the start of the run).
+    pub fn silent_from(mut self, at: Duration) -> Self {
+        self.silent_at = Some(at);
+        self
+    }
+
+    fn send(&mut self, ctx: &mut AppContext<'_>, message: &Message<'_>) -> bool {
+        let Some(fp) = self.fingerprint else {
+            return false;
+        };
+        let to = ctx.node_address(self.source);
+        let result = postcard::to_allocvec(message)
+            .map_err(|e| AppError::Other(format!("multicast payload: {e}")))
+            .and_then(|p| ctx.send_capsule(fp, to, SUBSCRIBE_BUDGET, &p));
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.log.send_errors += 1;
+                self.log.first_error.get_or_insert_with(|| e.to_string());
+                false
+            }
+        }
+    }
+}
+
+/// Time from now until `at` (virtual time since the start), zero if it has passed.
+fn until(ctx: &AppContext<'_>, at: Duration) -> Duration {
+    (Timestamp::ZERO + at).saturating_duration_since(ctx.now())
+}
+
+impl Application for MulticastMember {
+    fn name(&self) -> String {
+        format!("multicast member {}", self.log.node)
+    }
+
+    fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
+        self.log.node = ctx.node_name(ctx.node()).to_string();
+        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
+        ctx.listen(self.port);
+        ctx.set_timer(Duration::ZERO, SUBSCRIBE);
+        if let Some(at) = self.leave_at {
+            let after = until(ctx, at);
+            ctx.set_timer(after, LEAVE);
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, ctx: &mut AppContext<'_>, token: u64) {
+        let now = ctx.now().as_nanos();
+        let silent = self
+            .silent_at
+            .is_some_and(|at| ctx.now() >= Timestamp::ZERO + at);
+        self.log.silent |= silent;
+        match token {
+            SUBSCRIBE if self.log.left_ns.is_none() && !silent => {
+                let m = Message::Subscribe {
+                    group: self.group,
+                    port: self.port,
+                };
+                if self.send(ctx, &m) {
+                    self.log.subscribes_ns.push(now);
+                }
+                ctx.set_timer(self.refresh, SUBSCRIBE);
+            }
+            LEAVE if self.log.left_ns.is_none() => {
+                let m = Message::Leave {
+                    group: self.group,
+                    port: self.port,
+                };
+                self.send(ctx, &m);
+                self.log.left_ns = Some(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_delivery(&mut self, _ctx: &mut AppContext<'_>, d: &AppDelivery) {
+        match Message::parse(&d.payload) {
+            Ok(Message::Data { group, seq, .. })
+                if group == self.group && Some(d.fingerprint) == self.fingerprint =>
+            {
+                *self.log.received.entry(seq).or_default() += 1;
+                let at = d.at.as_nanos();
+                self.log.first_ns.get_or_insert(at);
+                self.log.last_ns = Some(at);
+            }
+            _ => self.log.foreign += 1,
+        }
+    }
+
+    fn report(&self) -> Value {
+        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+    }
+
+    fn summary(&self) -> String {
+        let copies: u32 = self.log.received.values().sum();
+        format!(
+            "{} packets ({} copies), {} subscribes{}",
+            self.log.received.len(),
+            copies,
+            self.log.subscribes_ns.len(),
+            if self.log.left_ns.is_some() {
+                ", left"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// One data packet the source sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentPacket {
+    /// Sequence number.
+    pub seq: u32,
+    /// When it was injected (ns of virtual time).
+    pub at_ns: u64,
+}
+
+/// What a [`MulticastSource`] sent (its JSON report, read back with [`SourceLog::of`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLog {
+    /// The source's node.
+    pub node: String,
+    /// Every packet the node accepted, in order.
+    pub sent: Vec<SentPacket>,
+    /// Packets the node refused.
+    pub send_errors: u32,
+    /// The first refusal.
+    pub first_error: Option<String>,
+}
+
+impl AppLog for SourceLog {}
+
+/// The group's source: injects `Data { group, seq, data }` capsules on its own node, in
+/// bursts, numbering them from 0.
+#[derive(Debug)]
+pub struct MulticastSource {
+    group: u32,
+    bursts: Vec<Burst>,
+    interval: Duration,
+    payload_len: usize,
+    budget: u16,
+    fingerprint: Option<Fingerprint>,
+    /// First sequence number of each burst.
+    pub(super) firsts: Vec<u32>,
+    log: SourceLog,
+}
+
+impl MulticastSource {
+    /// A source of `group` sending `bursts`, `interval` apart within a burst, with
+    /// `payload_len` bytes of data per packet and [`DATA_BUDGET`].
+    pub fn new(group: u32, bursts: Vec<Burst>, interval: Duration, payload_len: usize) -> Self {
+        let mut firsts = Vec::with_capacity(bursts.len());
+        let mut next = 0u32;
+        for b in &bursts {
+            firsts.push(next);
+            next = next.saturating_add(b.packets);
+        }
+        MulticastSource {
+            group,
+            bursts,
+            interval,
+            payload_len: payload_len.min(MAX_DATA),
+            budget: DATA_BUDGET,
+            fingerprint: None,
+            firsts,
+            log: SourceLog::default(),
+        }
+    }
+
+    /// The burst sequence number `seq` belongs to, and whether it is the burst's last.
+    pub(super) fn last_of_burst(&self, seq: u32) -> bool {
+        self.firsts
+            .iter()
+            .zip(&self.bursts)
+            .any(|(&f, b)| seq.checked_sub(f).is_some_and(|i| i + 1 == b.packets))
+    }
+}
+
+impl Application for MulticastSource {
+    fn name(&self) -> String {
+        format!("multicast source {}", self.log.node)
+    }
+
+    fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
+        self.log.node = ctx.node_name(ctx.node()).to_string();
+        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
+        for (b, &first) in self.bursts.iter().zip(&self.firsts) {
+            if b.packets > 0 {
+                let after = until(ctx, b.start);
+                ctx.set_timer(after, u64::from(first));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, ctx: &mut AppContext<'_>, token: u64) {
+        let Some(fp) = self.fingerprint else { return };
+        let Ok(seq) = u32::try_from(token) else {
+            return;
+        };
+        // Recognisable bytes: the sequence number, then filler.
+        let mut data = vec![b'm'; self.payload_len];
+        for (d, s) in data.iter_mut().zip(seq.to_be_bytes()) {
+            *d = s;
+        }
+        let message = Message::Data {
+            group: self.group,
+            seq,
+            data: &data,
+        };
+        let me = ctx.address();
+        let result = postcard::to_allocvec(&message)
+            .map_err(|e| AppError::Other(format!("multicast payload: {e}")))
+            .and_then(|p| ctx.send_capsule(fp, me, self.budget, &p));
+        match result {
+            Ok(()) => self.log.sent.push(SentPacket {
+                seq,
+                at_ns: ctx.now().as_nanos(),
+            }),
+            Err(e) => {
+                self.log.send_errors += 1;
+                self.log.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+        if !self.last_of_burst(seq) {
+            ctx.set_timer(self.interval, token + 1);
+        }
+    }
+
+    fn report(&self) -> Value {
+        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+    }
+
+    fn summary(&self) -> String {
+        format!("{} data packets sent", self.log.sent.len())
+    }
+}

@@ -1,0 +1,500 @@
+//! The multicast scenario: one source, a group of members behind active edge routers, legacy
+//! routers in between; the `multicast` capsule (`capsules/multicast`) is loaded hop by hop as
+//! the members' subscribes travel toward the source, and the data follows the tree they built.
+//!
+//! Owns the member and source applications ([`MulticastMember`], [`MulticastSource`]), a run
+//! ([`Scenario`], shaped by a [`Plan`]), its [`Report`] (per receiver: delivered, duplicated,
+//! lost; per link: data copies next to what unicast fan-out from the source would send; code
+//! loading hop by hop) and [`Hierarchy`], the generated network of the scale benchmark.
+//!
+//! How copies are counted: every capsule of the protocol is counted per link direction by the
+//! emulator. Data moves away from the source (each hop one IP hop farther from it: a tree edge
+//! follows a shortest path between two nodes that are themselves on a shortest path from the
+//! source), and subscribes and leaves move toward it, so on every link the direction away from
+//! the source carries exactly the data copies and the other direction the control capsules,
+//! whenever they were sent.
+//!
+//! It never reaches into a node core: everything it measures comes from the emulator's public
+//! counters and the applications' own records, and it reads no clock (the report is the same
+//! for the same network, seed and plan).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ants_router::fingerprint::Fingerprint;
+use ants_router::time::Timestamp;
+use anyhow::{Context as _, bail};
+use capsule_multicast::{MEMBER_TTL_MS, Message, REFRESH_INTERVAL_MS};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{AppLog, ScenarioOptions, ScenarioReport};
+use ants_emulator::{
+    AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
+};
+use ants_topology::capsules::CapsuleLocator;
+use ants_topology::graph::Traffic;
+use ants_topology::model::{
+    LinkOptionsSet, LinkParams, NodeId, NodeKind, Topology, TopologyBuilder,
+};
+use ants_topology::routes::Routes;
+
+/// The scenario's topology file, relative to the repository root.
+pub const EXAMPLE: &str = "topology/examples/multicast.toml";
+/// The same file, built in, so the demo runs from any directory.
+pub const EXAMPLE_TOML: &str = include_str!("../../../examples/multicast.toml");
+/// The capsule the scenario drives.
+pub const CAPSULE: &str = "multicast";
+/// Name of the source host in the scenario's networks.
+pub const SOURCE: &str = "src";
+/// Name of the group whose hosts become members.
+pub const MEMBERS: &str = "members";
+/// The multicast group id the applications use.
+pub const GROUP_ID: u32 = 1;
+/// Application port members receive data on.
+pub const PORT: u16 = 5000;
+/// Budget of subscribe and leave capsules (the capsule crate's advice: 64 is plenty).
+pub const SUBSCRIBE_BUDGET: u16 = 64;
+/// Budget of data capsules, split down the tree (the capsule crate's advice: 4,096 covers
+/// hundreds of members).
+pub const DATA_BUDGET: u16 = 4096;
+/// Largest data payload a capsule of the protocol carries (about 1,180 bytes, so the capsule
+/// fits 1,200).
+pub const MAX_DATA: usize = 1_180;
+/// Rows each section of [`Report::table`] shows at most (everything is in the JSON).
+pub const TABLE_ROWS: usize = 30;
+
+mod apps;
+mod report;
+mod table;
+#[cfg(test)]
+mod tests;
+
+pub use apps::*;
+pub use report::*;
+
+// ---- The plan of a run ----------------------------------------------------------------------
+
+/// Packets the source sends back to back, `Plan::interval` apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Burst {
+    /// When the first packet leaves (virtual time since the start of the run).
+    pub start: Duration,
+    /// Packets in the burst.
+    pub packets: u32,
+}
+
+/// What happens in a run: when the source sends, and which members leave or fall silent.
+///
+/// Every member subscribes at the start of the run and refreshes its subscription every
+/// [`REFRESH_INTERVAL_MS`] unless it leaves or falls silent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// The source's bursts, in time order; sequence numbers run on across bursts from 0.
+    pub bursts: Vec<Burst>,
+    /// Time between two packets of a burst.
+    pub interval: Duration,
+    /// Bytes of application data per packet (at most [`MAX_DATA`]).
+    pub payload_len: usize,
+    /// How long the run goes on after the last packet left.
+    pub settle: Duration,
+    /// Members (by node name) that send a leave at the given time.
+    pub leaves: Vec<(String, Duration)>,
+    /// Members (by node name) that stop refreshing their subscription from the given time on;
+    /// the tree drops them [`MEMBER_TTL_MS`] after their last subscribe.
+    pub silences: Vec<(String, Duration)>,
+}
+
+impl Default for Plan {
+    /// 20 packets of 64 bytes, 20 ms apart, from 500 ms (the subscribes, which demand-load the
+    /// code at every active hop, have reached the source by then), then 500 ms to settle.
+    fn default() -> Self {
+        Plan {
+            bursts: vec![Burst {
+                start: Duration::from_millis(500),
+                packets: 20,
+            }],
+            interval: Duration::from_millis(20),
+            payload_len: 64,
+            settle: Duration::from_millis(500),
+            leaves: Vec::new(),
+            silences: Vec::new(),
+        }
+    }
+}
+
+impl Plan {
+    /// Packets the source sends in all.
+    pub fn packets(&self) -> u32 {
+        self.bursts.iter().map(|b| b.packets).sum()
+    }
+
+    /// When the last packet leaves.
+    pub fn last_packet(&self) -> Duration {
+        self.bursts
+            .iter()
+            .map(|b| b.start + self.interval * b.packets.saturating_sub(1))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// When the run ends: [`Plan::settle`] after the last packet.
+    pub fn end(&self) -> Duration {
+        self.last_packet() + self.settle
+    }
+
+    /// Refuses plans that cannot run as written.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.payload_len > MAX_DATA {
+            bail!(
+                "payload of {} bytes: a multicast data capsule carries at most {MAX_DATA}",
+                self.payload_len
+            );
+        }
+        if self.interval.is_zero() && self.bursts.iter().any(|b| b.packets > 1) {
+            bail!("the interval between packets must be more than zero");
+        }
+        if self.bursts.windows(2).any(|w| w[1].start < w[0].start) {
+            bail!("the bursts must be in time order");
+        }
+        Ok(())
+    }
+}
+
+// ---- The run ---------------------------------------------------------------------------------
+
+/// A multicast run: the emulator with the source application on [`SOURCE`] and a member on
+/// every node of group [`MEMBERS`], shaped by a [`Plan`].
+pub struct Scenario {
+    emulator: Emulator,
+    plan: Plan,
+    source: NodeId,
+    source_app: AppId,
+    /// Members in node order: node, application.
+    members: Vec<(NodeId, AppId)>,
+}
+
+impl Scenario {
+    /// Builds the run at virtual time zero (nothing has happened yet; the applications have
+    /// registered the capsule on their nodes). `topology` needs a host or active node called
+    /// [`SOURCE`] and a group [`MEMBERS`]; `seed` overrides the topology's.
+    pub fn new(
+        topology: &Topology,
+        capsules: &CapsuleLocator,
+        seed: Option<u64>,
+        plan: Plan,
+    ) -> anyhow::Result<Scenario> {
+        plan.check()?;
+        let source = topology
+            .node_id(SOURCE)
+            .filter(|&s| topology.nodes[s].kind.runs_node_core())
+            .with_context(|| {
+                format!(
+                    "the multicast scenario needs a host called `{SOURCE}` in `{}`",
+                    topology.name
+                )
+            })?;
+        let members: Vec<NodeId> = topology
+            .groups
+            .get(MEMBERS)
+            .map(|g| {
+                g.iter()
+                    .copied()
+                    .filter(|&m| m != source && topology.nodes[m].kind.runs_node_core())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if members.is_empty() {
+            bail!(
+                "the multicast scenario needs a group `{MEMBERS}` of hosts in `{}`",
+                topology.name
+            );
+        }
+        for (name, _) in plan.leaves.iter().chain(&plan.silences) {
+            if !members.iter().any(|&m| topology.nodes[m].name == *name) {
+                bail!("`{name}` is not a member of group `{MEMBERS}`");
+            }
+        }
+
+        let routes = Routes::compute(topology);
+        let options = EmulatorOptions {
+            seed,
+            start_apps: false,
+            // Above the node default of 64: its data capsules are split down trees of hundreds of nodes.
+            max_budget: Some(DATA_BUDGET),
+            ..EmulatorOptions::default()
+        };
+        let mut emulator = Emulator::new(topology, &routes, capsules, options)
+            .with_context(|| format!("cannot emulate `{}`", topology.name))?;
+        let app = MulticastSource::new(
+            GROUP_ID,
+            plan.bursts.clone(),
+            plan.interval,
+            plan.payload_len,
+        );
+        let source_app = emulator.add_app(source, Box::new(app))?;
+        let when = |list: &[(String, Duration)], name: &str| {
+            list.iter().find(|(n, _)| n == name).map(|&(_, at)| at)
+        };
+        let mut member_apps = Vec::with_capacity(members.len());
+        for m in members {
+            let name = &topology.nodes[m].name;
+            let mut app = MulticastMember::new(source, GROUP_ID, PORT);
+            if let Some(at) = when(&plan.leaves, name) {
+                app = app.leave_at(at);
+            }
+            if let Some(at) = when(&plan.silences, name) {
+                app = app.silent_from(at);
+            }
+            member_apps.push((m, emulator.add_app(m, Box::new(app))?));
+        }
+        Ok(Scenario {
+            emulator,
+            plan,
+            source,
+            source_app,
+            members: member_apps,
+        })
+    }
+
+    /// The emulator (to run further, or read what it counted).
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// The emulator, to run it by hand.
+    pub fn emulator_mut(&mut self) -> &mut Emulator {
+        &mut self.emulator
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The source's node.
+    pub fn source(&self) -> NodeId {
+        self.source
+    }
+
+    /// The members' nodes, in node order.
+    pub fn members(&self) -> Vec<NodeId> {
+        self.members.iter().map(|&(m, _)| m).collect()
+    }
+
+    /// The protocol's fingerprint (known once the applications started).
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.emulator.fingerprint(CAPSULE)
+    }
+
+    /// What the member on `node` did and received.
+    pub fn member_log(&self, node: NodeId) -> Option<MemberLog> {
+        let &(_, app) = self.members.iter().find(|&&(m, _)| m == node)?;
+        MemberLog::of(&self.emulator, app)
+    }
+
+    /// What the source sent.
+    pub fn source_log(&self) -> SourceLog {
+        SourceLog::of(&self.emulator, self.source_app).unwrap_or_default()
+    }
+
+    /// Runs to the end of the plan ([`Plan::end`]) and reports.
+    pub fn run(&mut self) -> Report {
+        self.emulator.run_until(Timestamp::ZERO + self.plan.end());
+        self.report()
+    }
+
+    /// Multicast capsules on each link so far, per direction `[a → b, b → a]`.
+    pub fn capsules_per_link(&self) -> Vec<[u64; 2]> {
+        match self.fingerprint() {
+            Some(fp) => self.emulator.traffic(Some(fp)).per_link,
+            None => vec![[0; 2]; self.emulator.topology().links.len()],
+        }
+    }
+
+    /// For each link, which direction moves away from the source: `Some(0)` for a → b,
+    /// `Some(1)` for b → a, `None` if both ends are as far from it.
+    pub fn downstream(&self) -> Vec<Option<usize>> {
+        let t = self.emulator.topology();
+        let r = self.emulator.routes();
+        let hops = |n: NodeId| r.ip_hops(self.source, n).unwrap_or(usize::MAX);
+        t.links
+            .iter()
+            .map(|l| {
+                let (a, b) = (hops(l.a), hops(l.b));
+                if b == a.wrapping_add(1) {
+                    Some(0)
+                } else if a == b.wrapping_add(1) {
+                    Some(1)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The report of the run so far.
+    pub fn report(&self) -> Report {
+        build_report(self)
+    }
+}
+
+// ---- Entry points ----------------------------------------------------------------------------
+
+/// The topology `options` name (else the scenario's example: the file if found, else the
+/// built-in copy) and the file it came from, if any.
+pub fn load_topology(options: &ScenarioOptions) -> anyhow::Result<(Topology, Option<PathBuf>)> {
+    let path = options.file_or(EXAMPLE);
+    if options.file.is_some() || path.is_file() {
+        let t = ants_topology::file::load(&path)?;
+        return Ok((t, Some(path)));
+    }
+    let t = ants_topology::file::parse(EXAMPLE_TOML, Path::new("multicast.toml (built in)"))?;
+    Ok((t, None))
+}
+
+/// The capsule directory `options` name (else found from the topology file or the current
+/// directory); an error that says to run `make capsules` if the multicast capsule is missing.
+pub fn locate_capsules(
+    options: &ScenarioOptions,
+    file: Option<&Path>,
+) -> anyhow::Result<CapsuleLocator> {
+    let locator = CapsuleLocator::new(options.capsules.as_deref(), file);
+    locator.require(&[CAPSULE])?;
+    Ok(locator)
+}
+
+/// Runs the scenario with the default [`Plan`] and reports.
+pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
+    let (topology, file) = load_topology(options)?;
+    let capsules = locate_capsules(options, file.as_deref())?;
+    let mut scenario = Scenario::new(&topology, &capsules, options.seed, Plan::default())?;
+    Ok(scenario.run())
+}
+
+// ---- The scale network -----------------------------------------------------------------------
+
+/// A generated network for multicast at scale: the source host `src` behind the active router
+/// `se`, a ring of legacy core routers, active aggregation routers (each behind its own legacy
+/// uplink router) and active edge routers (behind two legacy distribution routers per
+/// aggregation) with member and other hosts. Every tier of active routers is separated from
+/// the next by at least two legacy routers, and no router needs more than
+/// [`capsule_multicast::MAX_BRANCHES`] branches when every edge's members subscribe.
+///
+/// Names: core `c{i}`; aggregation `a{i}`, its uplink `a{i}u`, its distribution routers
+/// `a{i}d` and `a{i}f`; edge `a{i}e{j}`; member `a{i}e{j}m{k}`; other host `a{i}e{j}x{k}`.
+/// Members form the group [`MEMBERS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Legacy core routers in a ring (at least 1).
+    pub core: usize,
+    /// Active aggregation routers.
+    pub aggregations: usize,
+    /// Active edge routers per aggregation router.
+    pub edges_per_aggregation: usize,
+    /// Member hosts per edge router.
+    pub members_per_edge: usize,
+    /// Other hosts per edge router.
+    pub others_per_edge: usize,
+}
+
+impl Hierarchy {
+    /// The scale benchmark's network: 1,026 nodes, 500 members (5 aggregation routers with 10
+    /// edges each, 10 members and 9 other hosts per edge, 4 core routers).
+    pub const SCALE: Hierarchy = Hierarchy {
+        core: 4,
+        aggregations: 5,
+        edges_per_aggregation: 10,
+        members_per_edge: 10,
+        others_per_edge: 9,
+    };
+
+    /// Nodes the network has.
+    pub fn node_count(&self) -> usize {
+        let edges = self.aggregations * self.edges_per_aggregation;
+        2 + self.core.max(1)
+            + self.aggregations * 4
+            + edges * (1 + self.members_per_edge + self.others_per_edge)
+    }
+
+    /// Member hosts.
+    pub fn members(&self) -> usize {
+        self.aggregations * self.edges_per_aggregation * self.members_per_edge
+    }
+
+    /// The network, named `name`, with `seed`: host links 1 ms, router links 2 ms, core links
+    /// 5 ms; lossless, unlimited bandwidth.
+    pub fn build(&self, name: &str, seed: u64) -> TopologyBuilder {
+        let link = |ms: u64| LinkParams {
+            delay: Duration::from_millis(ms),
+            ..LinkParams::default()
+        };
+        let set = LinkOptionsSet {
+            delay: true,
+            ..LinkOptionsSet::default()
+        };
+        let core = self.core.max(1);
+        let mut b = TopologyBuilder::new(name);
+        b.seed(seed);
+        b.node(SOURCE, NodeKind::Host, None)
+            .node("se", NodeKind::Active, None)
+            .link_with(SOURCE, "se", link(1), set);
+        for c in 0..core {
+            b.node(format!("c{c}"), NodeKind::Legacy, None);
+        }
+        let ring = match core {
+            1 => 0,
+            2 => 1,
+            n => n,
+        };
+        for c in 0..ring {
+            b.link_with(
+                format!("c{c}"),
+                format!("c{}", (c + 1) % core),
+                link(5),
+                set,
+            );
+        }
+        b.link_with("se", "c0", link(2), set);
+        for a in 0..self.aggregations {
+            let agg = format!("a{a}");
+            let (up, d, f) = (format!("{agg}u"), format!("{agg}d"), format!("{agg}f"));
+            b.node(agg.clone(), NodeKind::Active, None)
+                .node(up.clone(), NodeKind::Legacy, None)
+                .node(d.clone(), NodeKind::Legacy, None)
+                .node(f.clone(), NodeKind::Legacy, None)
+                .link_with(up.clone(), format!("c{}", a % core), link(2), set)
+                .link_with(agg.clone(), up, link(2), set)
+                .link_with(agg.clone(), d.clone(), link(2), set)
+                .link_with(d, f.clone(), link(2), set);
+            for e in 0..self.edges_per_aggregation {
+                let edge = format!("{agg}e{e}");
+                b.node(edge.clone(), NodeKind::Active, None).link_with(
+                    edge.clone(),
+                    f.clone(),
+                    link(2),
+                    set,
+                );
+                for k in 0..self.members_per_edge {
+                    let h = format!("{edge}m{k}");
+                    b.node(h.clone(), NodeKind::Host, None)
+                        .link_with(h.clone(), edge.clone(), link(1), set)
+                        .member(MEMBERS, h);
+                }
+                for k in 0..self.others_per_edge {
+                    let h = format!("{edge}x{k}");
+                    b.node(h.clone(), NodeKind::Host, None).link_with(
+                        h,
+                        edge.clone(),
+                        link(1),
+                        set,
+                    );
+                }
+            }
+        }
+        b
+    }
+}

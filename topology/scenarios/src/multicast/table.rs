@@ -1,0 +1,303 @@
+//! The multicast scenario's report as text tables.
+
+use super::*;
+
+/// A text table: headers, rows, which columns are numbers (right-aligned).
+fn render(out: &mut String, headers: &[(&str, bool)], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.0.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let mut s = String::from(" ");
+        for (i, c) in cells.into_iter().enumerate() {
+            let w = widths[i];
+            if headers[i].1 {
+                let _ = write!(s, " {c:>w$}");
+            } else {
+                let _ = write!(s, " {c:<w$}");
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(headers.iter().map(|h| h.0).collect(), out);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), out);
+    }
+}
+
+fn more(out: &mut String, shown: usize, total: usize, what: &str) {
+    if total > shown {
+        let _ = writeln!(
+            out,
+            "  ... and {} more {what} (all of them with --json)",
+            total - shown
+        );
+    }
+}
+
+/// `a, b, c and d`, at most `max` names.
+fn list(names: &[String], max: usize) -> String {
+    match names {
+        [] => "none".into(),
+        [one] => one.clone(),
+        _ if names.len() > max => {
+            format!("{} and {} more", names[..max].join(", "), names.len() - max)
+        }
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn ratio(a: u64, b: u64) -> String {
+    if a == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}x", b as f64 / a as f64)
+    }
+}
+
+impl Report {
+    /// Data copies per link for a picture (see [`ants_topology::graph::svg`]).
+    pub fn traffic(&self) -> Traffic {
+        Traffic {
+            title: format!(
+                "multicast from {}: {} packets to {} members, {} data copies on the links ({} with unicast fan-out)",
+                self.source, self.packets, self.members, self.totals.multicast, self.totals.unicast
+            ),
+            per_link: self.per_link.clone(),
+        }
+    }
+}
+
+impl ScenarioReport for Report {
+    /// The story of the run: the network, code loading hop by hop, each receiver's table,
+    /// link copies versus unicast fan-out.
+    fn table(&self) -> String {
+        let mut out = String::new();
+        let n = &self.network;
+        let _ = writeln!(
+            out,
+            "network `{}` (seed {}): {} hosts, {} active routers, {} legacy routers, {} links",
+            self.topology, self.seed, n.hosts, n.active, n.legacy, n.links
+        );
+        let edges: BTreeSet<&str> = self.receivers.iter().map(|r| r.edge.as_str()).collect();
+        let edges: Vec<String> = edges.into_iter().map(str::to_string).collect();
+        let first_ms = self.bursts.first().map_or(0.0, |b| b.start_ms);
+        let _ = writeln!(
+            out,
+            "{} sends {} packets of {} bytes, {} ms apart from {first_ms} ms, to {} members of group {} behind {}",
+            self.source,
+            self.packets,
+            self.payload_len,
+            self.interval_ms,
+            self.members,
+            self.group,
+            list(&edges, 8),
+        );
+
+        // Code loading.
+        let _ = writeln!(
+            out,
+            "\ncode loading, hop by hop (each node compiles the code for {} ms of virtual time once it has it)",
+            self.compile_delay_ms
+        );
+        let registered: Vec<&CodeLoadRow> = self
+            .code_loading
+            .iter()
+            .filter(|l| l.from == "registered")
+            .collect();
+        if let (Some(first), Some(last)) = (registered.first(), registered.last()) {
+            let when = if first.at_ms == last.at_ms {
+                format!("at {:.1} ms", first.at_ms)
+            } else {
+                format!("from {:.1} to {:.1} ms", first.at_ms, last.at_ms)
+            };
+            let _ = writeln!(
+                out,
+                "  the source and the members registered it ({} bytes): usable on their {} hosts {when}",
+                first.bytes,
+                registered.len(),
+            );
+        }
+        let demand: Vec<&CodeLoadRow> = self
+            .code_loading
+            .iter()
+            .filter(|l| l.from != "registered")
+            .collect();
+        let mut rows: Vec<Vec<String>> = demand
+            .iter()
+            .take(TABLE_ROWS)
+            .map(|l| {
+                vec![
+                    format!("{:.3}", l.at_ms),
+                    l.node.clone(),
+                    l.kind.to_string(),
+                    l.from.clone(),
+                ]
+            })
+            .collect();
+        for q in self.quiet_edges.iter().filter(|q| !q.loaded_code) {
+            rows.push(vec![
+                "never".into(),
+                q.node.clone(),
+                "active".into(),
+                "(no member behind it)".into(),
+            ]);
+        }
+        if rows.is_empty() {
+            out.push_str("  no node loaded the code on demand\n");
+        } else {
+            render(
+                &mut out,
+                &[
+                    ("at ms", true),
+                    ("node", false),
+                    ("kind", false),
+                    ("loaded from", false),
+                ],
+                &rows,
+            );
+            more(&mut out, TABLE_ROWS, demand.len(), "code loads");
+        }
+
+        // Receivers.
+        let _ = writeln!(out, "\nreceivers ({} packets sent)", self.packets);
+        let leaving = self
+            .receivers
+            .iter()
+            .any(|r| r.left_ms.is_some() || r.silent);
+        let mut headers = vec![
+            ("node", false),
+            ("edge", false),
+            ("delivered", true),
+            ("duplicates", true),
+            ("lost", true),
+        ];
+        if leaving {
+            headers.extend([("wanted", true), ("after leaving", true)]);
+        }
+        let rows: Vec<Vec<String>> = self
+            .receivers
+            .iter()
+            .take(TABLE_ROWS)
+            .map(|r| {
+                let mut row = vec![
+                    r.node.clone(),
+                    r.edge.clone(),
+                    r.delivered.to_string(),
+                    r.duplicates.to_string(),
+                    r.lost.to_string(),
+                ];
+                if leaving {
+                    row.extend([r.wanted.to_string(), r.unwanted.to_string()]);
+                }
+                row
+            })
+            .collect();
+        render(&mut out, &headers, &rows);
+        more(&mut out, TABLE_ROWS, self.receivers.len(), "receivers");
+        let bad: Vec<String> = self
+            .receivers
+            .iter()
+            .filter(|r| !r.exactly_once())
+            .map(|r| r.node.clone())
+            .collect();
+        if self.exactly_once {
+            let _ = writeln!(
+                out,
+                "every member got every packet exactly once: {} deliveries, no duplicate, no loss",
+                self.receivers
+                    .iter()
+                    .map(|r| u64::from(r.delivered))
+                    .sum::<u64>()
+            );
+        } else if bad.is_empty() {
+            let _ = writeln!(
+                out,
+                "NOT exactly once: the source sent {} packets with {} refused",
+                self.packets, self.send_errors
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "NOT exactly once: {} of {} members missed, duplicated or got unwanted packets ({})",
+                bad.len(),
+                self.receivers.len(),
+                list(&bad, 8)
+            );
+        }
+
+        // Links.
+        let _ = writeln!(
+            out,
+            "\ndata copies on the links: the multicast tree versus unicast fan-out from {} (one copy per member)",
+            self.source
+        );
+        let _ = writeln!(
+            out,
+            "  all links: {} copies versus {} ({} fewer)",
+            self.totals.multicast,
+            self.totals.unicast,
+            ratio(self.totals.multicast, self.totals.unicast)
+        );
+        if let Some(sl) = &self.source_link {
+            let _ = writeln!(
+                out,
+                "  the source's first link ({}): {} versus {} ({} packets x {} members)",
+                sl.link, sl.copies.multicast, sl.copies.unicast, self.packets, self.members
+            );
+        }
+        for q in &self.quiet_edges {
+            let _ = writeln!(
+                out,
+                "  links of {} (no member behind it): {} capsules of the protocol{}",
+                q.node,
+                q.capsules,
+                if q.loaded_code {
+                    ""
+                } else {
+                    ", code never loaded there"
+                }
+            );
+        }
+        if self.stray_capsules > 0 {
+            let _ = writeln!(
+                out,
+                "  {} capsules on links whose ends are as far from the source (none expected)",
+                self.stray_capsules
+            );
+        }
+        let mut shown: Vec<&LinkCopies> = self
+            .links
+            .iter()
+            .filter(|l| l.data + l.unicast > 0)
+            .collect();
+        // Outward from the source, ties in link order.
+        shown.sort_by_key(|l| l.depth);
+        let rows: Vec<Vec<String>> = shown
+            .iter()
+            .take(TABLE_ROWS)
+            .map(|l| {
+                vec![
+                    format!("{} > {}", l.from, l.to),
+                    l.data.to_string(),
+                    l.unicast.to_string(),
+                ]
+            })
+            .collect();
+        render(
+            &mut out,
+            &[
+                ("link (away from the source)", false),
+                ("multicast", true),
+                ("unicast", true),
+            ],
+            &rows,
+        );
+        more(&mut out, TABLE_ROWS, shown.len(), "links");
+        out
+    }
+}

@@ -1,0 +1,208 @@
+//! The reliable multicast scenario's source application and its counters.
+
+use super::*;
+
+/// What the source application did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SourceStats {
+    /// Data packets injected.
+    pub sent: u32,
+    /// Announcements injected.
+    pub announces: u64,
+    /// End-to-end NACKs that reached the source application.
+    pub nacks_received: u64,
+    /// Sequence numbers those NACKs named.
+    pub nack_seqs: u64,
+    /// Unicast repairs it sent in answer.
+    pub repairs_sent: u64,
+    /// Capsules the source's node refused.
+    pub send_errors: u64,
+    /// The first refusal.
+    pub first_error: Option<String>,
+    /// When the last data packet left (virtual time).
+    #[serde(skip)]
+    pub last_sent: Option<Timestamp>,
+}
+
+/// The source: [`Config::packets`] data capsules, one every [`Config::interval`] from
+/// [`Config::start`], an announcement every [`ANNOUNCE_EVERY`] while sending and for
+/// [`ANNOUNCE_TAIL`] after, and in [`Recovery::EndToEnd`] a unicast repair for every sequence
+/// number of every NACK that reaches it.
+pub struct ReliableSource {
+    recovery: Recovery,
+    packets: u32,
+    interval: Duration,
+    data_len: usize,
+    start: Duration,
+    protocol: Option<Fingerprint>,
+    unicast: Option<Fingerprint>,
+    stats: Probe<SourceStats>,
+}
+
+impl ReliableSource {
+    /// A source sending as `config` says, answering NACKs itself in end-to-end mode.
+    pub fn new(config: &Config, recovery: Recovery) -> Self {
+        ReliableSource {
+            recovery,
+            packets: config.packets,
+            interval: config.interval,
+            data_len: config.data_len,
+            start: config.start,
+            protocol: None,
+            unicast: None,
+            stats: Probe::new(),
+        }
+    }
+
+    /// Its counters, readable while it runs inside an emulator.
+    pub fn probe(&self) -> Probe<SourceStats> {
+        self.stats.clone()
+    }
+
+    /// Sends `m`; a refusal is counted, not fatal.
+    fn send(
+        &self,
+        ctx: &mut AppContext<'_>,
+        fp: Fingerprint,
+        to: IpAddr,
+        budget: u16,
+        m: &Message<'_>,
+    ) -> bool {
+        let mut s = self.stats.0.borrow_mut();
+        let SourceStats {
+            send_errors,
+            first_error,
+            ..
+        } = &mut *s;
+        send_message(ctx, fp, to, budget, m, send_errors, first_error)
+    }
+}
+
+/// Encodes and injects `m`; on a refusal, counts it and keeps the first reason.
+pub(super) fn send_message(
+    ctx: &mut AppContext<'_>,
+    fp: Fingerprint,
+    to: IpAddr,
+    budget: u16,
+    m: &Message<'_>,
+    errors: &mut u64,
+    first_error: &mut Option<String>,
+) -> bool {
+    let result = postcard::to_allocvec(m)
+        .map_err(|e| AppError::Other(format!("encoding a reliable multicast message: {e}")))
+        .and_then(|p| ctx.send_capsule(fp, to, budget, &p));
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            *errors += 1;
+            first_error.get_or_insert_with(|| e.to_string());
+            false
+        }
+    }
+}
+
+impl Application for ReliableSource {
+    fn name(&self) -> String {
+        format!("reliable multicast source ({})", self.recovery.label())
+    }
+
+    fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
+        self.protocol = Some(ctx.register_capsule(CAPSULE)?);
+        if self.recovery == Recovery::EndToEnd {
+            self.unicast = Some(ctx.register_capsule(UNICAST_CAPSULE)?);
+            ctx.listen(FORWARD_PORT);
+        }
+        if self.packets > 0 {
+            ctx.set_timer(self.start, DATA);
+            ctx.set_timer(self.start + ANNOUNCE_EVERY, ANNOUNCE);
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, ctx: &mut AppContext<'_>, token: u64) {
+        let Some(fp) = self.protocol else { return };
+        let me = ctx.address();
+        match token {
+            DATA => {
+                let seq = self.stats.read(|s| s.sent);
+                let data = data_for(seq, self.data_len);
+                let m = Message::Data {
+                    group: GROUP,
+                    seq,
+                    data: &data,
+                };
+                self.send(ctx, fp, me, DATA_BUDGET, &m);
+                let mut s = self.stats.0.borrow_mut();
+                s.sent += 1;
+                s.last_sent = Some(ctx.now());
+                if s.sent < self.packets {
+                    ctx.set_timer(self.interval, DATA);
+                }
+            }
+            ANNOUNCE => {
+                let (sent, last) = self.stats.read(|s| (s.sent, s.last_sent));
+                if sent > 0 {
+                    let m = Message::Announce {
+                        group: GROUP,
+                        highest: sent - 1,
+                    };
+                    if self.send(ctx, fp, me, DATA_BUDGET, &m) {
+                        self.stats.0.borrow_mut().announces += 1;
+                    }
+                }
+                let sending = sent < self.packets;
+                if sending || last.is_some_and(|t| ctx.now() < t + ANNOUNCE_TAIL) {
+                    ctx.set_timer(ANNOUNCE_EVERY, ANNOUNCE);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_delivery(&mut self, ctx: &mut AppContext<'_>, d: &AppDelivery) {
+        let Some(unicast) = self.unicast else {
+            return;
+        };
+        if d.port != FORWARD_PORT || d.fingerprint != unicast {
+            return;
+        }
+        let Ok(Message::Nack {
+            group: GROUP, seqs, ..
+        }) = postcard::from_bytes::<Message>(&d.payload)
+        else {
+            return;
+        };
+        let sent = self.stats.read(|s| s.sent);
+        {
+            let mut s = self.stats.0.borrow_mut();
+            s.nacks_received += 1;
+            s.nack_seqs += seqs.len() as u64;
+        }
+        let origin = Address::from(ctx.address());
+        for seq in seqs.into_iter().filter(|&s| s < sent) {
+            let data = data_for(seq, self.data_len);
+            let m = Message::Repair {
+                group: GROUP,
+                seq,
+                origin,
+                made_ns: ctx.now().as_nanos(),
+                data: &data,
+            };
+            if self.send(ctx, unicast, d.source, UNICAST_BUDGET, &m) {
+                self.stats.0.borrow_mut().repairs_sent += 1;
+            }
+        }
+    }
+
+    fn report(&self) -> Value {
+        serde_json::to_value(self.stats.snapshot()).unwrap_or(Value::Null)
+    }
+
+    fn summary(&self) -> String {
+        let s = self.stats.snapshot();
+        format!(
+            "{} packets, {} announcements, {} NACKs answered with {} repairs",
+            s.sent, s.announces, s.nacks_received, s.repairs_sent
+        )
+    }
+}
