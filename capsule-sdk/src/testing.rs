@@ -22,6 +22,8 @@ use crate::abi::{self, status};
 use crate::export::{Capsule, run};
 use crate::node::{LinkLoad, NextHop};
 
+pub mod net;
+
 /// The capsule a [`FakeNode`] evaluates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Incoming {

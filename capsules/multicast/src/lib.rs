@@ -151,7 +151,4 @@ impl Capsule for Multicast {
 export_capsule!(Multicast);
 
 #[cfg(test)]
-mod testnet;
-
-#[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use core::time::Duration;
 use capsule_sdk::testing::{Delivery, FakeNode, Incoming};
 
 use super::*;
-use crate::testnet::{Net, addr, b, m1, m2, s};
+use capsule_sdk::testing::net::{Net, addr, b, m1, m2, s};
 use crate::tree::{BRANCH_LEN, TAG_GROUP, TARGET_LEN, Target, local, neighbour, u64_at};
 
 const GROUP: u32 = 7;

@@ -471,8 +471,4 @@ fn nack(source: Address, group: u32, port: u16, hops: u16, seqs: &[u32]) -> Resu
 export_capsule!(ReliableMulticast);
 
 #[cfg(test)]
-#[path = "../../multicast/src/testnet.rs"]
-mod testnet;
-
-#[cfg(test)]
 mod tests;

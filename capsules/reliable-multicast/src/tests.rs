@@ -10,7 +10,7 @@ use core::time::Duration;
 use capsule_sdk::testing::{FakeNode, Incoming};
 
 use super::*;
-use crate::testnet::{Net, Seen, addr, b, m1, m2, s};
+use capsule_sdk::testing::net::{Net, Seen, addr, b, m1, m2, s};
 use crate::tree::{local, neighbour};
 
 const GROUP: u32 = 9;

@@ -1,19 +1,22 @@
-//! A tiny network of `FakeNode`s for multi-node host tests, shared by `capsule-multicast` and
-//! `capsule-reliable-multicast` (included by path, test builds only).
+//! A tiny network of [`FakeNode`]s for multi-node host tests of capsule logic (the shipped
+//! multicast and reliable-multicast capsules use it).
 //!
 //! Owns the hop-by-hop walk: evaluate a capsule at a node, turn each send into an arrival at
 //! the next hop (previous = sender, one budget unit charged), and collect deliveries. A test
-//! decides which transmissions are lost. It never reorders: arrivals are handled in order.
-
-extern crate std;
+//! decides which transmissions are lost. It never reorders (arrivals are handled in order) and
+//! has no time of its own: for timing, links, legacy routers and the real sandbox, use the
+//! emulator (`ants topo emulate`).
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
-use capsule_sdk::prelude::*;
-use capsule_sdk::testing::{FakeNode, Incoming};
+use super::{FakeNode, Incoming};
+use crate::Address;
+use crate::export::Capsule;
+use crate::node::NextHop;
 
-/// The test tree's node addresses: 10.0.0.`last`.
+/// Test node addresses: 10.0.0.`last`. The four-node test tree of the multicast capsules is
+/// [`s`] (the source's node), [`b`] (a branch), [`m1`] and [`m2`] (two members' nodes).
 pub fn addr(last: u8) -> Address {
     Address::from(core::net::Ipv4Addr::new(10, 0, 0, last))
 }
