@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ants_router::time::Timestamp;
-use ants_scenarios::multicast::{Burst, CAPSULE, Hierarchy, Plan, Report, Scenario};
+use ants_emulator::generate::Hierarchy;
+use ants_scenarios::multicast::{Burst, CAPSULE, Plan, Report, Scenario};
 use ants_topology::capsules::CapsuleLocator;
 
 const SEED: u64 = 1;

@@ -5,7 +5,9 @@
 //! Owns the member and source applications ([`MulticastMember`], [`MulticastSource`]), a run
 //! ([`Scenario`], shaped by a [`Plan`]), its [`Report`] (per receiver: delivered, duplicated,
 //! lost; per link: data copies next to what unicast fan-out from the source would send; code
-//! loading hop by hop) and [`Hierarchy`], the generated network of the scale benchmark.
+//! loading hop by hop). The scale benchmark's network is
+//! [`ants_emulator::generate::Hierarchy`], whose source and member group carry this scenario's
+//! names ([`SOURCE`], [`MEMBERS`]).
 //!
 //! How copies are counted: every capsule of the protocol is counted per link direction by the
 //! emulator. Data moves away from the source (each hop one IP hop farther from it: a tree edge
@@ -37,9 +39,7 @@ use ants_emulator::{
 };
 use ants_topology::capsules::CapsuleLocator;
 use ants_topology::graph::Traffic;
-use ants_topology::model::{
-    LinkOptionsSet, LinkParams, NodeId, NodeKind, Topology, TopologyBuilder,
-};
+use ants_topology::model::{NodeId, NodeKind, Topology};
 use ants_topology::routes::Routes;
 
 /// The scenario's topology file, relative to the repository root.
@@ -373,128 +373,4 @@ pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
     let capsules = locate_capsules(options, file.as_deref())?;
     let mut scenario = Scenario::new(&topology, &capsules, options.seed, Plan::default())?;
     Ok(scenario.run())
-}
-
-// ---- The scale network -----------------------------------------------------------------------
-
-/// A generated network for multicast at scale: the source host `src` behind the active router
-/// `se`, a ring of legacy core routers, active aggregation routers (each behind its own legacy
-/// uplink router) and active edge routers (behind two legacy distribution routers per
-/// aggregation) with member and other hosts. Every tier of active routers is separated from
-/// the next by at least two legacy routers, and no router needs more than
-/// [`capsule_multicast::MAX_BRANCHES`] branches when every edge's members subscribe.
-///
-/// Names: core `c{i}`; aggregation `a{i}`, its uplink `a{i}u`, its distribution routers
-/// `a{i}d` and `a{i}f`; edge `a{i}e{j}`; member `a{i}e{j}m{k}`; other host `a{i}e{j}x{k}`.
-/// Members form the group [`MEMBERS`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hierarchy {
-    /// Legacy core routers in a ring (at least 1).
-    pub core: usize,
-    /// Active aggregation routers.
-    pub aggregations: usize,
-    /// Active edge routers per aggregation router.
-    pub edges_per_aggregation: usize,
-    /// Member hosts per edge router.
-    pub members_per_edge: usize,
-    /// Other hosts per edge router.
-    pub others_per_edge: usize,
-}
-
-impl Hierarchy {
-    /// The scale benchmark's network: 1,026 nodes, 500 members (5 aggregation routers with 10
-    /// edges each, 10 members and 9 other hosts per edge, 4 core routers).
-    pub const SCALE: Hierarchy = Hierarchy {
-        core: 4,
-        aggregations: 5,
-        edges_per_aggregation: 10,
-        members_per_edge: 10,
-        others_per_edge: 9,
-    };
-
-    /// Nodes the network has.
-    pub fn node_count(&self) -> usize {
-        let edges = self.aggregations * self.edges_per_aggregation;
-        2 + self.core.max(1)
-            + self.aggregations * 4
-            + edges * (1 + self.members_per_edge + self.others_per_edge)
-    }
-
-    /// Member hosts.
-    pub fn members(&self) -> usize {
-        self.aggregations * self.edges_per_aggregation * self.members_per_edge
-    }
-
-    /// The network, named `name`, with `seed`: host links 1 ms, router links 2 ms, core links
-    /// 5 ms; lossless, unlimited bandwidth.
-    pub fn build(&self, name: &str, seed: u64) -> TopologyBuilder {
-        let link = |ms: u64| LinkParams {
-            delay: Duration::from_millis(ms),
-            ..LinkParams::default()
-        };
-        let set = LinkOptionsSet {
-            delay: true,
-            ..LinkOptionsSet::default()
-        };
-        let core = self.core.max(1);
-        let mut b = TopologyBuilder::new(name);
-        b.seed(seed);
-        b.node(SOURCE, NodeKind::Host, None)
-            .node("se", NodeKind::Active, None)
-            .link_with(SOURCE, "se", link(1), set);
-        for c in 0..core {
-            b.node(format!("c{c}"), NodeKind::Legacy, None);
-        }
-        let ring = match core {
-            1 => 0,
-            2 => 1,
-            n => n,
-        };
-        for c in 0..ring {
-            b.link_with(
-                format!("c{c}"),
-                format!("c{}", (c + 1) % core),
-                link(5),
-                set,
-            );
-        }
-        b.link_with("se", "c0", link(2), set);
-        for a in 0..self.aggregations {
-            let agg = format!("a{a}");
-            let (up, d, f) = (format!("{agg}u"), format!("{agg}d"), format!("{agg}f"));
-            b.node(agg.clone(), NodeKind::Active, None)
-                .node(up.clone(), NodeKind::Legacy, None)
-                .node(d.clone(), NodeKind::Legacy, None)
-                .node(f.clone(), NodeKind::Legacy, None)
-                .link_with(up.clone(), format!("c{}", a % core), link(2), set)
-                .link_with(agg.clone(), up, link(2), set)
-                .link_with(agg.clone(), d.clone(), link(2), set)
-                .link_with(d, f.clone(), link(2), set);
-            for e in 0..self.edges_per_aggregation {
-                let edge = format!("{agg}e{e}");
-                b.node(edge.clone(), NodeKind::Active, None).link_with(
-                    edge.clone(),
-                    f.clone(),
-                    link(2),
-                    set,
-                );
-                for k in 0..self.members_per_edge {
-                    let h = format!("{edge}m{k}");
-                    b.node(h.clone(), NodeKind::Host, None)
-                        .link_with(h.clone(), edge.clone(), link(1), set)
-                        .member(MEMBERS, h);
-                }
-                for k in 0..self.others_per_edge {
-                    let h = format!("{edge}x{k}");
-                    b.node(h.clone(), NodeKind::Host, None).link_with(
-                        h,
-                        edge.clone(),
-                        link(1),
-                        set,
-                    );
-                }
-            }
-        }
-        b
-    }
 }

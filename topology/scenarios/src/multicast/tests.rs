@@ -43,31 +43,3 @@ fn bursts_number_packets_on() {
     let last: Vec<bool> = (0..5).map(|q| s.last_of_burst(q)).collect();
     assert_eq!(last, vec![false, false, true, false, true]);
 }
-
-#[test]
-fn the_scale_network_has_the_promised_shape() {
-    let h = Hierarchy {
-        core: 3,
-        aggregations: 2,
-        edges_per_aggregation: 3,
-        members_per_edge: 2,
-        others_per_edge: 1,
-    };
-    let t = h.build("h", 1).build().unwrap();
-    assert_eq!(t.nodes.len(), h.node_count());
-    assert_eq!(t.groups[MEMBERS].len(), h.members());
-    let r = Routes::compute(&t);
-    let id = |n: &str| t.node_id(n).unwrap();
-    // Member → edge → aggregation → source edge → source, two legacy routers between
-    // active tiers.
-    assert_eq!(
-        r.next_active_hop(id("a1e2m0"), id(SOURCE)),
-        Some(id("a1e2"))
-    );
-    assert_eq!(r.next_active_hop(id("a1e2"), id(SOURCE)), Some(id("a1")));
-    assert_eq!(r.next_active_hop(id("a1"), id(SOURCE)), Some(id("se")));
-    assert_eq!(r.ip_hops(id("a1e2"), id("a1")), Some(3));
-    assert!(r.ip_hops(id("a1"), id("se")).unwrap() >= 3);
-    assert_eq!(Hierarchy::SCALE.node_count(), 1026);
-    assert_eq!(Hierarchy::SCALE.members(), 500);
-}
