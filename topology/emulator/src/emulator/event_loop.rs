@@ -1,0 +1,418 @@
+//! The event loop of an [`Emulator`]: the queue ordered by (virtual time, insertion order), and
+//! what each event does: datagrams arriving, leaving a link and being forwarded at the IP
+//! level, compilations answered after the compile delay, node and application timers, and
+//! everything a node core produces (transmits, deliveries, code loads, logs).
+//!
+//! It must never read a clock or iterate a hash map to decide anything (runs repeat byte for
+//! byte), and it only carries datagrams and answers compilations: the node core decides.
+
+use std::cmp::Ordering;
+use std::net::IpAddr;
+
+use ants_router::fingerprint::Fingerprint;
+use ants_router::node::{Event, Node, Transmit};
+use ants_router::sandbox::LoadError;
+use ants_router::time::Timestamp;
+
+use ants_topology::model::NodeId;
+
+use super::{CodeLoad, Emulator, LogLine, lookup_dir};
+use crate::apps::{AppContext, AppDelivery, Application};
+use crate::network::{Datagram, Offer};
+use crate::options::MAX_LOGS;
+
+/// Something that happens at a virtual time.
+enum Scheduled {
+    /// A datagram reaches the far end of a direction.
+    Arrival { dir: usize, datagram: Datagram },
+    /// A datagram's last bit leaves on a direction with a bandwidth.
+    TxDone { dir: usize, datagram: Datagram },
+    /// A node sent a datagram to its own address.
+    Local { node: NodeId, datagram: Datagram },
+    /// A node's compilation is done (after the compile delay).
+    Compiled {
+        node: NodeId,
+        fingerprint: Fingerprint,
+    },
+    /// A node's own timer (stale if the node's timer moved since).
+    NodeTimer { node: NodeId },
+    /// An application's timer.
+    AppTimer {
+        node: NodeId,
+        app: usize,
+        token: u64,
+    },
+}
+
+pub(super) struct Entry {
+    at: Timestamp,
+    seq: u64,
+    what: Scheduled,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// Reversed, so the max-heap pops the earliest (then first scheduled) entry.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+impl Emulator {
+    fn schedule(&mut self, at: Timestamp, what: Scheduled) {
+        self.queue.push(Entry {
+            at,
+            seq: self.seq,
+            what,
+        });
+        self.seq += 1;
+    }
+
+    fn period(&self) -> u64 {
+        let window = u64::try_from(self.load_window.as_nanos()).unwrap_or(u64::MAX);
+        self.now.as_nanos() / window.max(1)
+    }
+
+    /// Whether an entry is a node timer the node has moved or cancelled since.
+    fn is_stale(&self, entry: &Entry) -> bool {
+        matches!(entry.what, Scheduled::NodeTimer { node } if self.nodes[node].timer != Some(entry.at))
+    }
+
+    /// Time of the earliest live entry, discarding stale node timers on the way.
+    pub(super) fn next_time(&mut self) -> Option<Timestamp> {
+        loop {
+            let top = self.queue.peek()?;
+            if !self.is_stale(top) {
+                return Some(top.at);
+            }
+            self.queue.pop();
+        }
+    }
+
+    /// Processes the earliest entry (a stale node timer is dropped without moving the clock).
+    pub(super) fn step(&mut self) {
+        let Some(entry) = self.queue.pop() else {
+            return;
+        };
+        if self.is_stale(&entry) {
+            return;
+        }
+        self.now = self.now.max(entry.at);
+        self.events += 1;
+        match entry.what {
+            Scheduled::Arrival { dir, datagram } => {
+                let at = self.dirs[dir].to;
+                self.arrive(at, datagram);
+            }
+            Scheduled::Local { node, datagram } => self.arrive(node, datagram),
+            Scheduled::TxDone { dir, datagram } => {
+                let (now, period) = (self.now, self.period());
+                let (arrival, next) = self.dirs[dir].finish(now, period, &datagram);
+                if let Some(at) = arrival {
+                    self.schedule(at, Scheduled::Arrival { dir, datagram });
+                }
+                if let Some((done, datagram)) = next {
+                    self.schedule(done, Scheduled::TxDone { dir, datagram });
+                    self.mark_dirty(dir);
+                }
+            }
+            Scheduled::Compiled { node, fingerprint } => {
+                let result = self
+                    .compiled
+                    .get(&fingerprint)
+                    .cloned()
+                    .unwrap_or_else(|| Err(LoadError::Rejected("not compiled".into())));
+                self.refresh_loads(node);
+                let now = self.now;
+                if let Some(core) = self.nodes[node].core.as_deref_mut() {
+                    core.compile_done(now, fingerprint, result);
+                }
+                self.drain(node);
+            }
+            Scheduled::NodeTimer { node } => {
+                self.nodes[node].timer = None;
+                self.refresh_loads(node);
+                let now = self.now;
+                if let Some(core) = self.nodes[node].core.as_deref_mut() {
+                    core.handle_timeout(now);
+                }
+                self.drain(node);
+            }
+            Scheduled::AppTimer { node, app, token } => {
+                self.with_app(node, app, |a, ctx| a.on_timer(ctx, token));
+                self.drain(node);
+            }
+        }
+    }
+
+    /// A datagram reached `at`: hand it to the node core if addressed to it, else forward it.
+    fn arrive(&mut self, at: NodeId, datagram: Datagram) {
+        if datagram.dst != at {
+            self.nodes[at].ip_forwarded += 1;
+            self.forward(at, datagram);
+            return;
+        }
+        if self.nodes[at].core.is_none() {
+            // Node cores never address a legacy router; count it rather than lose it quietly.
+            self.nodes[at].ip_unroutable += 1;
+            return;
+        }
+        self.refresh_loads(at);
+        let now = self.now;
+        let from = IpAddr::V4(self.topology.nodes[datagram.src].address);
+        if let Some(core) = self.nodes[at].core.as_deref_mut() {
+            core.handle_datagram(now, Some(from), &datagram.bytes);
+            core.recycle(datagram.bytes);
+        }
+        self.drain(at);
+    }
+
+    /// Sends a datagram from `at` one hop along the IP shortest path to its destination.
+    fn forward(&mut self, at: NodeId, datagram: Datagram) {
+        let dir = self
+            .routes
+            .ip_next_hop(at, datagram.dst)
+            .and_then(|hop| lookup_dir(&self.nodes[at].toward, hop));
+        let Some(dir) = dir else {
+            self.nodes[at].ip_unroutable += 1;
+            return;
+        };
+        let period = self.period();
+        match self.dirs[dir].offer(self.now, period, datagram) {
+            Offer::Serialising { done, datagram } => {
+                self.schedule(done, Scheduled::TxDone { dir, datagram })
+            }
+            Offer::Arrives { at, datagram } => {
+                self.schedule(at, Scheduled::Arrival { dir, datagram })
+            }
+            Offer::Queued => self.mark_dirty(dir),
+            Offer::QueueDrop | Offer::Lost => {}
+        }
+    }
+
+    /// Notes that a direction's queue length changed, for its sending node's next refresh.
+    fn mark_dirty(&mut self, dir: usize) {
+        let d = &mut self.dirs[dir];
+        if d.dirty || d.feed.is_empty() {
+            return;
+        }
+        d.dirty = true;
+        let from = d.from;
+        self.nodes[from].dirty_dirs.push(dir);
+    }
+
+    /// Brings `node`'s link loads up to date before it runs: every feed direction when a new
+    /// measurement period began, else only those whose queue changed.
+    pub(super) fn refresh_loads(&mut self, node: NodeId) {
+        let period = self.period();
+        let window = self.load_window;
+        let n = &mut self.nodes[node];
+        let Some(core) = n.core.as_deref_mut() else {
+            return;
+        };
+        let full = n.feed_period != Some(period);
+        if !full && n.dirty_dirs.is_empty() {
+            return;
+        }
+        let dirs = if full { &n.feed_dirs } else { &n.dirty_dirs };
+        for &d in dirs {
+            let load = self.dirs[d].load(period, window);
+            for &addr in &self.dirs[d].feed {
+                core.routing_mut().set_link_load(addr, load);
+            }
+        }
+        for d in n.dirty_dirs.drain(..) {
+            self.dirs[d].dirty = false;
+        }
+        n.feed_period = Some(period);
+    }
+
+    /// Moves everything `node`'s core produced onto the network and to the applications, then
+    /// re-arms its timer.
+    pub(super) fn drain(&mut self, node: NodeId) {
+        loop {
+            let mut progress = false;
+            while let Some(t) = self.nodes[node]
+                .core
+                .as_deref_mut()
+                .and_then(Node::poll_transmit)
+            {
+                progress = true;
+                self.transmit(node, t);
+            }
+            while let Some(e) = self.nodes[node]
+                .core
+                .as_deref_mut()
+                .and_then(Node::poll_event)
+            {
+                progress = true;
+                self.node_event(node, e);
+            }
+            if !progress {
+                break;
+            }
+        }
+        let now = self.now;
+        let n = &mut self.nodes[node];
+        let wanted = n
+            .core
+            .as_deref()
+            .and_then(Node::poll_timeout)
+            .map(|t| t.max(now));
+        if wanted != n.timer {
+            n.timer = wanted;
+            if let Some(at) = wanted {
+                self.schedule(at, Scheduled::NodeTimer { node });
+            }
+        }
+    }
+
+    fn transmit(&mut self, node: NodeId, t: Transmit) {
+        let dst = match t.to {
+            IpAddr::V4(a) => self.topology.node_by_address(a),
+            IpAddr::V6(_) => None,
+        };
+        let Some(dst) = dst else {
+            self.nodes[node].ip_unroutable += 1;
+            return;
+        };
+        let datagram = Datagram {
+            src: node,
+            dst,
+            bytes: t.bytes,
+        };
+        if dst == node {
+            self.schedule(self.now, Scheduled::Local { node, datagram });
+        } else {
+            self.forward(node, datagram);
+        }
+    }
+
+    fn node_event(&mut self, node: NodeId, event: Event) {
+        let now = self.now;
+        match event {
+            // Baseline only: the emulator turns tier-ups off (virtual time models compilation).
+            Event::Compile {
+                fingerprint, bytes, ..
+            } => {
+                if !self.compiled.contains_key(&fingerprint) {
+                    let result = self.compiler.compile(fingerprint, &bytes);
+                    self.compilations += 1;
+                    self.compiled.insert(fingerprint, result);
+                }
+                self.schedule(
+                    now + self.compile_delay,
+                    Scheduled::Compiled { node, fingerprint },
+                );
+            }
+            Event::Deliver {
+                port,
+                source,
+                fingerprint,
+                payload,
+            } => {
+                let count = self.deliveries.entry((node, port)).or_default();
+                count.count += 1;
+                count.bytes += payload.len() as u64;
+                let Some(listeners) = self.nodes[node].ports.get(&port).cloned() else {
+                    return;
+                };
+                let delivery = AppDelivery {
+                    at: now,
+                    port,
+                    source,
+                    fingerprint,
+                    payload,
+                };
+                for index in listeners {
+                    self.with_app(node, index, |a, ctx| a.on_delivery(ctx, &delivery));
+                }
+            }
+            Event::CodeLoaded {
+                fingerprint,
+                from,
+                bytes,
+            } => self.code_loads.push(CodeLoad {
+                at: now,
+                node,
+                fingerprint,
+                from,
+                bytes,
+            }),
+            Event::Log {
+                fingerprint,
+                level,
+                message,
+            } => {
+                self.nodes[node].logs += 1;
+                if self.logs.len() < MAX_LOGS {
+                    self.logs.push(LogLine {
+                        at: now,
+                        node,
+                        fingerprint,
+                        level: format!("{level:?}").to_lowercase(),
+                        message,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Calls application `index` of `node` with a context; applies the timers and ports it
+    /// set. The caller drains the node afterwards. `None` if there is no such application.
+    pub(super) fn with_app<R>(
+        &mut self,
+        node: NodeId,
+        index: usize,
+        f: impl FnOnce(&mut dyn Application, &mut AppContext<'_>) -> R,
+    ) -> Option<R> {
+        let n = self.nodes.get_mut(node)?;
+        n.core.as_ref()?;
+        let mut app = n.apps.get_mut(index)?.app.take()?;
+        self.refresh_loads(node);
+        let mut timers = Vec::new();
+        let mut ports = Vec::new();
+        let result = {
+            let core = self.nodes[node].core.as_deref_mut()?;
+            let mut ctx = AppContext {
+                now: self.now,
+                node,
+                topology: &self.topology,
+                core,
+                modules: &mut self.modules,
+                locator: &self.locator,
+                timers: &mut timers,
+                ports: &mut ports,
+            };
+            f(app.as_mut(), &mut ctx)
+        };
+        self.nodes[node].apps[index].app = Some(app);
+        for (at, token) in timers {
+            self.schedule(
+                at,
+                Scheduled::AppTimer {
+                    node,
+                    app: index,
+                    token,
+                },
+            );
+        }
+        for port in ports {
+            let listeners = self.nodes[node].ports.entry(port).or_default();
+            if !listeners.contains(&index) {
+                listeners.push(index);
+            }
+        }
+        Some(result)
+    }
+}
