@@ -9,6 +9,8 @@
 //! - [`sandbox`]: wasmtime configured for untrusted capsule code, and the node API it exposes.
 //! - [`node`]: the active node's sans-IO core: capsule processing, demand loading, counters.
 //! - [`harness`]: a scripted node to unit-test capsules against the real sandbox.
+//! - [`limits`]: the error of a limit out of its bounds, shared by every limits type.
+//! - [`text`]: line and column of a byte in a configuration text, and route prefixes.
 //!
 //! The daemon `antsd` around this library (configuration file, UDP driver, application socket)
 //! is the crate `ants-daemon` in `router/daemon`. Nothing in this crate reads the system clock,
@@ -19,11 +21,13 @@
 pub mod fingerprint;
 #[cfg(feature = "sandbox")]
 pub mod harness;
+pub mod limits;
 #[cfg(feature = "sandbox")]
 pub mod node;
 pub mod routing;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod softstore;
+pub mod text;
 pub mod time;
 pub mod wire;

@@ -13,11 +13,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::fingerprint::Fingerprint;
+use crate::limits::{Check, LimitError};
 use crate::time::Timestamp;
 
-/// The node's evaluation capacity and when it counts as busy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The node's evaluation capacity and when it counts as busy; the `[cpu]` section of `antsd`'s
+/// configuration (the window in milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CpuShareLimits {
     /// Fuel the node can burn per second on one core: about 4 G on the machines the project
     /// measures on (`cargo bench --bench host_costs`: 0.1 to 0.3 ns per unit of fuel).
@@ -25,8 +30,21 @@ pub struct CpuShareLimits {
     /// Share of that capacity, in percent, above which the node is busy and over-share
     /// protocols are refused.
     pub busy_percent: u8,
-    /// Length of the sliding window usage is measured over.
+    /// Length of the sliding window usage is measured over; written `window_ms`.
+    #[serde(rename = "window_ms", with = "crate::limits::millis")]
     pub window: Duration,
+}
+
+impl CpuShareLimits {
+    /// Refuses a capacity below 1 M fuel per second (a node that could hardly evaluate
+    /// anything), a busy level over 100 % and a window under 1 ms.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        Check::section("cpu")
+            .at_least("fuel_per_second", self.fuel_per_second, 1_000_000)?
+            .at_most("busy_percent", self.busy_percent, 100)?
+            .millis_at_least("window_ms", self.window, 1)?;
+        Ok(())
+    }
 }
 
 impl Default for CpuShareLimits {

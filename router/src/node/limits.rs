@@ -1,11 +1,42 @@
 //! The bounds and timers of demand loading and code serving: [`DemandLimits`].
 //!
-//! Values only: the node enforces them (`demand.rs`, `serve.rs`, `mod.rs`).
+//! Owns [`DemandLimits`], its defaults, its minimums ([`DemandLimits::validate`]) and its file
+//! form (the `[demand]` section of `antsd`'s configuration, durations in milliseconds), and the
+//! check of a whole [`NodeConfig`] ([`NodeConfig::validate`]). Values only: the node enforces
+//! them (`demand`, `serve.rs`, `mod.rs`).
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use super::NodeConfig;
+use crate::limits::{Check, LimitError};
+
+/// Smallest [`NodeConfig::max_budget`]: every active hop charges 1, so 0 would drop every
+/// capsule.
+pub const MIN_MAX_BUDGET: u16 = 1;
+
+impl NodeConfig {
+    /// Checks every limit of the node against its minimum (see each limits type's
+    /// `validate`), section by section in the order of the configuration file's
+    /// documentation: `code_cache`, `state`, `sandbox`, `cpu`, `demand`, then `max_budget`.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        self.code_cache.validate()?;
+        self.state.validate()?;
+        self.sandbox.validate()?;
+        self.cpu.validate()?;
+        self.demand.validate()?;
+        Check::section("").at_least("max_budget", self.max_budget, MIN_MAX_BUDGET.into())?;
+        Ok(())
+    }
+}
+
 /// Bounds and timers of demand loading and code serving (see `docs/node.md`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Every count, rate and timer is at least 1 but `max_retries`, `max_rejected`,
+/// `rejected_ttl` and `max_loopback`, which may be 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DemandLimits {
     /// Capsules held while one protocol's code loads; more are dropped as `queue_full`.
     pub max_held_per_protocol: usize,
@@ -17,8 +48,10 @@ pub struct DemandLimits {
     /// Compilations handed to the driver at once; verified modules wait for a slot.
     pub max_concurrent_compiles: usize,
     /// How long to wait for the first or the next fragment before asking again.
+    #[serde(rename = "fragment_timeout_ms", with = "crate::limits::millis")]
     pub fragment_timeout: Duration,
     /// Upper bound of the timeout after exponential backoff.
+    #[serde(rename = "max_fragment_timeout_ms", with = "crate::limits::millis")]
     pub max_fragment_timeout: Duration,
     /// Requests to one code source after the first before turning to the next source.
     pub max_retries: u32,
@@ -35,10 +68,12 @@ pub struct DemandLimits {
     /// Fingerprints whose module failed to compile, remembered so they are not fetched again.
     pub max_rejected: usize,
     /// How long a rejected fingerprint is remembered.
+    #[serde(rename = "rejected_ttl_ms", with = "crate::limits::millis")]
     pub rejected_ttl: Duration,
     /// Looped-back capsules (sent by a capsule to its own node) waiting to be evaluated.
     pub max_loopback: usize,
     /// How often expired protocol state is purged.
+    #[serde(rename = "state_purge_interval_ms", with = "crate::limits::millis")]
     pub state_purge_interval: Duration,
     /// Ask a capsule's previous node or source for code even when it is not a configured
     /// neighbour or peer (requests to each such address are limited to
@@ -53,6 +88,34 @@ pub struct DemandLimits {
     /// every requester, such a node gets code only after echoing a cookie (proof that it
     /// receives at its address); before that, one small cookie frame per request.
     pub serve_unknown_nodes: bool,
+}
+
+impl DemandLimits {
+    /// Refuses bounds under which no code could ever load or be served.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        Check::section("demand")
+            .at_least("max_held_per_protocol", self.max_held_per_protocol, 1)?
+            .at_least("max_held_bytes", self.max_held_bytes, 1)?
+            .at_least("max_concurrent_loads", self.max_concurrent_loads, 1)?
+            .at_least("max_concurrent_compiles", self.max_concurrent_compiles, 1)?
+            .millis_at_least("fragment_timeout_ms", self.fragment_timeout, 1)?
+            .millis_at_least("max_fragment_timeout_ms", self.max_fragment_timeout, 1)?
+            .at_least(
+                "loads_per_peer_per_second",
+                self.loads_per_peer_per_second,
+                1,
+            )?
+            .at_least("load_burst", self.load_burst, 1)?
+            .at_least(
+                "fragments_per_requester_per_second",
+                self.fragments_per_requester_per_second,
+                1,
+            )?
+            .at_least("fragment_burst", self.fragment_burst, 1)?
+            .at_least("max_tracked_peers", self.max_tracked_peers, 1)?
+            .millis_at_least("state_purge_interval_ms", self.state_purge_interval, 1)?;
+        Ok(())
+    }
 }
 
 impl Default for DemandLimits {
@@ -78,5 +141,38 @@ impl Default for DemandLimits {
             announce_code: true,
             serve_unknown_nodes: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Bound;
+
+    #[test]
+    fn a_default_node_is_valid_and_each_section_is_checked() {
+        let config = NodeConfig::new("10.0.0.1".parse().unwrap());
+        config.validate().unwrap();
+        let mut c = config.clone();
+        c.demand.max_concurrent_compiles = 0;
+        assert_eq!(
+            c.validate().unwrap_err().path(),
+            "demand.max_concurrent_compiles"
+        );
+        let mut c = config.clone();
+        c.cpu.busy_percent = 101;
+        let e = c.validate().unwrap_err();
+        assert_eq!(
+            (e.path(), e.bound),
+            ("cpu.busy_percent".into(), Bound::AtMost(100))
+        );
+        let mut c = config.clone();
+        c.max_budget = 0;
+        assert_eq!(c.validate().unwrap_err().path(), "max_budget");
+        let mut c = config;
+        c.code_cache.max_entries = 0;
+        c.demand.load_burst = 0;
+        // The first section in file order is reported.
+        assert_eq!(c.validate().unwrap_err().path(), "code_cache.max_entries");
     }
 }

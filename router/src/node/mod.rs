@@ -25,7 +25,7 @@ mod tier;
 
 pub use cookie::COOKIE_PERIOD;
 pub use fair_share::CpuShareLimits;
-pub use limits::DemandLimits;
+pub use limits::{DemandLimits, MIN_MAX_BUDGET};
 pub use stats::{
     DropCounters, DropReason, LoadStatus, NodeStats, NodeStatus, ProtocolStatus, RejectedStatus,
 };
@@ -38,6 +38,7 @@ use std::sync::Arc;
 use lru::LruCache;
 
 use crate::fingerprint::{Fingerprint, FingerprintPolicy};
+use crate::limits::LimitError;
 use crate::routing::{Route, RouteError};
 use crate::sandbox::{
     CompileTier, CompiledCapsule, Compiler, LoadError, LogLevel, NodeContext, Sandbox,
@@ -109,7 +110,6 @@ impl NodeConfig {
     }
 }
 
-
 /// A datagram to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
@@ -167,6 +167,9 @@ pub enum Event {
 /// Why a node could not be built or a local request was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NodeError {
+    /// A limit of the configuration is out of its bounds.
+    #[error("invalid node configuration: {0}")]
+    Limit(#[from] LimitError),
     /// A configured route is invalid.
     #[error("invalid route in the node configuration: {0}")]
     Route(#[from] RouteError),
@@ -290,9 +293,12 @@ const MAX_SPARE_BUFFERS: usize = 512;
 const MAX_SPARE_CAPACITY: usize = 2048;
 
 impl Node {
-    /// Builds a node: routing table, sandbox, caches. Fails on a route whose next hop is not a
-    /// neighbour, or if the sandbox engine cannot be configured.
+    /// Builds a node: routing table, sandbox, caches. Fails on a limit out of its bounds
+    /// ([`NodeConfig::validate`]), a route whose next hop is not a neighbour, or if the sandbox
+    /// engine cannot be configured.
     pub fn new(config: NodeConfig) -> Result<Node, NodeError> {
+        // Before the sandbox, which would refuse some bad limits with a less direct reason.
+        config.validate()?;
         let sandbox = Sandbox::new(config.sandbox.clone()).map_err(NodeError::Sandbox)?;
         Node::with_sandbox(config, sandbox)
     }
@@ -300,13 +306,15 @@ impl Node {
     /// Builds a node whose sandbox shares `compiler`'s engine (see
     /// [`Sandbox::with_compiler`]): an emulator of many nodes builds one engine and hands every
     /// node's [`Event::Compile`] the same compiled module. The sandbox limits are `compiler`'s;
-    /// `config.sandbox` is ignored. Fails on a route whose next hop is not a neighbour.
+    /// `config.sandbox` is ignored. Fails on a limit out of its bounds (the compiler's sandbox
+    /// limits included) or a route whose next hop is not a neighbour.
     pub fn with_compiler(config: NodeConfig, compiler: Compiler) -> Result<Node, NodeError> {
         Node::with_sandbox(config, Sandbox::with_compiler(compiler))
     }
 
     fn with_sandbox(mut config: NodeConfig, sandbox: Sandbox) -> Result<Node, NodeError> {
         config.sandbox = sandbox.limits().clone();
+        config.validate()?;
         let mut ctx = NodeContext::new(config.address);
         for n in &config.neighbours {
             ctx.routing.add_neighbour(*n);
