@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,7 +24,11 @@ use toml::Spanned;
 use toml::Value;
 use toml::de::{DeTable, DeValue};
 
-pub use ants_daemon::config::Location;
+use ants_router::node::MIN_MAX_BUDGET;
+use ants_router::text::PrefixError;
+/// A line and column in a topology file: the same text location as the daemon's
+/// configuration errors use.
+pub use ants_router::text::TextLocation as Location;
 
 use crate::model::{
     AppDraft, EmulatorSettings, LinkOptionsSet, LinkParams, NodeKind, Pool, Topology,
@@ -232,23 +236,29 @@ pub fn parse_loss(text: &str) -> Result<f64, UnitError> {
     Ok(percent / 100.0)
 }
 
-/// Parses an IPv4 prefix `a.b.c.d/len` whose host bits are zero.
+/// Parses an IPv4 prefix `a.b.c.d/len` whose host bits are zero: the node library's prefix
+/// syntax ([`ants_router::text::parse_prefix`]), with the length required and IPv4 only.
 fn parse_prefix(text: &str) -> Result<Pool, String> {
-    let Some((addr, len)) = text.split_once('/') else {
+    let Some((addr, _)) = text.split_once('/') else {
         return Err(format!(
             "\"{text}\" has no prefix length: write e.g. \"10.0.0.0/16\""
         ));
     };
-    let network: Ipv4Addr = addr
-        .trim()
-        .parse()
-        .map_err(|_| format!("\"{text}\": `{addr}` is not an IPv4 address"))?;
-    let len: u8 = len
-        .trim()
-        .parse()
-        .ok()
-        .filter(|l| *l <= 32)
-        .ok_or_else(|| format!("\"{text}\": the prefix length must be a number from 0 to 32"))?;
+    let not_ipv4 = || format!("\"{text}\": `{addr}` is not an IPv4 address");
+    let (network, len) = match ants_router::text::parse_prefix(text) {
+        Ok((IpAddr::V4(network), len)) => (network, len),
+        Ok((IpAddr::V6(_), _))
+        | Err(PrefixError::Address { .. })
+        | Err(PrefixError::Length {
+            address: IpAddr::V6(_),
+            ..
+        }) => return Err(not_ipv4()),
+        Err(PrefixError::Length { .. }) => {
+            return Err(format!(
+                "\"{text}\": the prefix length must be a number from 0 to 32"
+            ));
+        }
+    };
     let mask = if len == 0 {
         0
     } else {
@@ -604,13 +614,13 @@ impl Reader<'_> {
                     .get_ref()
                     .as_integer()
                     .and_then(|n| u16::try_from(n).ok())
-                    .filter(|n| *n >= 1)
+                    .filter(|n| *n >= MIN_MAX_BUDGET)
                     .ok_or_else(|| {
                         self.field(
                             v.span(),
                             "",
                             "emulator.max_budget",
-                            "must be a whole number from 1 to 65535",
+                            format_args!("must be a whole number from {MIN_MAX_BUDGET} to 65535"),
                         )
                     })?;
                 settings.max_budget = Some(budget);

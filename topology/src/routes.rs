@@ -131,7 +131,9 @@ impl Routes {
     /// The node-core configuration of `node`: its address, active neighbours, and a host route
     /// to every other node-core node via the next active hop. A host with a single active
     /// neighbour also gets a default route through it, so capsules can name addresses outside
-    /// the topology (anycast, private) and still leave the host. Limits are the defaults.
+    /// the topology (anycast, private) and still leave the host. Limits are the defaults; a
+    /// driver that changes them (the emulator's options) has them checked by
+    /// [`NodeConfig::validate`] when the node is built, as the daemon's file is.
     pub fn node_config(&self, t: &Topology, node: NodeId) -> NodeConfig {
         let address = IpAddr::V4(t.nodes[node].address);
         let mut config = NodeConfig::new(address);
@@ -263,6 +265,21 @@ mod tests {
         // Every route's next hop is a neighbour, so the node accepts the table.
         for n in [0, 1, 4, 5] {
             ants_router::node::Node::new(r.node_config(&t, n)).unwrap();
+        }
+    }
+
+    #[test]
+    fn node_configs_are_valid_and_a_bad_limit_refuses_the_node() {
+        use ants_router::node::{Node, NodeError};
+        let t = net(false);
+        let r = Routes::compute(&t);
+        r.node_config(&t, 1).validate().unwrap();
+        // What a driver (the emulator's options) may change is checked like the daemon's file.
+        let mut c = r.node_config(&t, 1);
+        c.demand.max_concurrent_loads = 0;
+        match Node::new(c) {
+            Err(NodeError::Limit(e)) => assert_eq!(e.path(), "demand.max_concurrent_loads"),
+            other => panic!("accepted or refused for another reason: {:?}", other.err()),
         }
     }
 }

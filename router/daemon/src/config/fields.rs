@@ -1,40 +1,18 @@
-//! Where in the configuration text an error is: line and column, and the field path.
+//! Where in the configuration text an error is: the line and column, and the field as a path
+//! from the top of the file (`neighbours[1].socket`), in both directions (a byte offset to its
+//! field, a field to its value's span).
+//!
+//! Owns only the mapping; what is wrong is the caller's to say. It never fails: a field it
+//! cannot find is reported without a location rather than not at all.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
 
-use toml::Spanned;
+use ants_router::limits::LimitError;
 use toml::de::{DeTable, DeValue};
 
-use super::ConfigError;
-
-/// A line and column in the configuration file, both counted from 1 (columns in characters).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Location {
-    /// Line, from 1.
-    pub line: usize,
-    /// Column, from 1.
-    pub column: usize,
-}
-
-impl Location {
-    /// The location of byte `offset` in `text` (clamped to the text).
-    pub fn of_offset(text: &str, offset: usize) -> Location {
-        let mut offset = offset.min(text.len());
-        while !text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        Location { line, column }
-    }
-}
-
-// ---- Loading and validation ----------------------------------------------------------------
+use super::{ConfigError, Location};
 
 /// Collects located errors while one configuration text is checked.
 pub(super) struct Checker<'a> {
@@ -57,32 +35,19 @@ impl Checker<'_> {
         }
     }
 
-    /// `value` of an optional spanned number, which must be at least `min`.
-    pub(super) fn at_least<T: Copy + PartialOrd + fmt::Display>(
-        &self,
-        value: &Option<Spanned<T>>,
-        field: &str,
-        min: T,
-        default: T,
-    ) -> Result<T, ConfigError> {
-        match value {
-            None => Ok(default),
-            Some(v) if *v.get_ref() >= min => Ok(*v.get_ref()),
-            Some(v) => Err(self.error(v.span(), field, format_args!("must be at least {min}"))),
-        }
-    }
-
-    pub(super) fn at_most<T: Copy + PartialOrd + fmt::Display>(
-        &self,
-        value: &Option<Spanned<T>>,
-        field: &str,
-        max: T,
-        default: T,
-    ) -> Result<T, ConfigError> {
-        match value {
-            None => Ok(default),
-            Some(v) if *v.get_ref() <= max => Ok(*v.get_ref()),
-            Some(v) => Err(self.error(v.span(), field, format_args!("must be at most {max}"))),
+    /// Locates a limit out of its bounds at the value the file gave it.
+    pub(super) fn limit_error(&self, e: &LimitError) -> ConfigError {
+        let path = e.path();
+        let keys: Vec<&str> = [e.section, e.field]
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .collect();
+        ConfigError {
+            path: self.path.to_path_buf(),
+            location: value_span(self.text, &keys)
+                .map(|span| Location::of_offset(self.text, span.start)),
+            field: Some(path),
+            message: e.bound.to_string(),
         }
     }
 
@@ -129,10 +94,10 @@ fn field_at(text: &str, offset: usize) -> Option<String> {
 /// The dotted path of the innermost table or array item whose span covers all of `span`
 /// (`None` for the top level).
 fn table_at(text: &str, span: &Range<usize>) -> Option<String> {
-    pub(super) fn covers(outer: Range<usize>, inner: &Range<usize>) -> bool {
+    fn covers(outer: Range<usize>, inner: &Range<usize>) -> bool {
         outer.start <= inner.start && inner.end <= outer.end && outer != (0..0)
     }
-    pub(super) fn walk(value: &DeValue<'_>, span: &Range<usize>, path: &mut String) {
+    fn walk(value: &DeValue<'_>, span: &Range<usize>, path: &mut String) {
         match value {
             DeValue::Table(t) => {
                 for (key, v) in t {
@@ -227,24 +192,17 @@ fn contains_offset(value: &DeValue<'_>, offset: usize) -> bool {
     }
 }
 
-/// Parses `prefix/len` (or a bare address, a host route).
-pub(super) fn parse_prefix(text: &str) -> Result<(IpAddr, u8), String> {
-    let (addr, len) = match text.split_once('/') {
-        Some((a, l)) => (a, Some(l)),
-        None => (text, None),
-    };
-    let addr: IpAddr = addr.trim().parse().map_err(|_| {
-        format!("`{addr}` is not an IP address (write `10.1.0.0/16` or `fd00::/8`)")
-    })?;
-    let bits = if addr.is_ipv4() { 32 } else { 128 };
-    let len = match len {
-        None => bits,
-        Some(l) => l
-            .trim()
-            .parse::<u8>()
-            .ok()
-            .filter(|l| *l <= bits)
-            .ok_or_else(|| format!("prefix length `/{l}` must be a number from 0 to {bits}"))?,
-    };
-    Ok((addr, len))
+/// The span of the value at `keys` (`["sandbox", "fuel_per_evaluation"]`), read from a
+/// span-preserving parse of the text; `None` when the file does not give it.
+pub(super) fn value_span(text: &str, keys: &[&str]) -> Option<Range<usize>> {
+    let (root, _) = DeTable::parse_recoverable(text);
+    let (last, sections) = keys.split_last()?;
+    let mut table = root.get_ref();
+    for key in sections {
+        match table.get(*key)?.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => return None,
+        }
+    }
+    Some(table.get(*last)?.span())
 }

@@ -1,12 +1,22 @@
-//! The configuration file as written.
+//! The configuration file as written: what serde reads before anything is checked.
+//!
+//! Owns only the shape of the file. The limits sections are read straight into the node
+//! library's types (and the driver's), which own their defaults and minimums; the parts that
+//! are the daemon's own (addresses, sockets, routes, pins) keep their spans so that
+//! [`super::Config::parse`] can say where an error is. It must never check or default a value
+//! itself: that is the limits types' and the parser's.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use serde::Deserialize;
+use ants_router::fingerprint::FingerprintPolicy;
+use ants_router::node::{CpuShareLimits, DemandLimits};
+use ants_router::sandbox::SandboxLimits;
+use ants_router::softstore::{CodeCacheLimits, StateLimits};
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-// ---- The file as written -------------------------------------------------------------------
+use super::DriverLimits;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,7 +24,7 @@ pub(super) struct RawConfig {
     pub(super) address: Spanned<IpAddr>,
     pub(super) listen: Option<Spanned<SocketAddr>>,
     pub(super) app_socket: Option<Spanned<String>>,
-    pub(super) max_budget: Option<Spanned<u16>>,
+    pub(super) max_budget: Option<u16>,
     #[serde(default)]
     pub(super) pin: Vec<Spanned<String>>,
     #[serde(default)]
@@ -24,27 +34,19 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) routes: Vec<RawRoute>,
     #[serde(default)]
-    pub(super) code_cache: RawCodeCache,
+    pub(super) code_cache: CodeCacheLimits,
     #[serde(default)]
-    pub(super) state: RawState,
+    pub(super) state: StateLimits,
     #[serde(default)]
-    pub(super) sandbox: RawSandbox,
+    pub(super) sandbox: SandboxLimits,
     #[serde(default)]
-    pub(super) fingerprints: RawFingerprints,
+    pub(super) fingerprints: Fingerprints,
     #[serde(default)]
-    pub(super) demand: RawDemand,
+    pub(super) demand: DemandLimits,
     #[serde(default)]
-    pub(super) cpu: RawCpu,
+    pub(super) cpu: CpuShareLimits,
     #[serde(default)]
-    pub(super) driver: RawDriver,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCpu {
-    pub(super) fuel_per_second: Option<Spanned<u64>>,
-    pub(super) busy_percent: Option<Spanned<u8>>,
-    pub(super) window_ms: Option<Spanned<u64>>,
+    pub(super) driver: DriverLimits,
 }
 
 #[derive(Deserialize)]
@@ -61,83 +63,26 @@ pub(super) struct RawRoute {
     pub(super) via: Spanned<IpAddr>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCodeCache {
-    pub(super) max_bytes: Option<Spanned<usize>>,
-    pub(super) max_entries: Option<Spanned<usize>>,
+/// The `[fingerprints]` section: which capsule types the node accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct Fingerprints {
+    /// MD5 capsule types too: legacy only, unsafe against code spoofing.
+    pub(super) allow_legacy_md5: bool,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawState {
-    pub(super) max_key_len: Option<Spanned<usize>>,
-    pub(super) max_value_len: Option<Spanned<usize>>,
-    pub(super) per_protocol_bytes: Option<Spanned<usize>>,
-    pub(super) total_bytes: Option<Spanned<usize>>,
-    pub(super) max_ttl_ms: Option<Spanned<u64>>,
-}
+impl Fingerprints {
+    pub(super) fn policy(self) -> FingerprintPolicy {
+        if self.allow_legacy_md5 {
+            FingerprintPolicy::allow_legacy_md5()
+        } else {
+            FingerprintPolicy::sha256_only()
+        }
+    }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSandbox {
-    pub(super) max_module_bytes: Option<Spanned<usize>>,
-    pub(super) max_functions: Option<Spanned<u32>>,
-    pub(super) max_memory_bytes: Option<Spanned<usize>>,
-    pub(super) max_table_elements: Option<Spanned<usize>>,
-    pub(super) fuel_per_evaluation: Option<Spanned<u64>>,
-    pub(super) max_evaluation_time_ms: Option<Spanned<u64>>,
-    pub(super) max_wasm_stack: Option<Spanned<usize>>,
-    pub(super) log_burst: Option<Spanned<u32>>,
-    pub(super) log_per_second: Option<Spanned<u32>>,
-    pub(super) recycle_after_calls: Option<Spanned<u32>>,
-    pub(super) max_live_instances: Option<Spanned<usize>>,
-    pub(super) idle_instance_ms: Option<Spanned<u64>>,
-    pub(super) tier_up_after: Option<Spanned<u32>>,
-    pub(super) optimize_max_nesting: Option<Spanned<u32>>,
-    pub(super) optimize_max_branches: Option<Spanned<u32>>,
-    pub(super) optimize_max_br_table_targets: Option<Spanned<u32>>,
-    pub(super) optimize_max_locals: Option<Spanned<u32>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawFingerprints {
-    pub(super) allow_legacy_md5: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDemand {
-    pub(super) max_held_per_protocol: Option<Spanned<usize>>,
-    pub(super) max_held_bytes: Option<Spanned<usize>>,
-    pub(super) max_concurrent_loads: Option<Spanned<usize>>,
-    pub(super) max_concurrent_compiles: Option<Spanned<usize>>,
-    pub(super) fragment_timeout_ms: Option<Spanned<u64>>,
-    pub(super) max_fragment_timeout_ms: Option<Spanned<u64>>,
-    pub(super) max_retries: Option<u32>,
-    pub(super) loads_per_peer_per_second: Option<Spanned<u32>>,
-    pub(super) load_burst: Option<Spanned<u32>>,
-    pub(super) fragments_per_requester_per_second: Option<Spanned<u32>>,
-    pub(super) fragment_burst: Option<Spanned<u32>>,
-    pub(super) max_tracked_peers: Option<Spanned<usize>>,
-    pub(super) max_rejected: Option<usize>,
-    pub(super) rejected_ttl_ms: Option<u64>,
-    pub(super) max_loopback: Option<usize>,
-    pub(super) state_purge_interval_ms: Option<Spanned<u64>>,
-    pub(super) ask_unknown_nodes: Option<bool>,
-    pub(super) announce_code: Option<bool>,
-    pub(super) serve_unknown_nodes: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDriver {
-    pub(super) compile_workers: Option<Spanned<usize>>,
-    pub(super) udp_recv_buffer: Option<usize>,
-    pub(super) udp_send_buffer: Option<usize>,
-    pub(super) app_queue: Option<Spanned<usize>>,
-    pub(super) max_app_connections: Option<Spanned<usize>>,
-    pub(super) code_store: Option<String>,
-    pub(super) code_store_max_bytes: Option<u64>,
+    pub(super) fn of(policy: FingerprintPolicy) -> Fingerprints {
+        Fingerprints {
+            allow_legacy_md5: policy.accepts(ants_router::fingerprint::FingerprintAlgorithm::Md5),
+        }
+    }
 }

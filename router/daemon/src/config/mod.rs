@@ -22,19 +22,19 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use toml::Spanned;
 
 use ants_router::fingerprint::{Fingerprint, FingerprintPolicy};
-use ants_router::node::{CpuShareLimits, DemandLimits, NodeConfig};
+use ants_router::node::{CpuShareLimits, DEFAULT_MAX_BUDGET, DemandLimits, NodeConfig};
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{Sandbox, SandboxLimits};
 use ants_router::softstore::{CodeCacheLimits, StateLimits};
+use ants_router::text::parse_prefix;
 
+pub use ants_router::text::TextLocation as Location;
 pub use driver::DriverLimits;
-pub use fields::Location;
-use fields::{Checker, parse_prefix};
+use fields::Checker;
 use file::RawConfig;
 use peers::canonical;
 pub use peers::{NeighbourConfig, PeerMap};
@@ -258,7 +258,7 @@ impl Config {
         let mut routes = Vec::new();
         for (i, r) in raw.routes.iter().enumerate() {
             let (prefix, len) = parse_prefix(r.prefix.get_ref())
-                .map_err(|m| check.error(r.prefix.span(), format!("routes[{i}].prefix"), m))?;
+                .map_err(|e| check.error(r.prefix.span(), format!("routes[{i}].prefix"), e))?;
             let via = *r.via.get_ref();
             if !neighbours.iter().any(|n| n.address == via) {
                 return Err(check.error(
@@ -306,295 +306,19 @@ impl Config {
             |l| *l.get_ref(),
         );
 
-        let d = CodeCacheLimits::default();
-        let c = &raw.code_cache;
-        let code_cache = CodeCacheLimits {
-            max_bytes: check.at_least(&c.max_bytes, "code_cache.max_bytes", 1024, d.max_bytes)?,
-            max_entries: check.at_least(
-                &c.max_entries,
-                "code_cache.max_entries",
-                1,
-                d.max_entries,
-            )?,
+        // The code store: relative to the configuration file, like `pin`. Left out, one
+        // directory per node address, so that routers whose files share a directory never
+        // load each other's code; "" turns it off.
+        let mut driver = raw.driver;
+        driver.code_store = match driver.code_store {
+            Some(p) if fields::value_span(text, &["driver", "code_store"]).is_none() => {
+                Some(resolve(base, &p.to_string_lossy()).join(address.to_string()))
+            }
+            Some(p) => Some(resolve(base, &p.to_string_lossy())),
+            None => None,
         };
 
-        let d = StateLimits::default();
-        let s = &raw.state;
-        let state = StateLimits {
-            max_key_len: check.at_least(&s.max_key_len, "state.max_key_len", 1, d.max_key_len)?,
-            max_value_len: check.at_least(
-                &s.max_value_len,
-                "state.max_value_len",
-                0,
-                d.max_value_len,
-            )?,
-            per_protocol_bytes: check.at_least(
-                &s.per_protocol_bytes,
-                "state.per_protocol_bytes",
-                0,
-                d.per_protocol_bytes,
-            )?,
-            total_bytes: check.at_least(&s.total_bytes, "state.total_bytes", 0, d.total_bytes)?,
-            max_ttl: Duration::from_millis(check.at_least(
-                &s.max_ttl_ms,
-                "state.max_ttl_ms",
-                1,
-                u64::try_from(d.max_ttl.as_millis()).unwrap_or(u64::MAX),
-            )?),
-        };
-
-        let d = SandboxLimits::default();
-        let s = &raw.sandbox;
-        let sandbox = SandboxLimits {
-            max_module_bytes: check.at_least(
-                &s.max_module_bytes,
-                "sandbox.max_module_bytes",
-                8,
-                d.max_module_bytes,
-            )?,
-            max_functions: check.at_least(
-                &s.max_functions,
-                "sandbox.max_functions",
-                1,
-                d.max_functions,
-            )?,
-            max_memory_bytes: check.at_least(
-                &s.max_memory_bytes,
-                "sandbox.max_memory_bytes",
-                64 * 1024,
-                d.max_memory_bytes,
-            )?,
-            max_table_elements: check.at_least(
-                &s.max_table_elements,
-                "sandbox.max_table_elements",
-                0,
-                d.max_table_elements,
-            )?,
-            fuel_per_evaluation: check.at_least(
-                &s.fuel_per_evaluation,
-                "sandbox.fuel_per_evaluation",
-                1,
-                d.fuel_per_evaluation,
-            )?,
-            max_evaluation_time: Duration::from_millis(check.at_least(
-                &s.max_evaluation_time_ms,
-                "sandbox.max_evaluation_time_ms",
-                1,
-                u64::try_from(d.max_evaluation_time.as_millis()).unwrap_or(u64::MAX),
-            )?),
-            idle_instance_timeout: Duration::from_millis(check.at_least(
-                &s.idle_instance_ms,
-                "sandbox.idle_instance_ms",
-                1,
-                u64::try_from(d.idle_instance_timeout.as_millis()).unwrap_or(u64::MAX),
-            )?),
-            // 0 keeps every protocol on baseline code.
-            tier_up_after: s
-                .tier_up_after
-                .as_ref()
-                .map_or(d.tier_up_after, |v| *v.get_ref()),
-            // The optimizing compiler's shape limits: lower is safer, higher optimizes more.
-            optimize_max_nesting: s
-                .optimize_max_nesting
-                .as_ref()
-                .map_or(d.optimize_max_nesting, |v| *v.get_ref()),
-            optimize_max_branches: s
-                .optimize_max_branches
-                .as_ref()
-                .map_or(d.optimize_max_branches, |v| *v.get_ref()),
-            optimize_max_br_table_targets: s
-                .optimize_max_br_table_targets
-                .as_ref()
-                .map_or(d.optimize_max_br_table_targets, |v| *v.get_ref()),
-            optimize_max_locals: s
-                .optimize_max_locals
-                .as_ref()
-                .map_or(d.optimize_max_locals, |v| *v.get_ref()),
-            max_wasm_stack: check.at_least(
-                &s.max_wasm_stack,
-                "sandbox.max_wasm_stack",
-                16 * 1024,
-                d.max_wasm_stack,
-            )?,
-            log_burst: check.at_least(&s.log_burst, "sandbox.log_burst", 0, d.log_burst)?,
-            log_per_second: check.at_least(
-                &s.log_per_second,
-                "sandbox.log_per_second",
-                0,
-                d.log_per_second,
-            )?,
-            recycle_after_calls: check.at_least(
-                &s.recycle_after_calls,
-                "sandbox.recycle_after_calls",
-                1,
-                d.recycle_after_calls,
-            )?,
-            max_live_instances: check.at_least(
-                &s.max_live_instances,
-                "sandbox.max_live_instances",
-                1,
-                d.max_live_instances,
-            )?,
-            ..d
-        };
-
-        let fingerprints = if raw.fingerprints.allow_legacy_md5.unwrap_or(false) {
-            FingerprintPolicy::allow_legacy_md5()
-        } else {
-            FingerprintPolicy::sha256_only()
-        };
-
-        let d = DemandLimits::default();
-        let m = &raw.demand;
-        let ms = |v: &Option<Spanned<u64>>, field: &str, default: Duration| {
-            check
-                .at_least(
-                    v,
-                    field,
-                    1,
-                    u64::try_from(default.as_millis()).unwrap_or(u64::MAX),
-                )
-                .map(Duration::from_millis)
-        };
-        let cd = CpuShareLimits::default();
-        let c = &raw.cpu;
-        let cpu = CpuShareLimits {
-            fuel_per_second: check.at_least(
-                &c.fuel_per_second,
-                "cpu.fuel_per_second",
-                1_000_000,
-                cd.fuel_per_second,
-            )?,
-            busy_percent: check.at_most(
-                &c.busy_percent,
-                "cpu.busy_percent",
-                100,
-                cd.busy_percent,
-            )?,
-            window: Duration::from_millis(check.at_least(
-                &c.window_ms,
-                "cpu.window_ms",
-                1,
-                u64::try_from(cd.window.as_millis()).unwrap_or(u64::MAX),
-            )?),
-        };
-
-        let demand = DemandLimits {
-            max_held_per_protocol: check.at_least(
-                &m.max_held_per_protocol,
-                "demand.max_held_per_protocol",
-                1,
-                d.max_held_per_protocol,
-            )?,
-            max_held_bytes: check.at_least(
-                &m.max_held_bytes,
-                "demand.max_held_bytes",
-                1,
-                d.max_held_bytes,
-            )?,
-            max_concurrent_loads: check.at_least(
-                &m.max_concurrent_loads,
-                "demand.max_concurrent_loads",
-                1,
-                d.max_concurrent_loads,
-            )?,
-            max_concurrent_compiles: check.at_least(
-                &m.max_concurrent_compiles,
-                "demand.max_concurrent_compiles",
-                1,
-                d.max_concurrent_compiles,
-            )?,
-            fragment_timeout: ms(
-                &m.fragment_timeout_ms,
-                "demand.fragment_timeout_ms",
-                d.fragment_timeout,
-            )?,
-            max_fragment_timeout: ms(
-                &m.max_fragment_timeout_ms,
-                "demand.max_fragment_timeout_ms",
-                d.max_fragment_timeout,
-            )?,
-            max_retries: m.max_retries.unwrap_or(d.max_retries),
-            loads_per_peer_per_second: check.at_least(
-                &m.loads_per_peer_per_second,
-                "demand.loads_per_peer_per_second",
-                1,
-                d.loads_per_peer_per_second,
-            )?,
-            load_burst: check.at_least(&m.load_burst, "demand.load_burst", 1, d.load_burst)?,
-            fragments_per_requester_per_second: check.at_least(
-                &m.fragments_per_requester_per_second,
-                "demand.fragments_per_requester_per_second",
-                1,
-                d.fragments_per_requester_per_second,
-            )?,
-            fragment_burst: check.at_least(
-                &m.fragment_burst,
-                "demand.fragment_burst",
-                1,
-                d.fragment_burst,
-            )?,
-            max_tracked_peers: check.at_least(
-                &m.max_tracked_peers,
-                "demand.max_tracked_peers",
-                1,
-                d.max_tracked_peers,
-            )?,
-            max_rejected: m.max_rejected.unwrap_or(d.max_rejected),
-            rejected_ttl: m
-                .rejected_ttl_ms
-                .map_or(d.rejected_ttl, Duration::from_millis),
-            max_loopback: m.max_loopback.unwrap_or(d.max_loopback),
-            state_purge_interval: ms(
-                &m.state_purge_interval_ms,
-                "demand.state_purge_interval_ms",
-                d.state_purge_interval,
-            )?,
-            ask_unknown_nodes: m.ask_unknown_nodes.unwrap_or(d.ask_unknown_nodes),
-            announce_code: m.announce_code.unwrap_or(d.announce_code),
-            serve_unknown_nodes: m.serve_unknown_nodes.unwrap_or(d.serve_unknown_nodes),
-        };
-
-        let max_budget = check.at_least(
-            &raw.max_budget,
-            "max_budget",
-            1,
-            ants_router::node::DEFAULT_MAX_BUDGET,
-        )?;
-
-        let d = DriverLimits::default();
-        let v = &raw.driver;
-        let driver = DriverLimits {
-            compile_workers: check.at_least(
-                &v.compile_workers,
-                "driver.compile_workers",
-                1,
-                d.compile_workers,
-            )?,
-            udp_recv_buffer: v.udp_recv_buffer.unwrap_or(d.udp_recv_buffer),
-            udp_send_buffer: v.udp_send_buffer.unwrap_or(d.udp_send_buffer),
-            app_queue: check.at_least(&v.app_queue, "driver.app_queue", 1, d.app_queue)?,
-            max_app_connections: check.at_least(
-                &v.max_app_connections,
-                "driver.max_app_connections",
-                1,
-                d.max_app_connections,
-            )?,
-            // Relative to the configuration file, like `pin`; "" turns the store off.
-            code_store: match v.code_store.as_deref() {
-                // One directory per node address, so that routers whose files share a
-                // directory never load each other's code.
-                None => d
-                    .code_store
-                    .as_deref()
-                    .map(|p| resolve(base, &p.to_string_lossy()).join(address.to_string())),
-                Some("") => None,
-                Some(p) => Some(resolve(base, p)),
-            },
-            code_store_max_bytes: v.code_store_max_bytes.unwrap_or(d.code_store_max_bytes),
-        };
-
-        Ok(Config {
+        let config = Config {
             path: path.to_path_buf(),
             address,
             listen,
@@ -603,15 +327,22 @@ impl Config {
             peers,
             routes,
             pins,
-            code_cache,
-            state,
-            sandbox,
-            fingerprints,
-            demand,
-            cpu,
-            max_budget,
+            code_cache: raw.code_cache,
+            state: raw.state,
+            sandbox: raw.sandbox,
+            fingerprints: raw.fingerprints.policy(),
+            demand: raw.demand,
+            cpu: raw.cpu,
+            max_budget: raw.max_budget.unwrap_or(DEFAULT_MAX_BUDGET),
             driver,
-        })
+        };
+        // Every limit against its type's minimum, located at the value the file gave.
+        config
+            .node_config()
+            .validate()
+            .and_then(|()| config.driver.validate())
+            .map_err(|e| check.limit_error(&e))?;
+        Ok(config)
     }
 
     /// Checks every pinned module against the sandbox's load-time rules with this

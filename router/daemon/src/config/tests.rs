@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 const GOOD: &str = r#"
 address = "10.0.0.1"
@@ -300,4 +301,153 @@ fn locations_count_lines_and_characters() {
     // Byte 6 is after "é" (2 bytes) and " ": the third character.
     assert_eq!(Location::of_offset(t, 6), Location { line: 2, column: 3 });
     assert_eq!(Location::of_offset(t, 999), Location { line: 3, column: 1 });
+}
+
+/// Every minimum of `docs/daemon.md`, refused at the value with the bound, as before the
+/// limits types owned them.
+#[test]
+fn every_minimum_is_refused_where_it_is_written() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("code_cache", "max_bytes", "1023", "must be at least 1024"),
+        ("code_cache", "max_entries", "0", "must be at least 1"),
+        ("state", "max_key_len", "0", "must be at least 1"),
+        ("state", "max_ttl_ms", "0", "must be at least 1"),
+        ("sandbox", "max_module_bytes", "7", "must be at least 8"),
+        ("sandbox", "max_functions", "0", "must be at least 1"),
+        (
+            "sandbox",
+            "max_memory_bytes",
+            "65535",
+            "must be at least 65536",
+        ),
+        ("sandbox", "fuel_per_evaluation", "0", "must be at least 1"),
+        (
+            "sandbox",
+            "max_evaluation_time_ms",
+            "0",
+            "must be at least 1",
+        ),
+        ("sandbox", "idle_instance_ms", "0", "must be at least 1"),
+        (
+            "sandbox",
+            "max_wasm_stack",
+            "16383",
+            "must be at least 16384",
+        ),
+        ("sandbox", "recycle_after_calls", "0", "must be at least 1"),
+        ("sandbox", "max_live_instances", "0", "must be at least 1"),
+        (
+            "cpu",
+            "fuel_per_second",
+            "999999",
+            "must be at least 1000000",
+        ),
+        ("cpu", "busy_percent", "101", "must be at most 100"),
+        ("cpu", "window_ms", "0", "must be at least 1"),
+        ("demand", "max_held_per_protocol", "0", "must be at least 1"),
+        ("demand", "max_held_bytes", "0", "must be at least 1"),
+        ("demand", "max_concurrent_loads", "0", "must be at least 1"),
+        (
+            "demand",
+            "max_concurrent_compiles",
+            "0",
+            "must be at least 1",
+        ),
+        ("demand", "fragment_timeout_ms", "0", "must be at least 1"),
+        (
+            "demand",
+            "max_fragment_timeout_ms",
+            "0",
+            "must be at least 1",
+        ),
+        (
+            "demand",
+            "loads_per_peer_per_second",
+            "0",
+            "must be at least 1",
+        ),
+        ("demand", "load_burst", "0", "must be at least 1"),
+        (
+            "demand",
+            "fragments_per_requester_per_second",
+            "0",
+            "must be at least 1",
+        ),
+        ("demand", "fragment_burst", "0", "must be at least 1"),
+        ("demand", "max_tracked_peers", "0", "must be at least 1"),
+        (
+            "demand",
+            "state_purge_interval_ms",
+            "0",
+            "must be at least 1",
+        ),
+        ("driver", "compile_workers", "0", "must be at least 1"),
+        ("driver", "app_queue", "0", "must be at least 1"),
+        ("driver", "max_app_connections", "0", "must be at least 1"),
+    ];
+    for (section, key, bad, message) in cases {
+        let text = format!("address = \"10.0.0.1\"\n\n[{section}]\n{key} = {bad}\n");
+        let e = err(&text);
+        located(&e, 4, &format!("{section}.{key}"));
+        assert_eq!(e.message(), *message, "{e}");
+        // The column of the value, as the spanned fields gave it.
+        assert_eq!(e.location().unwrap().column, key.len() + 4, "{e}");
+        // One above (or below) the bound is accepted.
+        let ok: u64 = bad.parse::<u64>().unwrap();
+        let ok = if message.contains("most") {
+            ok - 1
+        } else {
+            ok + 1
+        };
+        parse(&format!(
+            "address = \"10.0.0.1\"\n[{section}]\n{key} = {ok}\n"
+        ))
+        .unwrap();
+    }
+    let e = err("address = \"10.0.0.1\"\nmax_budget = 0\n");
+    located(&e, 2, "max_budget");
+    assert_eq!(e.message(), "must be at least 1");
+    // Inline and dotted tables are located too.
+    let e = err("address = \"10.0.0.1\"\nsandbox = { max_functions = 0 }\n");
+    located(&e, 2, "sandbox.max_functions");
+    let e = err("address = \"10.0.0.1\"\ncpu.busy_percent = 200\n");
+    located(&e, 2, "cpu.busy_percent");
+}
+
+#[test]
+fn values_without_a_minimum_take_any_value() {
+    let c = parse(
+        "address = \"10.0.0.1\"\n[state]\nmax_value_len = 0\ntotal_bytes = 0\n\
+         [sandbox]\nmax_table_elements = 0\nlog_burst = 0\ntier_up_after = 0\n\
+         [demand]\nmax_retries = 0\nmax_rejected = 0\nrejected_ttl_ms = 0\nmax_loopback = 0\n\
+         [driver]\nudp_recv_buffer = 0\ncode_store_max_bytes = 0\n",
+    )
+    .unwrap();
+    assert_eq!(c.state.total_bytes, 0);
+    assert_eq!(c.sandbox.tier_up_after, 0);
+    assert_eq!(c.demand.rejected_ttl, Duration::ZERO);
+    assert_eq!(c.driver.udp_recv_buffer, 0);
+    // Fields the node API fixes are not in the file.
+    let e = err("address = \"10.0.0.1\"\n[sandbox]\nmax_sends = 3\n");
+    located(&e, 3, "sandbox.max_sends");
+    assert!(e.message().contains("unknown field `max_sends`"), "{e}");
+}
+
+#[test]
+fn the_code_store_is_per_node_unless_the_file_names_it() {
+    let c = parse("address = \"10.0.0.1\"\n[driver]\ncode_store = \"antsd-code\"\n").unwrap();
+    assert_eq!(
+        c.driver.code_store,
+        Some(PathBuf::from("/etc/ants/antsd-code"))
+    );
+    let c = parse("address = \"10.0.0.1\"\n[driver]\ncode_store = \"/var/ants\"\n").unwrap();
+    assert_eq!(c.driver.code_store, Some(PathBuf::from("/var/ants")));
+    let c = parse("address = \"10.0.0.1\"\n[driver]\ncode_store = \"\"\n").unwrap();
+    assert_eq!(c.driver.code_store, None);
+    let c = parse("address = \"10.0.0.1\"\n[driver]\ncompile_workers = 3\n").unwrap();
+    assert_eq!(
+        c.driver.code_store,
+        Some(PathBuf::from("/etc/ants/antsd-code/10.0.0.1"))
+    );
+    assert_eq!(c.driver.compile_workers, 3);
 }
