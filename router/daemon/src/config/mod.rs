@@ -16,6 +16,7 @@ mod file;
 mod peers;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,6 +39,7 @@ use fields::Checker;
 use file::RawConfig;
 use peers::canonical;
 pub use peers::{NeighbourConfig, PeerMap};
+pub use writer::ConfigWriter;
 
 /// UDP port of an active node whose socket address is not configured: a node address without
 /// a `neighbours` or `peers` entry is reached at that address, on this port.

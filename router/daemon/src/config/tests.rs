@@ -451,3 +451,109 @@ fn the_code_store_is_per_node_unless_the_file_names_it() {
     );
     assert_eq!(c.driver.compile_workers, 3);
 }
+
+/// What the writer writes parses back to the configuration it was given.
+#[test]
+fn written_configurations_parse_back_to_the_same_values() {
+    let sandbox = SandboxLimits {
+        fuel_per_evaluation: 12_345,
+        max_evaluation_time: Duration::from_millis(7),
+        tier_up_after: 0,
+        ..SandboxLimits::default()
+    };
+    let demand = DemandLimits {
+        fragment_timeout: Duration::from_millis(30),
+        ask_unknown_nodes: true,
+        announce_code: false,
+        ..DemandLimits::default()
+    };
+    let code_cache = CodeCacheLimits {
+        max_entries: 9,
+        ..CodeCacheLimits::default()
+    };
+    let state = StateLimits {
+        max_ttl: Duration::from_secs(5),
+        ..StateLimits::default()
+    };
+    let cpu = CpuShareLimits {
+        busy_percent: 50,
+        ..CpuShareLimits::default()
+    };
+    let driver = DriverLimits {
+        compile_workers: 1,
+        code_store: None,
+        ..DriverLimits::default()
+    };
+    let mut w = ConfigWriter::new(ip("10.0.0.1"));
+    w.comment("written by a test")
+        .listen(sa("127.0.0.1:4001"))
+        .app_socket("run/r1 \"one\".sock")
+        .max_budget(99)
+        .neighbour(ip("10.0.0.2"), sa("127.0.0.1:4002"))
+        .neighbour_at_default_port(ip("fd00::3"))
+        .peer(ip("10.0.0.9"), sa("127.0.0.1:4009"))
+        .route(ip("10.0.0.0"), 24, ip("10.0.0.2"))
+        .route(ip("fd00::"), 16, ip("fd00::3"))
+        .code_cache(&code_cache)
+        .state(&state)
+        .sandbox(&sandbox)
+        .fingerprints(FingerprintPolicy::allow_legacy_md5())
+        .demand(&demand)
+        .cpu(&cpu)
+        .driver(&driver);
+    let text = w.to_toml();
+    assert!(text.starts_with("# written by a test\n"), "{text}");
+    let c = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(c.address, ip("10.0.0.1"));
+    assert_eq!(c.listen, sa("127.0.0.1:4001"));
+    assert_eq!(c.app_socket, PathBuf::from("/etc/ants/run/r1 \"one\".sock"));
+    assert_eq!(c.max_budget, 99);
+    assert_eq!(
+        c.neighbours,
+        [
+            NeighbourConfig {
+                address: ip("10.0.0.2"),
+                socket: sa("127.0.0.1:4002")
+            },
+            NeighbourConfig {
+                address: ip("fd00::3"),
+                socket: sa("[fd00::3]:3322")
+            },
+        ]
+    );
+    assert_eq!(c.peers.socket_for(ip("10.0.0.9")), sa("127.0.0.1:4009"));
+    assert_eq!(
+        c.routes,
+        [
+            Route {
+                prefix: ip("10.0.0.0"),
+                len: 24,
+                next_hop: NextHop::Neighbour(ip("10.0.0.2"))
+            },
+            Route {
+                prefix: ip("fd00::"),
+                len: 16,
+                next_hop: NextHop::Neighbour(ip("fd00::3"))
+            },
+        ]
+    );
+    assert_eq!(c.code_cache, code_cache);
+    assert_eq!(c.state, state);
+    assert_eq!(c.sandbox, sandbox);
+    assert_eq!(c.fingerprints, FingerprintPolicy::allow_legacy_md5());
+    assert_eq!(c.demand, demand);
+    assert_eq!(c.cpu, cpu);
+    assert_eq!(c.driver, driver);
+
+    // Defaults are left out, and the file parses to the defaults.
+    let mut w = ConfigWriter::new(ip("10.0.0.1"));
+    w.sandbox(&SandboxLimits::default())
+        .driver(&DriverLimits::default());
+    assert_eq!(w.to_toml(), "address = \"10.0.0.1\"\n");
+    let c = parse(&w.to_toml()).unwrap();
+    assert_eq!(c.sandbox, SandboxLimits::default());
+    assert_eq!(
+        c.driver.code_store,
+        Some(PathBuf::from("/etc/ants/antsd-code/10.0.0.1"))
+    );
+}
