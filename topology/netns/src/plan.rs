@@ -8,12 +8,11 @@
 //! It is pure: it never runs a command, touches a file or looks at the machine, so all of it is
 //! tested without root. [`super::apply`] carries a plan out.
 
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ants_daemon::config::DEFAULT_PORT;
+use ants_daemon::config::{ConfigWriter, DEFAULT_PORT, DriverLimits};
 use ants_router::routing::NextHop;
 
 use ants_topology::model::{LinkId, NodeId, NodeKind, Topology};
@@ -493,11 +492,6 @@ fn percent(p: f64) -> f64 {
     (p * 1e6).round() / 1e4
 }
 
-/// Quotes `s` as a TOML basic string.
-fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
 fn daemon_plan(
     topology: &Topology,
     routes: &Routes,
@@ -516,43 +510,30 @@ fn daemon_plan(
     let listen = SocketAddr::V4(SocketAddrV4::new(n.address, DEFAULT_PORT));
     let core = routes.node_config(topology, node);
 
-    let mut config = String::new();
-    let _ = writeln!(
-        config,
-        "# antsd of node `{}` ({}) in topology `{}`, written by `ants topo up`.",
-        n.name, n.kind, topology.name
-    );
-    let _ = writeln!(config, "address = \"{}\"", n.address);
-    let _ = writeln!(config, "listen = \"{listen}\"");
-    let _ = writeln!(
-        config,
-        "app_socket = {}",
-        toml_string(&app_socket.to_string_lossy())
-    );
+    let mut config = ConfigWriter::new(IpAddr::V4(n.address));
+    config
+        .comment(format!(
+            "antsd of node `{}` ({}) in topology `{}`, written by `ants topo up`.",
+            n.name, n.kind, topology.name
+        ))
+        .listen(listen)
+        .app_socket(&app_socket);
     for nb in &core.neighbours {
-        let _ = write!(
-            config,
-            "\n[[neighbours]]\naddress = \"{nb}\"\nsocket = \"{}\"\n",
-            SocketAddr::new(*nb, DEFAULT_PORT)
-        );
+        config.neighbour(*nb, SocketAddr::new(*nb, DEFAULT_PORT));
     }
     for r in &core.routes {
         // Node configurations only route via neighbours (NextHop::Local is never produced).
-        let NextHop::Neighbour(via) = r.next_hop else {
-            continue;
-        };
-        let prefix = match r.prefix {
-            IpAddr::V4(a) => format!("{a}/{}", r.len),
-            IpAddr::V6(a) => format!("{a}/{}", r.len),
-        };
-        let _ = write!(
-            config,
-            "\n[[routes]]\nprefix = \"{prefix}\"\nvia = \"{via}\"\n"
-        );
+        if let NextHop::Neighbour(via) = r.next_hop {
+            config.route(r.prefix, r.len, via);
+        }
     }
     // A namespace topology lives until `down`, which removes only what `up` wrote: compiled
     // code stays in memory.
-    let _ = write!(config, "\n[driver]\ncode_store = \"\"\n");
+    config.driver(&DriverLimits {
+        code_store: None,
+        ..DriverLimits::default()
+    });
+    let config = config.to_toml();
     Ok(DaemonPlan {
         config_path: state_dir.join(format!("{}.toml", n.name)),
         config,
