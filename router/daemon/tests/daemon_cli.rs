@@ -12,10 +12,10 @@ use ants_router::fingerprint::Fingerprint;
 use daemon_support::{Daemon, ants, capsule, eventually, free_ports};
 
 fn single(dir: &std::path::Path, port: u16) -> String {
-    format!(
-        "address = \"127.0.1.1\"\nlisten = \"127.0.0.1:{port}\"\napp_socket = \"{}\"\n",
-        dir.join("r1.sock").display()
-    )
+    ants_daemon::config::ConfigWriter::new([127, 0, 1, 1].into())
+        .listen(([127, 0, 0, 1], port).into())
+        .app_socket(dir.join("r1.sock"))
+        .to_toml()
 }
 
 #[test]

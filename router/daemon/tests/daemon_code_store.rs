@@ -20,8 +20,7 @@ fn a_restarted_router_runs_its_stored_code_and_refuses_a_damaged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let ports = free_ports(2);
     let module = capsule("forward");
-    let extra = format!("pin = [\"{}\"]", module.display());
-    let config = chain_config(dir.path(), &ports, 1, &extra);
+    let config = chain_config(dir.path(), &ports, 1, &[module]);
     let store = dir.path().join("antsd-code").join("127.0.1.1");
 
     // First start: compiled, and written to the store.

@@ -15,7 +15,7 @@ use serde_json::Value;
 fn start_chain(dir: &std::path::Path) -> Vec<Daemon> {
     let ports = free_ports(3);
     (1..=3)
-        .map(|i| Daemon::start(dir, &format!("r{i}"), &chain_config(dir, &ports, i, "")))
+        .map(|i| Daemon::start(dir, &format!("r{i}"), &chain_config(dir, &ports, i, &[])))
         .collect()
 }
 

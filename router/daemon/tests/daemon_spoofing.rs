@@ -67,8 +67,11 @@ fn a_spoofed_code_request_brings_the_victim_at_most_three_times_its_size() {
     let victim = UdpSocket::bind(("127.0.0.1", ports[1])).unwrap();
     let module = capsule("forward");
     let fp = Fingerprint::sha256(&std::fs::read(&module).unwrap());
-    let pin = format!("pin = [\"{}\"]", module.display());
-    let r1 = Daemon::start(dir.path(), "r1", &chain_config(dir.path(), &ports, 1, &pin));
+    let r1 = Daemon::start(
+        dir.path(),
+        "r1",
+        &chain_config(dir.path(), &ports, 1, std::slice::from_ref(&module)),
+    );
     eventually(
         "r1 compiled its pinned module",
         Duration::from_secs(30),

@@ -6,12 +6,13 @@
 
 #![allow(dead_code)]
 
-use std::net::UdpSocket;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use ants_daemon::app::Client;
+use ants_daemon::config::ConfigWriter;
 
 /// The `antsd` binary cargo built for these tests.
 pub const ANTSD: &str = env!("CARGO_BIN_EXE_antsd");
@@ -187,42 +188,34 @@ pub fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
 }
 
 /// The configuration text of node `i` (1-based) of a chain r1 - r2 - ... - rN whose nodes
-/// listen on `ports`, with application sockets in `dir`. Every node maps every other node, and
-/// routes to the nodes on either side go to its left or right neighbour.
-pub fn chain_config(dir: &Path, ports: &[u16], i: usize, extra: &str) -> String {
-    let addr = |k: usize| format!("127.0.1.{k}");
+/// listen on `ports`, with application sockets in `dir` and `pins` pinned. Every node maps
+/// every other node, and routes to the nodes on either side go to its left or right neighbour.
+pub fn chain_config(dir: &Path, ports: &[u16], i: usize, pins: &[PathBuf]) -> String {
+    let addr = |k: usize| IpAddr::from([127, 0, 1, k as u8]);
+    let socket = |k: usize| SocketAddr::from(([127, 0, 0, 1], ports[k - 1]));
     let n = ports.len();
-    let mut c = format!(
-        "address = \"{}\"\nlisten = \"127.0.0.1:{}\"\napp_socket = \"{}\"\n{extra}\n",
-        addr(i),
-        ports[i - 1],
-        dir.join(format!("r{i}.sock")).display()
-    );
+    let mut c = ConfigWriter::new(addr(i));
+    c.listen(socket(i))
+        .app_socket(dir.join(format!("r{i}.sock")));
+    for pin in pins {
+        c.pin(pin);
+    }
     let neighbours: Vec<usize> = [i.checked_sub(1), Some(i + 1)]
         .into_iter()
         .flatten()
         .filter(|k| (1..=n).contains(k))
         .collect();
     for k in &neighbours {
-        c += &format!(
-            "[[neighbours]]\naddress = \"{}\"\nsocket = \"127.0.0.1:{}\"\n\n",
-            addr(*k),
-            ports[k - 1]
-        );
+        c.neighbour(addr(*k), socket(*k));
     }
-    c += "[peers]\n";
     for k in (1..=n).filter(|k| *k != i && !neighbours.contains(k)) {
-        c += &format!("\"{}\" = \"127.0.0.1:{}\"\n", addr(k), ports[k - 1]);
+        c.peer(addr(k), socket(k));
     }
     for k in (1..=n).filter(|k| *k != i) {
         let via = if k < i { i - 1 } else { i + 1 };
-        c += &format!(
-            "\n[[routes]]\nprefix = \"{}/32\"\nvia = \"{}\"\n",
-            addr(k),
-            addr(via)
-        );
+        c.route(addr(k), 32, addr(via));
     }
-    c
+    c.to_toml()
 }
 
 /// Runs `ants` with `args`: exit status, stdout, stderr.
