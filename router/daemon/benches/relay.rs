@@ -14,7 +14,7 @@
 //! network namespaces this binary creates and removes again (also when a step fails).
 
 use std::fs::File;
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -29,13 +29,14 @@ mod support;
 use support::RunningDriver;
 
 use ants_daemon::app::Client;
+use ants_daemon::config::ConfigWriter;
+use ants_daemon::driver::RECV_BATCHES;
+use ants_daemon::driver::udp::UdpIo;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{NodeContext, Sandbox, SandboxLimits};
 use ants_router::wire::CapsuleRepr;
-use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::Interest;
 use tokio::sync::mpsc;
 use tracing::field::{Field, Visit};
 use tracing::subscriber::Interest as CallsiteInterest;
@@ -207,13 +208,14 @@ fn relay_throughput(settings: &Settings, fingerprint: Fingerprint, pinned: bool)
             frame_len,
         );
         let dir = tempfile::tempdir().expect("temporary directory");
-        let config = format!(
-            "address = \"{RELAY_NODE}\"\nlisten = \"127.0.0.1:0\"\napp_socket = \"{app}\"\n\
-             pin = [\"{FORWARD_WASM}\"]\n\n[[neighbours]]\naddress = \"{SINK_NODE}\"\n\
-             socket = \"{sink}\"\n\n[[routes]]\nprefix = \"{SINK_NODE}/32\"\nvia = \"{SINK_NODE}\"\n",
-            app = dir.path().join("relay.sock").display(),
-            sink = sink.addr,
-        );
+        let sink_node: IpAddr = SINK_NODE.parse().expect("sink address");
+        let config = ConfigWriter::new(RELAY_NODE.parse().expect("relay address"))
+            .listen("127.0.0.1:0".parse().expect("listen"))
+            .app_socket(dir.path().join("relay.sock"))
+            .pin(FORWARD_WASM)
+            .neighbour(sink_node, sink.addr)
+            .route(sink_node, 32, sink_node)
+            .to_toml();
         let router = RunningDriver::start("router", &config, dir.path(), {
             let cpu = cpu(RELAY_CPU);
             move || enter_thread_context(None, cpu)
@@ -475,8 +477,8 @@ impl Sink {
     }
 }
 
-/// A UDP socket opened as the driver opens its own (`driver/udp.rs` `bind`, which is private
-/// to the crate): requested buffer sizes, non-blocking, then bound.
+/// The sink's blocking socket (read with `recvmmsg` on its own thread, so not the driver's
+/// [`UdpIo`]): requested buffer sizes, then bound.
 fn udp_socket(listen: SocketAddr, recv_buffer: usize, send_buffer: usize) -> io::Result<Socket> {
     let socket = Socket::new(
         Domain::for_address(listen),
@@ -489,22 +491,16 @@ fn udp_socket(listen: SocketAddr, recv_buffer: usize, send_buffer: usize) -> io:
     Ok(socket)
 }
 
-/// The baseline: a relay on a tokio current-thread runtime with the driver's socket code
-/// (`driver/udp.rs`, private to the crate, so repeated here in its essentials): the same
-/// socket set-up with quinn-udp's `UdpSocketState` (non-blocking, GRO), wake on readable, up
-/// to `RECV_BATCHES` `recvmmsg` batches, then every datagram forwarded unchanged, runs of
-/// equal-sized datagrams in one GSO send, waiting for room rather than drop.
+/// The baseline: a relay on a tokio current-thread runtime over the driver's own socket layer
+/// ([`UdpIo`]: the same socket set-up, batched receive with GRO, segmented send), wake on
+/// readable, up to the driver's `RECV_BATCHES` receive batches, then every datagram forwarded
+/// unchanged, runs of equal-sized datagrams in one GSO send, waiting for room rather than drop.
+/// Against it, the router's cost is the node's work alone.
 struct PlainRelay {
     addr: SocketAddr,
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
 }
-
-/// Receive batches per wake-up, as the driver (`RECV_BATCHES`).
-const RECV_BATCHES: usize = 4;
-/// Most datagrams and bytes in one segmented send, as the driver.
-const MAX_SEGMENTS: usize = 64;
-const MAX_SEGMENTED_BYTES: usize = 65_000;
 
 impl PlainRelay {
     fn start(to: SocketAddr, cpu: Option<usize>) -> PlainRelay {
@@ -536,48 +532,29 @@ async fn plain_relay(
     ready: std::sync::mpsc::Sender<SocketAddr>,
     mut stopped: mpsc::Receiver<()>,
 ) {
-    let socket = udp_socket("127.0.0.1:0".parse().unwrap(), RELAY_BUFFER, RELAY_BUFFER)
+    let mut io = UdpIo::bind("127.0.0.1:0".parse().unwrap(), RELAY_BUFFER, RELAY_BUFFER)
         .expect("relay socket");
-    let state = UdpSocketState::new(UdpSockRef::from(&socket)).expect("quinn-udp state");
-    let socket = tokio::net::UdpSocket::from_std(socket.into()).expect("tokio socket");
-    let _ = ready.send(socket.local_addr().expect("relay address"));
-    let max_segments = state.max_gso_segments().clamp(1, MAX_SEGMENTS);
-    let mut bufs: Vec<Box<[u8]>> = (0..quinn_udp::BATCH_SIZE)
-        .map(|_| vec![0u8; 65_536].into_boxed_slice())
-        .collect();
-    let mut meta = vec![RecvMeta::default(); quinn_udp::BATCH_SIZE];
+    let _ = ready.send(io.local_addr());
+    let (max_segments, max_bytes) = (io.max_segments(), io.max_segmented_bytes());
     // Received datagrams back to back, and their lengths, until the flush.
     let mut pending: Vec<u8> = Vec::new();
     let mut lens: Vec<usize> = Vec::new();
     loop {
         tokio::select! {
             _ = stopped.recv() => return,
-            r = socket.readable() => if r.is_err() { continue },
+            r = io.readable() => if r.is_err() { continue },
         }
         for _ in 0..RECV_BATCHES {
-            let received = {
-                let mut slices: Vec<IoSliceMut<'_>> =
-                    bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
-                socket.try_io(Interest::READABLE, || {
-                    state.recv(UdpSockRef::from(&socket), &mut slices, &mut meta)
-                })
-            };
-            let messages = match received {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => continue,
-            };
-            for (m, buf) in meta.iter().zip(&bufs).take(messages) {
-                let bytes = &buf[..m.len.min(buf.len())];
-                let stride = if m.stride == 0 {
-                    bytes.len().max(1)
-                } else {
-                    m.stride
-                };
-                for datagram in bytes.chunks(stride) {
+            let received = io.try_recv(|_, datagram| {
+                if !datagram.is_empty() {
                     pending.extend_from_slice(datagram);
                     lens.push(datagram.len());
                 }
+            });
+            match received {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => continue,
             }
         }
         // Runs of equal-sized datagrams (the last may be shorter) in one send each.
@@ -587,7 +564,7 @@ async fn plain_relay(
             let (mut count, mut bytes) = (1, size);
             while i + count < lens.len() && count < max_segments {
                 let next = lens[i + count];
-                if next == 0 || next > size || bytes + next > MAX_SEGMENTED_BYTES {
+                if next == 0 || next > size || bytes + next > max_bytes {
                     break;
                 }
                 bytes += next;
@@ -596,26 +573,11 @@ async fn plain_relay(
                     break;
                 }
             }
-            let transmit = quinn_udp::Transmit {
-                destination: to,
-                ecn: None,
-                contents: &pending[offset..offset + bytes],
-                segment_size: (count > 1).then_some(size),
-                src_ip: None,
-            };
-            loop {
-                let sent = socket.try_io(Interest::WRITABLE, || {
-                    state.try_send(UdpSockRef::from(&socket), &transmit)
-                });
-                match sent {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if socket.writable().await.is_err() {
-                            break;
-                        }
-                    }
-                    _ => break,
-                }
-            }
+            let segment_size = (count > 1).then_some(size);
+            // A failed send is a lost datagram, as in the driver.
+            let _ = io
+                .send(to, &pending[offset..offset + bytes], segment_size)
+                .await;
             i += count;
             offset += bytes;
         }
@@ -965,49 +927,31 @@ fn first_capsule_latency(
 /// source has the forward protocol.
 fn chain_config(i: usize, ports: &[u16], dir: &Path) -> String {
     let n = CHAIN.len();
-    let mut text = format!(
-        "address = \"{}\"\nlisten = \"127.0.0.1:{}\"\napp_socket = \"{}\"\n",
-        CHAIN[i],
-        ports[i],
-        dir.join(format!("r{i}.sock")).display()
-    );
+    let node = |j: usize| CHAIN[j].parse::<IpAddr>().expect("chain address");
+    let socket = |j: usize| SocketAddr::from(([127, 0, 0, 1], ports[j]));
+    let mut c = ConfigWriter::new(node(i));
+    c.listen(socket(i))
+        .app_socket(dir.join(format!("r{i}.sock")));
     if i == 0 {
-        text += &format!("pin = [\"{FORWARD_WASM}\"]\n");
+        c.pin(FORWARD_WASM);
     }
     let neighbours: Vec<usize> = [i.checked_sub(1), (i + 1 < n).then_some(i + 1)]
         .into_iter()
         .flatten()
         .collect();
     for &j in &neighbours {
-        text += &format!(
-            "\n[[neighbours]]\naddress = \"{}\"\nsocket = \"127.0.0.1:{}\"\n",
-            CHAIN[j], ports[j]
-        );
+        c.neighbour(node(j), socket(j));
     }
-    let peers: Vec<usize> = (0..n)
-        .filter(|j| *j != i && !neighbours.contains(j))
-        .collect();
-    if !peers.is_empty() {
-        text += "\n[peers]\n";
-        for j in peers {
-            text += &format!("\"{}\" = \"127.0.0.1:{}\"\n", CHAIN[j], ports[j]);
-        }
+    for j in (0..n).filter(|j| *j != i && !neighbours.contains(j)) {
+        c.peer(node(j), socket(j));
     }
     if i + 1 < n {
-        text += &format!(
-            "\n[[routes]]\nprefix = \"{}/32\"\nvia = \"{}\"\n",
-            CHAIN[n - 1],
-            CHAIN[i + 1]
-        );
+        c.route(node(n - 1), 32, node(i + 1));
     }
     if i > 0 {
-        text += &format!(
-            "\n[[routes]]\nprefix = \"{}/32\"\nvia = \"{}\"\n",
-            CHAIN[0],
-            CHAIN[i - 1]
-        );
+        c.route(node(0), 32, node(i - 1));
     }
-    text
+    c.to_toml()
 }
 
 /// `count` distinct UDP ports free on 127.0.0.1 right now (all held while choosing, so they

@@ -16,7 +16,7 @@
 
 pub mod code_store;
 mod compile;
-mod udp;
+pub mod udp;
 
 use std::collections::HashMap;
 use std::io;
@@ -44,7 +44,7 @@ use udp::UdpIo;
 
 /// Receive batches handled per wake-up before the loop flushes and looks at its other
 /// inputs, so a flood of datagrams cannot starve timers, compile results or applications.
-const RECV_BATCHES: usize = 4;
+pub const RECV_BATCHES: usize = 4;
 /// Time after which the loop stops taking receive batches and looks at its other inputs
 /// (signals, status requests, timers), however fast datagrams arrive: evaluations are bounded
 /// (`docs/node-api.md` section 6), so one batch cannot take much longer.

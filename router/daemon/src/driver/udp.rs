@@ -6,6 +6,11 @@
 //! kernel coalesces a flow), and a run of equal-sized datagrams to one destination in one send
 //! (GSO) where the kernel supports it. It never decides what to send or where: the node says
 //! which node, the [`PeerMap`](crate::config::PeerMap) which socket address.
+//!
+//! Public so that other programs measure or reuse exactly the daemon's socket code (the relay
+//! benchmark's plain relay is [`UdpIo`] with no node): [`UdpIo::bind`], then
+//! [`UdpIo::readable`] and [`UdpIo::try_recv`] to receive, [`UdpIo::send`] to send, and
+//! [`adapt`] for a destination of the other address family.
 
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +29,7 @@ const MAX_SEGMENTED_BYTES: usize = 65_000;
 const MAX_SEGMENTS: usize = 64;
 
 /// The driver's UDP socket with its batching state and buffers.
-pub(crate) struct UdpIo {
+pub struct UdpIo {
     socket: UdpSocket,
     state: UdpSocketState,
     local: SocketAddr,
@@ -163,7 +168,7 @@ impl UdpIo {
 
 /// `to` in a form a socket bound to `local` can send to: IPv4 destinations become
 /// IPv4-mapped IPv6 on an IPv6 socket; `None` when an IPv4 socket is asked to reach IPv6.
-pub(crate) fn adapt(local: SocketAddr, to: SocketAddr) -> Option<SocketAddr> {
+pub fn adapt(local: SocketAddr, to: SocketAddr) -> Option<SocketAddr> {
     match (local, to.ip()) {
         (SocketAddr::V6(_), IpAddr::V4(v4)) => {
             Some(SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), to.port()))
