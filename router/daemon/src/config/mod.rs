@@ -7,8 +7,15 @@
 //! file, the line and column, and the field (`routes[1].via`), so an operator can fix it
 //! without guessing.
 //!
-//! It never opens a socket, starts a node or keeps files open: it reads the configuration and
-//! the pinned modules once, and the driver decides what to do with the result.
+//! The limits sections are not checked here: they are read into the node library's limits
+//! types and [`DriverLimits`], whose `validate()` owns each minimum; this module only says
+//! where in the file a refused value is. Parts: `file.rs` (the file as serde reads it),
+//! `fields.rs` (field paths and locations), `peers.rs` ([`PeerMap`]), `driver.rs`
+//! ([`DriverLimits`]), `writer.rs` ([`ConfigWriter`], the one writer of these files).
+//!
+//! It never opens a socket, starts a node or keeps files open, and never names the driver: it
+//! reads the configuration and the pinned modules once, and the driver decides what to do
+//! with the result.
 
 mod driver;
 mod fields;

@@ -1,4 +1,7 @@
-//! Node addresses and the sockets they are reached at.
+//! Node addresses and the sockets they are reached at: [`NeighbourConfig`] and [`PeerMap`].
+//!
+//! Owns the two-way map the driver consults for every datagram. It never resolves names or
+//! talks to the network: its entries come from the configuration only.
 
 use std::net::{IpAddr, SocketAddr};
 
