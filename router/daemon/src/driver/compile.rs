@@ -122,7 +122,7 @@ fn compile_loop(
                 "the compiler stopped unexpectedly".to_string(),
             ))
         });
-        let stored = result.as_ref().ok().map(CompiledCapsule::clone);
+        let stored = result.as_ref().ok().cloned();
         // The receiver is gone only when the driver has stopped.
         let _ = done.send(CompileDone {
             fingerprint,
