@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use ants_scenarios::multicast::{self, Plan, Scenario};
-use ants_scenarios::{ScenarioOptions, ScenarioReport};
+use ants_scenarios::multicast::{self, BUILT_IN, Multicast, Plan};
+use ants_scenarios::{Scenario, ScenarioOptions, ScenarioReport};
 
 /// Where the picture goes unless `--svg` says otherwise (relative to the current directory).
 pub const DEFAULT_SVG: &str = "target/demo/multicast-tree.svg";
@@ -47,19 +47,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         capsules: args.capsules,
     };
-    let (topology, file) = multicast::load_topology(&options)?;
-    let capsules = multicast::locate_capsules(&options, file.as_deref())?;
+    let loaded = Multicast::load(&options)?;
+    let from = if loaded.file == Path::new(BUILT_IN) {
+        "the built-in copy of topology/examples/multicast.toml".to_string()
+    } else {
+        loaded.file.display().to_string()
+    };
 
     let started = Instant::now();
-    let mut scenario = Scenario::new(&topology, &capsules, options.seed, Plan::default())?;
-    let report = scenario.run();
+    let mut scenario = Multicast::build(loaded, options.seed, Plan::default())?;
+    let record = scenario.run()?;
     let wall = started.elapsed();
+    let report = Multicast::report(&record);
 
-    write_picture(&args.svg, &topology, &report)?;
-    let from = file.map_or_else(
-        || "the built-in copy of topology/examples/multicast.toml".to_string(),
-        |f| f.display().to_string(),
-    );
+    write_picture(&args.svg, &record.topology, &report)?;
     let notes = format!(
         "picture of the topology and the multicast tree: {}\n\
          topology: {from}; wall time {:.0} ms for {:.0} ms of virtual time ({} events)",

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use serde::Serialize;
-
-use ants_scenarios::{self as scenarios, ScenarioOptions, ScenarioReport};
+use ants_scenarios::{
+    Anycast, Congestion, Multicast, PrivateIp, ReliableMulticast, Scenario, ScenarioOptions,
+    ScenarioReport,
+};
 
 /// The scenarios, one per shipped capsule application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -55,17 +56,19 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     };
     let started = Instant::now();
     match args.name {
-        Name::Multicast => print(scenarios::multicast::run(&options)?, args.json)?,
-        Name::ReliableMulticast => print(scenarios::reliable_multicast::run(&options)?, args.json)?,
-        Name::Congestion => print(scenarios::congestion::run(&options)?, args.json)?,
-        Name::Anycast => print(scenarios::anycast::run(&options)?, args.json)?,
-        Name::PrivateIp => print(scenarios::private_ip::run(&options)?, args.json)?,
+        Name::Multicast => print::<Multicast>(&options, args.json)?,
+        Name::ReliableMulticast => print::<ReliableMulticast>(&options, args.json)?,
+        Name::Congestion => print::<Congestion>(&options, args.json)?,
+        Name::Anycast => print::<Anycast>(&options, args.json)?,
+        Name::PrivateIp => print::<PrivateIp>(&options, args.json)?,
     }
     eprintln!("wall time {:.0} ms", started.elapsed().as_secs_f64() * 1e3);
     Ok(ExitCode::SUCCESS)
 }
 
-fn print<R: ScenarioReport + Serialize>(report: R, json: bool) -> anyhow::Result<()> {
+/// Runs scenario `S` with its default plan on the network `options` name, and prints.
+fn print<S: Scenario>(options: &ScenarioOptions, json: bool) -> anyhow::Result<()> {
+    let report = S::run_default(options)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

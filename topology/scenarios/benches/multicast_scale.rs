@@ -16,9 +16,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use ants_router::time::Timestamp;
 use ants_emulator::generate::Hierarchy;
-use ants_scenarios::multicast::{Burst, CAPSULE, Plan, Report, Scenario};
+use ants_router::time::Timestamp;
+use ants_scenarios::Scenario;
+use ants_scenarios::multicast::{Burst, CAPSULE, Multicast, Plan, Report};
 use ants_topology::capsules::CapsuleLocator;
 
 const SEED: u64 = 1;
@@ -33,14 +34,14 @@ struct Measured {
 fn once(capsules: &CapsuleLocator, plan: &Plan) -> anyhow::Result<Measured> {
     let started = Instant::now();
     let topology = Hierarchy::SCALE.build("multicast-scale", SEED).build()?;
-    let mut scenario = Scenario::new(&topology, capsules, None, plan.clone())?;
+    let mut scenario = Multicast::new(&topology, capsules, None, plan.clone())?;
     let build = started.elapsed();
     let started = Instant::now();
     scenario
         .emulator_mut()
         .run_until(Timestamp::ZERO + plan.end());
     let run = started.elapsed();
-    let report = scenario.report();
+    let report = Multicast::report(&scenario.record());
     let json = serde_json::to_string(&report)?;
     Ok(Measured {
         report,

@@ -4,8 +4,8 @@
 //!
 //! Needs the capsules built (`make capsules`).
 
-use ants_scenarios::anycast::{self, CAPSULE, Plan, Report, Scenario};
-use ants_scenarios::{ScenarioOptions, ScenarioReport};
+use ants_scenarios::anycast::{self, Anycast, CAPSULE, Plan, Report};
+use ants_scenarios::{Scenario, ScenarioOptions, ScenarioReport};
 use ants_topology::capsules::CapsuleLocator;
 
 /// The repository's built capsules; a clear failure if the anycast one is missing.
@@ -15,13 +15,13 @@ fn capsules() -> CapsuleLocator {
     l
 }
 
-fn run(plan: Plan) -> (Scenario, Report) {
+fn run(plan: Plan) -> (Anycast, Report) {
     let t = ScenarioOptions::default()
         .load(anycast::EXAMPLE)
         .expect("the example loads")
         .topology;
-    let mut s = Scenario::new(&t, &capsules(), None, plan).expect("the scenario builds");
-    let r = s.run();
+    let mut s = Anycast::new(&t, &capsules(), None, plan).expect("the scenario builds");
+    let r = s.run_to_report().expect("the scenario runs");
     (s, r)
 }
 

@@ -4,10 +4,8 @@
 //!
 //! Needs the capsules built (`make capsules`).
 
-use ants_scenarios::congestion::{
-    self, CAPSULE, Config, MAX_DROP_RATIO, MIN_GOODPUT_RATIO, Network,
-};
-use ants_scenarios::{ScenarioOptions, ScenarioReport};
+use ants_scenarios::congestion::{CAPSULE, Config, MAX_DROP_RATIO, MIN_GOODPUT_RATIO, Network};
+use ants_scenarios::{Congestion, Scenario, ScenarioOptions, ScenarioReport};
 use ants_topology::capsules::CapsuleLocator;
 
 /// A clear failure if the congestion capsule is not built.
@@ -24,7 +22,7 @@ fn advice_cuts_bottleneck_drops_and_goodput_holds() {
         repeat: true,
         ..Config::default()
     };
-    let r = congestion::run_with(&ScenarioOptions::default(), &config).expect("the scenario runs");
+    let r = Congestion::run_with(&ScenarioOptions::default(), config).expect("the scenario runs");
     println!("{}", r.table());
     let (a, b) = (&r.with_advice, &r.without_advice);
 

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ants_scenarios::multicast::{self, Burst, CAPSULE, MEMBERS, Plan, Report, SOURCE, Scenario};
-use ants_scenarios::{ScenarioOptions, ScenarioReport};
+use ants_scenarios::multicast::{self, Burst, CAPSULE, MEMBERS, Multicast, Plan, Report, SOURCE};
+use ants_scenarios::{Scenario, ScenarioOptions, ScenarioReport};
 use ants_topology::Topology;
 use ants_topology::capsules::CapsuleLocator;
 use capsule_multicast::MEMBER_TTL_MS;
@@ -25,10 +25,10 @@ fn example() -> Topology {
         .0
 }
 
-fn run(plan: Plan, seed: Option<u64>) -> (Scenario, Report) {
+fn run(plan: Plan, seed: Option<u64>) -> (Multicast, Report) {
     let t = example();
-    let mut s = Scenario::new(&t, &capsules(), seed, plan).expect("the scenario builds");
-    let r = s.run();
+    let mut s = Multicast::new(&t, &capsules(), seed, plan).expect("the scenario builds");
+    let r = s.run_to_report().expect("the scenario runs");
     (s, r)
 }
 
@@ -41,7 +41,7 @@ fn data(r: &Report, from: &str, to: &str) -> u64 {
 }
 
 /// Sequence numbers `node` received, each once.
-fn seqs(s: &Scenario, node: &str) -> Vec<u32> {
+fn seqs(s: &Multicast, node: &str) -> Vec<u32> {
     let id = s.emulator().topology().node_id(node).unwrap();
     let log = s.member_log(id).unwrap();
     assert!(log.received.values().all(|&c| c == 1), "{node}: {log:?}");

@@ -4,8 +4,8 @@
 //!
 //! Needs the capsules built (`make capsules`).
 
-use ants_scenarios::private_ip::{self, CAPSULE, Plan, Report, Scenario};
-use ants_scenarios::{ScenarioOptions, ScenarioReport};
+use ants_scenarios::private_ip::{self, CAPSULE, Plan, PrivateIp, Report};
+use ants_scenarios::{Scenario, ScenarioOptions, ScenarioReport};
 use ants_topology::capsules::CapsuleLocator;
 
 /// The repository's built capsules; a clear failure if the private IP one is missing.
@@ -15,13 +15,13 @@ fn capsules() -> CapsuleLocator {
     l
 }
 
-fn run(plan: Plan) -> (Scenario, Report) {
+fn run(plan: Plan) -> (PrivateIp, Report) {
     let t = ScenarioOptions::default()
         .load(private_ip::EXAMPLE)
         .expect("the example loads")
         .topology;
-    let mut s = Scenario::new(&t, &capsules(), None, plan).expect("the scenario builds");
-    let r = s.run();
+    let mut s = PrivateIp::new(&t, &capsules(), None, plan).expect("the scenario builds");
+    let r = s.run_to_report().expect("the scenario runs");
     (s, r)
 }
 

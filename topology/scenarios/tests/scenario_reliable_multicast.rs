@@ -5,7 +5,7 @@
 //! Needs the capsules built (`make capsules`).
 
 use ants_scenarios::reliable_multicast::{self, CAPSULE, Config, UNICAST_CAPSULE};
-use ants_scenarios::{ScenarioOptions, ScenarioReport};
+use ants_scenarios::{ReliableMulticast, Scenario, ScenarioOptions, ScenarioReport};
 use ants_topology::capsules::CapsuleLocator;
 
 fn options() -> ScenarioOptions {
@@ -21,7 +21,7 @@ fn options() -> ScenarioOptions {
 #[test]
 fn local_repair_delivers_everything_and_spares_the_first_link() {
     let started = std::time::Instant::now();
-    let report = reliable_multicast::run(&options()).expect("the scenario runs");
+    let report = ReliableMulticast::run_default(&options()).expect("the scenario runs");
     println!("{}", report.table());
     println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
 
@@ -99,7 +99,7 @@ fn the_bar_holds_on_another_seed() {
         repeat: false,
         ..Config::default()
     };
-    let report = reliable_multicast::run_with(&options, &config).expect("the scenario runs");
+    let report = ReliableMulticast::run_with(&options, config).expect("the scenario runs");
     println!("{}", report.table());
     assert_eq!(report.local.seed, 1);
     assert!(report.bar_met(), "{}", report.table());

@@ -1,11 +1,23 @@
-//! The anycast scenario's applications: the members of the address and the client, and their logs.
+//! The anycast scenario's applications: [`AnycastMember`] (advertises, withdraws when told to
+//! leave, records the data delivered to it) and [`AnycastClient`] (sends numbered data to the
+//! anycast address), each with its log, which the scenario reads through a [`Probe`].
+//!
+//! They never read another application's log or any node but their own.
 
-use super::*;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
-// ---- Applications --------------------------------------------------------------------------
+use ants_emulator::{AppContext, AppDelivery, AppError, Application};
+use ants_router::fingerprint::Fingerprint;
+use capsule_anycast::{DELIVERY_PORT, MAX_DATA, Message, Received};
+use capsule_sdk::Address;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-/// What an [`AnycastMember`] did and received (its JSON report, read back with
-/// [`MemberLog::of`]).
+use super::{CAPSULE, DATA_BUDGET, FLOOD_BUDGET, ns};
+use crate::Probe;
+
+/// What an [`AnycastMember`] did and received (read through [`AnycastMember::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberLog {
     /// The member's node.
@@ -24,8 +36,6 @@ pub struct MemberLog {
     pub first_error: Option<String>,
 }
 
-impl AppLog for MemberLog {}
-
 /// Timer tokens of a member.
 const ADVERTISE: u64 = 0;
 const LEAVE: u64 = 1;
@@ -40,7 +50,7 @@ pub struct AnycastMember {
     leave_at: Option<Duration>,
     fingerprint: Option<Fingerprint>,
     round: u32,
-    log: MemberLog,
+    log: Probe<MemberLog>,
 }
 
 impl AnycastMember {
@@ -52,8 +62,13 @@ impl AnycastMember {
             leave_at: None,
             fingerprint: None,
             round: 0,
-            log: MemberLog::default(),
+            log: Probe::new(),
         }
+    }
+
+    /// Its log, readable while it runs inside an emulator.
+    pub fn probe(&self) -> Probe<MemberLog> {
+        self.log.clone()
     }
 
     /// Withdraws at `at` (virtual time since the start of the run).
@@ -72,8 +87,10 @@ impl AnycastMember {
         match result {
             Ok(()) => true,
             Err(e) => {
-                self.log.send_errors += 1;
-                self.log.first_error.get_or_insert_with(|| e.to_string());
+                self.log.update(|l| {
+                    l.send_errors += 1;
+                    l.first_error.get_or_insert_with(|| e.to_string());
+                });
                 false
             }
         }
@@ -82,11 +99,16 @@ impl AnycastMember {
 
 impl Application for AnycastMember {
     fn name(&self) -> String {
-        format!("anycast member {} of {}", self.log.node, self.group)
+        format!(
+            "anycast member {} of {}",
+            self.log.read(|l| l.node.clone()),
+            self.group
+        )
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log.node = ctx.node_name(ctx.node()).to_string();
+        let node = ctx.node_name(ctx.node()).to_string();
+        self.log.update(|l| l.node = node);
         self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
         ctx.listen(DELIVERY_PORT);
         ctx.set_timer(Duration::ZERO, ADVERTISE);
@@ -97,7 +119,7 @@ impl Application for AnycastMember {
     }
 
     fn on_timer(&mut self, ctx: &mut AppContext<'_>, token: u64) {
-        if self.log.left_ns.is_some() {
+        if self.log.read(|l| l.left_ns.is_some()) {
             return;
         }
         let now = ctx.now().as_nanos();
@@ -109,14 +131,14 @@ impl Application for AnycastMember {
                     distance: 0,
                 };
                 if self.send(ctx, &m) {
-                    self.log.advertised_ns.push(now);
+                    self.log.update(|l| l.advertised_ns.push(now));
                 }
                 ctx.set_timer(self.period, ADVERTISE);
             }
             LEAVE => {
                 let m = Message::Withdraw { seq: self.round };
                 self.send(ctx, &m);
-                self.log.left_ns = Some(now);
+                self.log.update(|l| l.left_ns = Some(now));
             }
             _ => {}
         }
@@ -131,31 +153,31 @@ impl Application for AnycastMember {
                     && Some(d.fingerprint) == self.fingerprint =>
             {
                 let seq = u32::from_be_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]);
-                self.log.received.push((seq, d.at.as_nanos()));
+                self.log.update(|l| l.received.push((seq, d.at.as_nanos())));
             }
-            _ => self.log.foreign += 1,
+            _ => self.log.update(|l| l.foreign += 1),
         }
     }
 
     fn report(&self) -> Value {
-        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+        self.log
+            .read(|l| serde_json::to_value(l))
+            .unwrap_or(Value::Null)
     }
 
     fn summary(&self) -> String {
-        format!(
-            "{} packets, {} advertisements{}",
-            self.log.received.len(),
-            self.log.advertised_ns.len(),
-            if self.log.left_ns.is_some() {
-                ", left"
-            } else {
-                ""
-            }
-        )
+        self.log.read(|l| {
+            format!(
+                "{} packets, {} advertisements{}",
+                l.received.len(),
+                l.advertised_ns.len(),
+                if l.left_ns.is_some() { ", left" } else { "" }
+            )
+        })
     }
 }
 
-/// What an [`AnycastClient`] sent (its JSON report, read back with [`ClientLog::of`]).
+/// What an [`AnycastClient`] sent (read through [`AnycastClient::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientLog {
     /// The client's node.
@@ -168,8 +190,6 @@ pub struct ClientLog {
     pub first_error: Option<String>,
 }
 
-impl AppLog for ClientLog {}
-
 /// Sends data to an anycast address: one packet every `interval` from `start` until `stop`,
 /// numbered from 0 (the first 4 data bytes, big-endian).
 #[derive(Debug)]
@@ -180,7 +200,7 @@ pub struct AnycastClient {
     interval: Duration,
     data_len: usize,
     fingerprint: Option<Fingerprint>,
-    log: ClientLog,
+    log: Probe<ClientLog>,
 }
 
 impl AnycastClient {
@@ -200,18 +220,28 @@ impl AnycastClient {
             interval,
             data_len: data_len.clamp(4, MAX_DATA),
             fingerprint: None,
-            log: ClientLog::default(),
+            log: Probe::new(),
         }
+    }
+
+    /// Its log, readable while it runs inside an emulator.
+    pub fn probe(&self) -> Probe<ClientLog> {
+        self.log.clone()
     }
 }
 
 impl Application for AnycastClient {
     fn name(&self) -> String {
-        format!("anycast client {} -> {}", self.log.node, self.group)
+        format!(
+            "anycast client {} -> {}",
+            self.log.read(|l| l.node.clone()),
+            self.group
+        )
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log.node = ctx.node_name(ctx.node()).to_string();
+        let node = ctx.node_name(ctx.node()).to_string();
+        self.log.update(|l| l.node = node);
         self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
         ctx.set_timer(ns(self.start).saturating_duration_since(ctx.now()), 0);
         Ok(())
@@ -222,28 +252,33 @@ impl Application for AnycastClient {
         if ctx.now() >= ns(self.stop) {
             return;
         }
-        let seq = self.log.sent_ns.len() as u32;
+        let seq = self.log.read(|l| l.sent_ns.len() as u32);
         let mut data = vec![b'a'; self.data_len];
         data[..4].copy_from_slice(&seq.to_be_bytes());
         let result = postcard::to_allocvec(&Message::Data(data))
             .map_err(|e| AppError::Other(format!("anycast payload: {e}")))
             .and_then(|p| ctx.send_capsule(fp, IpAddr::V4(self.group), DATA_BUDGET, &p));
         if let Err(e) = result {
-            self.log.send_errors += 1;
-            self.log.first_error.get_or_insert_with(|| e.to_string());
+            self.log.update(|l| {
+                l.send_errors += 1;
+                l.first_error.get_or_insert_with(|| e.to_string());
+            });
         }
         // The number is used either way, so sequence numbers index `sent_ns`.
-        self.log.sent_ns.push(ctx.now().as_nanos());
+        let now = ctx.now().as_nanos();
+        self.log.update(|l| l.sent_ns.push(now));
         if !self.interval.is_zero() {
             ctx.set_timer(self.interval, 0);
         }
     }
 
     fn report(&self) -> Value {
-        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+        self.log
+            .read(|l| serde_json::to_value(l))
+            .unwrap_or(Value::Null)
     }
 
     fn summary(&self) -> String {
-        format!("{} packets sent", self.log.sent_ns.len())
+        format!("{} packets sent", self.log.read(|l| l.sent_ns.len()))
     }
 }

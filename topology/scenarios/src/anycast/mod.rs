@@ -4,8 +4,8 @@
 //!
 //! Owns the applications the capsule's crate doc asks for ([`AnycastMember`]: advertises at
 //! start and every [`Plan::advertise_period`], withdraws when told to leave; [`AnycastClient`]:
-//! sends numbered data to the anycast address), a run ([`Scenario`], shaped by a [`Plan`]) and
-//! its [`Report`]: per member, its distance from the client and the deliveries before and after
+//! sends numbered data to the anycast address), a run ([`Anycast`], shaped by a [`Plan`], the
+//! crate's [`Scenario`]), its [`Record`] and its [`Report`]: per member, its distance from the client and the deliveries before and after
 //! the nearest member withdrew; the time until traffic moved, in virtual milliseconds; packets
 //! lost on the way; deliveries to any member that was not the nearest live one.
 //!
@@ -18,25 +18,18 @@
 //! emulator's public counters. Runs take virtual time only and are deterministic for a seed.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ants_router::fingerprint::Fingerprint;
+use ants_emulator::{Emulator, EmulatorOptions};
 use ants_router::time::Timestamp;
-use anyhow::{Context as _, bail};
-use capsule_anycast::{ADVERTISE_PERIOD, DELIVERY_PORT, MAX_DATA, Message, Received};
-use capsule_sdk::Address;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::{AppLog, ScenarioOptions, ScenarioReport};
-use ants_emulator::{
-    AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
-};
 use ants_topology::capsules::CapsuleLocator;
 use ants_topology::model::{NodeId, Topology};
 use ants_topology::routes::Routes;
+use anyhow::{Context as _, bail};
+use capsule_anycast::{ADVERTISE_PERIOD, MAX_DATA};
+
+use crate::{Loaded, Probe, Scenario};
 
 /// The scenario's topology file, relative to the repository root.
 pub const EXAMPLE: &str = "topology/examples/anycast.toml";
@@ -58,10 +51,6 @@ fn ns(at: Duration) -> Timestamp {
     Timestamp::ZERO + at
 }
 
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
-}
-
 mod apps;
 mod report;
 #[cfg(test)]
@@ -69,8 +58,6 @@ mod tests;
 
 pub use apps::*;
 pub use report::*;
-
-// ---- The plan and the run ----------------------------------------------------------------------
 
 /// What happens in a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,12 +123,44 @@ impl Plan {
 
 /// An anycast run: the client on the file's group `client`, a member on every node of group
 /// `members` (the nearest one leaving at [`Plan::leave_at`]).
-pub struct Scenario {
+pub struct Anycast {
     emulator: Emulator,
     plan: Plan,
-    client: (NodeId, AppId),
-    /// Members by increasing distance (ties in node order): node, application, distance.
-    members: Vec<(NodeId, AppId, usize)>,
+    client: (NodeId, Probe<ClientLog>),
+    /// Members by increasing distance (ties in node order): node, log, distance.
+    members: Vec<(NodeId, Probe<MemberLog>, usize)>,
+}
+
+/// One member in a [`Record`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberRecord {
+    /// The member's node.
+    pub node: String,
+    /// Active hops from the client.
+    pub distance: usize,
+    /// What it did and received.
+    pub log: MemberLog,
+}
+
+/// What happened in an anycast run: everything its [`Report`] is made from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Topology name.
+    pub topology: String,
+    /// Seed.
+    pub seed: u64,
+    /// The plan.
+    pub plan: Plan,
+    /// The client's node.
+    pub client: String,
+    /// What the client sent.
+    pub client_log: ClientLog,
+    /// Members by increasing distance from the client.
+    pub members: Vec<MemberRecord>,
+    /// Capsules the nodes dropped, by reason, over all nodes.
+    pub drops: BTreeMap<String, u64>,
+    /// Virtual time covered.
+    pub virtual_time: Timestamp,
 }
 
 /// Active hops from `from` to every node over the overlay (`usize::MAX` if unreachable).
@@ -160,7 +179,7 @@ pub fn overlay_distances(topology: &Topology, routes: &Routes, from: NodeId) -> 
     dist
 }
 
-impl Scenario {
+impl Anycast {
     /// Builds the run at virtual time zero. `topology` needs one node-core node in group
     /// [`CLIENT_GROUP`] and at least two in group [`MEMBER_GROUP`].
     pub fn new(
@@ -168,7 +187,7 @@ impl Scenario {
         capsules: &CapsuleLocator,
         seed: Option<u64>,
         plan: Plan,
-    ) -> anyhow::Result<Scenario> {
+    ) -> anyhow::Result<Anycast> {
         plan.check()?;
         let group = |g: &str| topology.groups.get(g).cloned().unwrap_or_default();
         let client = match group(CLIENT_GROUP).as_slice() {
@@ -216,7 +235,9 @@ impl Scenario {
             if i == 0 {
                 app = app.leave_at(plan.leave_at);
             }
-            apps.push((m, emulator.add_app(m, Box::new(app))?, d));
+            let log = app.probe();
+            emulator.add_app(m, Box::new(app))?;
+            apps.push((m, log, d));
         }
         let app = AnycastClient::new(
             plan.group,
@@ -225,11 +246,12 @@ impl Scenario {
             plan.interval,
             plan.data_len,
         );
-        let client_app = emulator.add_app(client, Box::new(app))?;
-        Ok(Scenario {
+        let client_log = app.probe();
+        emulator.add_app(client, Box::new(app))?;
+        Ok(Anycast {
             emulator,
             plan,
-            client: (client, client_app),
+            client: (client, client_log),
             members: apps,
         })
     }
@@ -251,37 +273,65 @@ impl Scenario {
 
     /// What the member on `node` did and received.
     pub fn member_log(&self, node: NodeId) -> Option<MemberLog> {
-        let &(_, app, _) = self.members.iter().find(|&&(m, _, _)| m == node)?;
-        MemberLog::of(&self.emulator, app)
+        let (_, log, _) = self.members.iter().find(|(m, _, _)| *m == node)?;
+        Some(log.snapshot())
     }
 
     /// What the client sent.
     pub fn client_log(&self) -> ClientLog {
-        ClientLog::of(&self.emulator, self.client.1).unwrap_or_default()
+        self.client.1.snapshot()
     }
 
-    /// Runs to the end of the plan and reports.
-    pub fn run(&mut self) -> Report {
-        self.emulator.run_until(ns(self.plan.end()));
-        self.report()
-    }
-
-    /// The report of the run so far.
-    pub fn report(&self) -> Report {
-        build_report(self)
+    /// What happened so far.
+    pub fn record(&self) -> Record {
+        let emu = &self.emulator;
+        let t = emu.topology();
+        let mut drops: BTreeMap<String, u64> = BTreeMap::new();
+        for n in 0..t.nodes.len() {
+            if let Some(core) = emu.node(n) {
+                for (reason, count) in core.stats().drops.nonzero() {
+                    *drops.entry(reason.to_string()).or_default() += count;
+                }
+            }
+        }
+        Record {
+            topology: t.name.clone(),
+            seed: emu.seed(),
+            plan: self.plan.clone(),
+            client: t.nodes[self.client.0].name.clone(),
+            client_log: self.client_log(),
+            members: self
+                .members
+                .iter()
+                .map(|(m, log, d)| MemberRecord {
+                    node: t.nodes[*m].name.clone(),
+                    distance: *d,
+                    log: log.snapshot(),
+                })
+                .collect(),
+            drops,
+            virtual_time: emu.now(),
+        }
     }
 }
 
-// ---- Entry points ----------------------------------------------------------------------------
+impl Scenario for Anycast {
+    type Plan = Plan;
+    type Record = Record;
+    type Report = Report;
 
-/// Runs the scenario with the default [`Plan`] and reports.
-pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
-    let loaded = options.load(EXAMPLE)?;
-    let mut scenario = Scenario::new(
-        &loaded.topology,
-        &loaded.capsules,
-        options.seed,
-        Plan::default(),
-    )?;
-    Ok(scenario.run())
+    const EXAMPLE: &'static str = EXAMPLE;
+
+    fn build(loaded: Loaded, seed: Option<u64>, plan: Plan) -> anyhow::Result<Self> {
+        Anycast::new(&loaded.topology, &loaded.capsules, seed, plan)
+    }
+
+    fn run(&mut self) -> anyhow::Result<Record> {
+        self.emulator.run_until(ns(self.plan.end()));
+        Ok(self.record())
+    }
+
+    fn report(record: &Record) -> Report {
+        build_report(record)
+    }
 }

@@ -1,8 +1,15 @@
-//! The anycast scenario's report: its rows, how they are counted from a run, and its tables.
+//! The anycast scenario's report: its rows, how they are counted from a [`Record`], and its
+//! tables.
+//!
+//! It never looks at the emulator: a report is a function of the record alone.
 
-use super::*;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
-// ---- The report ------------------------------------------------------------------------------
+use serde::Serialize;
+
+use super::{MemberLog, Record};
+use crate::{ScenarioReport, Table, ms};
 
 /// One member's share.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -83,38 +90,38 @@ pub struct Report {
     pub virtual_time_ms: f64,
 }
 
-pub(super) fn build_report(s: &Scenario) -> Report {
-    let emu = &s.emulator;
-    let t = emu.topology();
-    let client = s.client_log();
-    let logs: Vec<MemberLog> = s
-        .members
-        .iter()
-        .map(|&(m, _, _)| s.member_log(m).unwrap_or_default())
-        .collect();
-    let withdraw_ns = logs[0].left_ns.unwrap_or(u64::MAX);
+pub(super) fn build_report(r: &Record) -> Report {
+    let empty = MemberLog::default();
+    let log = |i: usize| r.members.get(i).map_or(&empty, |m| &m.log);
+    let name = |i: usize| {
+        r.members
+            .get(i)
+            .map_or_else(String::new, |m| m.node.clone())
+    };
+    let (nearest, next) = (log(0), log(1));
+    let withdraw_ns = nearest.left_ns.unwrap_or(u64::MAX);
 
     // Who got each packet.
     let mut got: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for (i, log) in logs.iter().enumerate() {
-        for &(seq, _) in &log.received {
+    for (i, m) in r.members.iter().enumerate() {
+        for &(seq, _) in &m.log.received {
             got.entry(seq).or_default().push(i);
         }
     }
-    let sent = client.sent_ns.len() as u64;
+    let sent = r.client_log.sent_ns.len() as u64;
     let delivered = got.keys().filter(|&&q| u64::from(q) < sent).count() as u64;
     let duplicates = got.values().map(|v| v.len() as u64 - 1).sum();
 
     // The switch: the last delivery at the leaving member, the first after the withdraw at
     // the next nearest.
-    let last_before = logs[0].received.iter().map(|&(_, at)| at).max();
-    let first_after = logs[1]
+    let last_before = nearest.received.iter().map(|&(_, at)| at).max();
+    let first_after = next
         .received
         .iter()
         .filter(|&&(_, at)| at >= withdraw_ns)
         .map(|&(q, at)| (at, q))
         .min();
-    let last_seq_before = logs[0].received.iter().map(|&(q, _)| q).max();
+    let last_seq_before = nearest.received.iter().map(|&(q, _)| q).max();
     let lost_in_switch = match (last_seq_before, first_after) {
         (Some(a), Some((_, b))) if b > a => {
             (a + 1..b).filter(|q| !got.contains_key(q)).count() as u64
@@ -133,59 +140,52 @@ pub(super) fn build_report(s: &Scenario) -> Report {
             i <= 1
         }
     };
-    let misrouted = logs
+    let misrouted = r
+        .members
         .iter()
         .enumerate()
-        .flat_map(|(i, l)| l.received.iter().map(move |&(_, at)| (i, at)))
+        .flat_map(|(i, m)| m.log.received.iter().map(move |&(_, at)| (i, at)))
         .filter(|&(i, at)| !allowed(i, at))
         .count() as u64;
 
-    let members = s
+    let members = r
         .members
         .iter()
-        .zip(&logs)
-        .map(|(&(m, _, d), log)| MemberRow {
-            node: t.nodes[m].name.clone(),
-            distance: d,
-            advertisements: log.advertised_ns.len(),
-            left_ms: log.left_ns.map(ms),
-            before: log
-                .received
-                .iter()
-                .filter(|&&(_, at)| at < withdraw_ns)
-                .count() as u64,
-            after: log
-                .received
-                .iter()
-                .filter(|&&(_, at)| at >= withdraw_ns)
-                .count() as u64,
-            first_ms: log.received.iter().map(|&(_, at)| at).min().map(ms),
-            last_ms: log.received.iter().map(|&(_, at)| at).max().map(ms),
+        .map(|m| {
+            let log = &m.log;
+            MemberRow {
+                node: m.node.clone(),
+                distance: m.distance,
+                advertisements: log.advertised_ns.len(),
+                left_ms: log.left_ns.map(ms),
+                before: log
+                    .received
+                    .iter()
+                    .filter(|&&(_, at)| at < withdraw_ns)
+                    .count() as u64,
+                after: log
+                    .received
+                    .iter()
+                    .filter(|&&(_, at)| at >= withdraw_ns)
+                    .count() as u64,
+                first_ms: log.received.iter().map(|&(_, at)| at).min().map(ms),
+                last_ms: log.received.iter().map(|&(_, at)| at).max().map(ms),
+            }
         })
         .collect();
 
-    let mut drops: BTreeMap<String, u64> = BTreeMap::new();
-    for n in 0..t.nodes.len() {
-        if let Some(core) = emu.node(n) {
-            for (reason, count) in core.stats().drops.nonzero() {
-                *drops.entry(reason.to_string()).or_default() += count;
-            }
-        }
-    }
-
-    let name = |i: usize| t.nodes[s.members[i].0].name.clone();
     Report {
-        topology: t.name.clone(),
-        seed: emu.seed(),
-        group: s.plan.group.to_string(),
-        client: t.nodes[s.client.0].name.clone(),
-        advertise_period_ms: s.plan.advertise_period.as_secs_f64() * 1e3,
-        interval_ms: s.plan.interval.as_secs_f64() * 1e3,
+        topology: r.topology.clone(),
+        seed: r.seed,
+        group: r.plan.group.to_string(),
+        client: r.client.clone(),
+        advertise_period_ms: ms(r.plan.advertise_period),
+        interval_ms: ms(r.plan.interval),
         members,
         sent,
         delivered,
         duplicates,
-        lost: sent - delivered,
+        lost: sent - delivered.min(sent),
         misrouted,
         switch: Switch {
             from: name(0),
@@ -196,8 +196,8 @@ pub(super) fn build_report(s: &Scenario) -> Report {
             switch_ms: first_after.map(|(at, _)| ms(at - withdraw_ns.min(at))),
             lost_in_switch,
         },
-        drops,
-        virtual_time_ms: ms(emu.now().as_nanos()),
+        drops: r.drops.clone(),
+        virtual_time_ms: ms(r.virtual_time),
     }
 }
 
@@ -216,23 +216,25 @@ impl ScenarioReport for Report {
             self.interval_ms
         );
         let sw = &self.switch;
-        let _ = writeln!(
-            out,
-            "\n  {:<10} {:>8} {:>14} {:>15} {:>14} {:>10}",
-            "member", "distance", "advertisements", "before withdraw", "after withdraw", "left ms"
-        );
+        out.push('\n');
+        let mut members = Table::new()
+            .left("member", 10)
+            .right("distance", 8)
+            .right("advertisements", 14)
+            .right("before withdraw", 15)
+            .right("after withdraw", 14)
+            .right("left ms", 10);
         for m in &self.members {
-            let _ = writeln!(
-                out,
-                "  {:<10} {:>8} {:>14} {:>15} {:>14} {:>10}",
-                m.node,
-                m.distance,
-                m.advertisements,
-                m.before,
-                m.after,
-                m.left_ms.map_or_else(|| "-".into(), |t| format!("{t:.0}"))
-            );
+            members.row([
+                m.node.clone(),
+                m.distance.to_string(),
+                m.advertisements.to_string(),
+                m.before.to_string(),
+                m.after.to_string(),
+                m.left_ms.map_or_else(|| "-".into(), |t| format!("{t:.0}")),
+            ]);
         }
+        members.write(&mut out);
         let opt = |v: Option<f64>| v.map_or_else(|| "never".into(), |t| format!("{t:.1} ms"));
         let _ = writeln!(
             out,

@@ -1,8 +1,22 @@
-//! The congestion scenario's applications: the paced sender and the flow's receiver, and their logs.
+//! The congestion scenario's applications: [`CongestionSender`], the paced flow that reacts to
+//! the capsule's notifications (or not), and [`FlowReceiver`]; each keeps its log, which the
+//! scenario reads through a [`Probe`].
+//!
+//! They never read another application's log or any node but their own.
 
-use super::*;
+use std::collections::BTreeSet;
+use std::time::Duration;
 
-// ---- Applications --------------------------------------------------------------------------
+use ants_emulator::{AppContext, AppDelivery, AppError, Application};
+use ants_router::fingerprint::Fingerprint;
+use ants_router::time::Timestamp;
+use ants_topology::model::NodeId;
+use capsule_congestion::{DATA_PORT, Data, MAX_DATA, Message, NOTIFY_PORT, Notification};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{CAPSULE, DATA_BUDGET, FLOW};
+use crate::Probe;
 
 /// How a [`CongestionSender`] paces its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -21,7 +35,7 @@ pub struct RateControl {
     pub react: bool,
 }
 
-/// What a [`CongestionSender`] did (its JSON report, read back with [`SenderLog::of`]).
+/// What a [`CongestionSender`] did (read through [`CongestionSender::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SenderLog {
     /// The sender's node.
@@ -51,8 +65,6 @@ pub struct SenderLog {
     pub final_rate_pps: f64,
 }
 
-impl AppLog for SenderLog {}
-
 /// Timer tokens of the sender.
 const WARM_UP: u64 = 0;
 const SEND: u64 = 1;
@@ -77,7 +89,7 @@ pub struct CongestionSender {
     recover_seq: u32,
     /// Last decrease or increase.
     last_change: Timestamp,
-    log: SenderLog,
+    log: Probe<SenderLog>,
 }
 
 impl CongestionSender {
@@ -101,13 +113,18 @@ impl CongestionSender {
             next_seq: 1,
             recover_seq: 0,
             last_change: Timestamp::ZERO,
-            log: SenderLog {
+            log: Probe::with(SenderLog {
                 min_rate_pps: control.start_pps,
                 max_rate_pps: control.start_pps,
                 final_rate_pps: control.start_pps,
                 ..SenderLog::default()
-            },
+            }),
         }
+    }
+
+    /// Its log, readable while it runs inside an emulator.
+    pub fn probe(&self) -> Probe<SenderLog> {
+        self.log.clone()
     }
 
     fn send(&mut self, ctx: &mut AppContext<'_>, seq: u32) -> bool {
@@ -132,8 +149,10 @@ impl CongestionSender {
         match result {
             Ok(()) => true,
             Err(e) => {
-                self.log.send_errors += 1;
-                self.log.first_error.get_or_insert_with(|| e.to_string());
+                self.log.update(|l| {
+                    l.send_errors += 1;
+                    l.first_error.get_or_insert_with(|| e.to_string());
+                });
                 false
             }
         }
@@ -141,9 +160,11 @@ impl CongestionSender {
 
     fn set_rate(&mut self, rate: f64) {
         self.rate = rate;
-        self.log.min_rate_pps = self.log.min_rate_pps.min(rate);
-        self.log.max_rate_pps = self.log.max_rate_pps.max(rate);
-        self.log.final_rate_pps = rate;
+        self.log
+            .update(|l| l.min_rate_pps = l.min_rate_pps.min(rate));
+        self.log
+            .update(|l| l.max_rate_pps = l.max_rate_pps.max(rate));
+        self.log.update(|l| l.final_rate_pps = rate);
     }
 
     /// Time between two capsules at the current rate.
@@ -159,11 +180,15 @@ impl Application for CongestionSender {
         } else {
             "constant rate"
         };
-        format!("congestion sender {} ({mode})", self.log.node)
+        format!(
+            "congestion sender {} ({mode})",
+            self.log.read(|l| l.node.clone())
+        )
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log.node = ctx.node_name(ctx.node()).to_string();
+        self.log
+            .update(|l| l.node = ctx.node_name(ctx.node()).to_string());
         self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
         ctx.listen(NOTIFY_PORT);
         ctx.set_timer(Duration::ZERO, WARM_UP);
@@ -187,12 +212,12 @@ impl Application for CongestionSender {
         {
             let rate = (self.rate + self.control.step_pps).min(self.control.ceiling_pps);
             self.set_rate(rate);
-            self.log.increases += 1;
+            self.log.update(|l| l.increases += 1);
             self.last_change = now;
         }
         let seq = self.next_seq;
         if self.send(ctx, seq) {
-            self.log.sent += 1;
+            self.log.update(|l| l.sent += 1);
         }
         self.next_seq = self.next_seq.wrapping_add(1);
         ctx.set_timer(self.gap(), SEND);
@@ -202,39 +227,39 @@ impl Application for CongestionSender {
         let notification = match postcard::from_bytes::<Notification>(&d.payload) {
             Ok(n) if n.flow == FLOW && Some(d.fingerprint) == self.fingerprint => n,
             _ => {
-                self.log.foreign += 1;
+                self.log.update(|l| l.foreign += 1);
                 return;
             }
         };
-        self.log.notifications += 1;
+        self.log.update(|l| l.notifications += 1);
         if !self.control.react || notification.seq < self.recover_seq {
-            self.log.ignored += 1;
+            self.log.update(|l| l.ignored += 1);
             return;
         }
         let rate = (self.rate / 2.0).max(self.control.floor_pps);
         self.set_rate(rate);
-        self.log.decreases += 1;
+        self.log.update(|l| l.decreases += 1);
         self.recover_seq = self.next_seq;
         self.last_change = ctx.now();
     }
 
     fn report(&self) -> Value {
-        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+        self.log
+            .read(|l| serde_json::to_value(l))
+            .unwrap_or(Value::Null)
     }
 
     fn summary(&self) -> String {
-        format!(
-            "{} data capsules sent, {} notifications, {} decreases, rate {:.0}..{:.0} capsules/s",
-            self.log.sent,
-            self.log.notifications,
-            self.log.decreases,
-            self.log.min_rate_pps,
-            self.log.max_rate_pps
-        )
+        self.log.read(|l| {
+            format!(
+                "{} data capsules sent, {} notifications, {} decreases, rate {:.0}..{:.0} capsules/s",
+                l.sent, l.notifications, l.decreases, l.min_rate_pps, l.max_rate_pps
+            )
+        })
     }
 }
 
-/// What a [`FlowReceiver`] got (its JSON report, read back with [`ReceiverLog::of`]).
+/// What a [`FlowReceiver`] got (read through [`FlowReceiver::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiverLog {
     /// The receiver's node.
@@ -265,8 +290,6 @@ pub struct ReceiverLog {
     pub foreign: u64,
 }
 
-impl AppLog for ReceiverLog {}
-
 /// The flow's destination: records every data capsule of the flow delivered on
 /// [`DATA_PORT`], by sequence number (0 is the sender's warm-up capsule, noted apart), and the
 /// data that arrived within a measurement window (for goodput).
@@ -275,7 +298,7 @@ pub struct FlowReceiver {
     window: (Duration, Duration),
     fingerprint: Option<Fingerprint>,
     seen: BTreeSet<u32>,
-    log: ReceiverLog,
+    log: Probe<ReceiverLog>,
 }
 
 impl FlowReceiver {
@@ -286,18 +309,24 @@ impl FlowReceiver {
             window: (from, until),
             fingerprint: None,
             seen: BTreeSet::new(),
-            log: ReceiverLog::default(),
+            log: Probe::new(),
         }
+    }
+
+    /// Its log, readable while it runs inside an emulator.
+    pub fn probe(&self) -> Probe<ReceiverLog> {
+        self.log.clone()
     }
 }
 
 impl Application for FlowReceiver {
     fn name(&self) -> String {
-        format!("flow receiver {}", self.log.node)
+        format!("flow receiver {}", self.log.read(|l| l.node.clone()))
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log.node = ctx.node_name(ctx.node()).to_string();
+        self.log
+            .update(|l| l.node = ctx.node_name(ctx.node()).to_string());
         // Registering pins the code here, so the receiver's node never has to load it.
         self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
         ctx.listen(DATA_PORT);
@@ -308,45 +337,50 @@ impl Application for FlowReceiver {
         let data = match postcard::from_bytes::<Data>(&d.payload) {
             Ok(data) if data.flow == FLOW && Some(d.fingerprint) == self.fingerprint => data,
             _ => {
-                self.log.foreign += 1;
+                self.log.update(|l| l.foreign += 1);
                 return;
             }
         };
         if data.seq == 0 {
-            self.log.warm_up = true;
+            self.log.update(|l| l.warm_up = true);
             return;
         }
         if !self.seen.insert(data.seq) {
-            self.log.duplicates += 1;
+            self.log.update(|l| l.duplicates += 1);
             return;
         }
         let len = data.data.len() as u64;
-        let log = &mut self.log;
-        log.delivered += 1;
-        log.bytes += len;
-        if data.seq < log.highest_seq {
-            log.reordered += 1;
-        }
-        log.highest_seq = log.highest_seq.max(data.seq);
-        log.max_hops = log.max_hops.max(data.hops);
-        let at = d.at.as_nanos();
-        log.first_ns.get_or_insert(at);
-        log.last_ns = Some(at);
         let (from, until) = self.window;
-        if d.at >= Timestamp::ZERO + from && d.at < Timestamp::ZERO + until {
-            log.window_packets += 1;
-            log.window_bytes += len;
-        }
+        self.log.update(|log| {
+            log.delivered += 1;
+            log.bytes += len;
+            if data.seq < log.highest_seq {
+                log.reordered += 1;
+            }
+            log.highest_seq = log.highest_seq.max(data.seq);
+            log.max_hops = log.max_hops.max(data.hops);
+            let at = d.at.as_nanos();
+            log.first_ns.get_or_insert(at);
+            log.last_ns = Some(at);
+            if d.at >= Timestamp::ZERO + from && d.at < Timestamp::ZERO + until {
+                log.window_packets += 1;
+                log.window_bytes += len;
+            }
+        });
     }
 
     fn report(&self) -> Value {
-        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+        self.log
+            .read(|l| serde_json::to_value(l))
+            .unwrap_or(Value::Null)
     }
 
     fn summary(&self) -> String {
-        format!(
-            "{} capsules ({} bytes of data), {} in the window",
-            self.log.delivered, self.log.bytes, self.log.window_packets
-        )
+        self.log.read(|l| {
+            format!(
+                "{} capsules ({} bytes of data), {} in the window",
+                l.delivered, l.bytes, l.window_packets
+            )
+        })
     }
 }

@@ -17,27 +17,20 @@
 //! counters and the applications' own records. Runs take virtual time only and are
 //! deterministic for a seed.
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ants_router::fingerprint::Fingerprint;
+use ants_emulator::{Emulator, EmulatorOptions, IP_UDP_OVERHEAD};
 use ants_router::time::Timestamp;
 use ants_router::wire::capsule::MIN_HEADER_LEN;
-use anyhow::{Context as _, bail};
-use capsule_congestion::{DATA_PORT, Data, MAX_DATA, Message, NOTIFY_PORT, Notification};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::{AppLog, ScenarioOptions, ScenarioReport};
-use ants_emulator::{
-    AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
-    IP_UDP_OVERHEAD,
-};
 use ants_topology::capsules::CapsuleLocator;
 use ants_topology::model::{LinkId, NodeId, Topology};
 use ants_topology::routes::Routes;
+use anyhow::{Context as _, bail};
+use capsule_congestion::{Data, MAX_DATA, Message};
+use serde::Serialize;
+
+use crate::{Loaded, Probe, Scenario, ms};
 
 /// The scenario's topology file, relative to the repository root.
 pub const EXAMPLE: &str = "topology/examples/congestion.toml";
@@ -60,8 +53,6 @@ mod tests;
 
 pub use apps::*;
 pub use report::*;
-
-// ---- The network and its runs ----------------------------------------------------------------
 
 /// What the flow runs into.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -180,12 +171,6 @@ pub fn wire_len(data_len: usize) -> usize {
 }
 
 impl Network {
-    /// Reads the topology file `options` names (else [`EXAMPLE`]) and finds the roles.
-    pub fn load(options: &ScenarioOptions, data_len: usize) -> anyhow::Result<Network> {
-        let loaded = options.load(EXAMPLE)?;
-        Network::new(loaded.file, loaded.topology, loaded.capsules, data_len)
-    }
-
     /// The roles of `topology` (one node each in groups `sender` and `receiver`, both running
     /// a node core) and the bottleneck on the path between them for capsules of `data_len`
     /// bytes of data.
@@ -296,7 +281,7 @@ impl Network {
         seed: Option<u64>,
         config: &Config,
         react: bool,
-    ) -> anyhow::Result<(Emulator, AppId, AppId)> {
+    ) -> anyhow::Result<(Emulator, Probe<SenderLog>, Probe<ReceiverLog>)> {
         let options = EmulatorOptions {
             seed,
             start_apps: false,
@@ -305,10 +290,9 @@ impl Network {
         let mut emulator = Emulator::new(&self.topology, &self.routes, &self.capsules, options)
             .with_context(|| format!("cannot emulate `{}`", self.topology.name))?;
         let stop = config.start + config.duration;
-        let receiver = emulator.add_app(
-            self.receiver,
-            Box::new(FlowReceiver::new(config.start, stop)),
-        )?;
+        let app = FlowReceiver::new(config.start, stop);
+        let receiver = app.probe();
+        emulator.add_app(self.receiver, Box::new(app))?;
         let sender = CongestionSender::new(
             self.receiver,
             self.rate_control(config, react),
@@ -316,8 +300,9 @@ impl Network {
             stop,
             config.data_len,
         );
-        let sender = emulator.add_app(self.sender, Box::new(sender))?;
-        Ok((emulator, sender, receiver))
+        let sender_log = sender.probe();
+        emulator.add_app(self.sender, Box::new(sender))?;
+        Ok((emulator, sender_log, receiver))
     }
 
     /// Runs the flow once to the end (`start + duration + settle`) and counts.
@@ -330,8 +315,7 @@ impl Network {
         let (warm_up_drops, warm_up_packets) = self.bottleneck_counts(&emu);
         let warm_up_all = all_queue_drops(&emu);
         emu.run_until(Timestamp::ZERO + config.start + config.duration + config.settle);
-        let s = SenderLog::of(&emu, sender).context("the sender's log")?;
-        let r = ReceiverLog::of(&emu, receiver).context("the receiver's log")?;
+        let (s, r) = (sender.snapshot(), receiver.snapshot());
         let (drops, packets) = self.bottleneck_counts(&emu);
         let bottleneck_drops = drops - warm_up_drops;
         let capsule_drops = (0..self.topology.nodes.len())
@@ -364,7 +348,7 @@ impl Network {
             final_rate_pps: s.final_rate_pps,
             duplicates: r.duplicates,
             send_errors: s.send_errors,
-            virtual_ms: emu.now().as_nanos() as f64 / 1e6,
+            virtual_ms: ms(emu.now()),
             events: emu.events(),
         })
     }
@@ -384,4 +368,106 @@ fn all_queue_drops(emu: &Emulator) -> u64 {
         .filter_map(|l| emu.link_stats(l))
         .flat_map(|d| d.map(|s| s.queue_drops))
         .sum()
+}
+
+/// The congestion scenario: the flow on one [`Network`] with the capsule's advice, without it,
+/// and (if [`Config::repeat`]) with it again.
+#[derive(Clone, Debug)]
+pub struct Congestion {
+    network: Network,
+    config: Config,
+    seed: Option<u64>,
+}
+
+/// What happened in the congestion scenario's runs: everything its [`Report`] is made from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Topology name.
+    pub topology: String,
+    /// The topology file.
+    pub file: PathBuf,
+    /// The sending host.
+    pub sender: String,
+    /// The receiving host.
+    pub receiver: String,
+    /// The bottleneck.
+    pub bottleneck: Bottleneck,
+    /// Path round trip without queueing.
+    pub rtt: Duration,
+    /// How the flow ran.
+    pub config: Config,
+    /// The reacting sender's pacing.
+    pub control: RateControl,
+    /// The run whose sender follows the capsule's advice.
+    pub with_advice: RunStats,
+    /// The same flow at a constant rate.
+    pub without_advice: RunStats,
+    /// The reacting run again with the same seed, if [`Config::repeat`].
+    pub repeat: Option<RunStats>,
+}
+
+impl Congestion {
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+}
+
+impl Scenario for Congestion {
+    type Plan = Config;
+    type Record = Record;
+    type Report = Report;
+
+    const EXAMPLE: &'static str = EXAMPLE;
+
+    fn build(loaded: Loaded, seed: Option<u64>, config: Config) -> anyhow::Result<Self> {
+        config.check()?;
+        let network = Network::new(
+            loaded.file,
+            loaded.topology,
+            loaded.capsules,
+            config.data_len,
+        )?;
+        Ok(Congestion {
+            network,
+            config,
+            seed,
+        })
+    }
+
+    fn run(&mut self) -> anyhow::Result<Record> {
+        let (net, config, seed) = (&self.network, &self.config, self.seed);
+        let with_advice = net
+            .run(seed, config, true)
+            .context("the run with the capsule's advice")?;
+        let without_advice = net
+            .run(seed, config, false)
+            .context("the run without reactions")?;
+        let repeat = if config.repeat {
+            let again = net
+                .run(seed, config, true)
+                .context("the repeated run with the capsule's advice")?;
+            Some(again)
+        } else {
+            None
+        };
+        let t = &net.topology;
+        Ok(Record {
+            topology: t.name.clone(),
+            file: net.file.clone(),
+            sender: t.nodes[net.sender].name.clone(),
+            receiver: t.nodes[net.receiver].name.clone(),
+            bottleneck: net.bottleneck.clone(),
+            rtt: net.rtt,
+            config: config.clone(),
+            control: net.rate_control(config, true),
+            with_advice,
+            without_advice,
+            repeat,
+        })
+    }
+
+    fn report(record: &Record) -> Report {
+        build_report(record)
+    }
 }

@@ -1,6 +1,14 @@
-//! The congestion scenario's report: one run's numbers, both runs side by side, and the tables.
+//! The congestion scenario's report: one run's numbers ([`RunStats`]), both runs side by side
+//! ([`Report`], made from a [`Record`]), and the tables.
+//!
+//! It never looks at the emulator: a report is a function of the record alone.
 
-use super::*;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Bottleneck, RateControl, Record, wire_len};
+use crate::{ScenarioReport, Table, ms};
 
 /// One run's numbers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -113,53 +121,30 @@ impl Report {
     }
 }
 
-/// Runs the scenario with the default [`Config`].
-pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
-    run_with(options, &Config::default())
-}
-
-/// Runs the flow with the capsule's advice, without it, and (if `config.repeat`) with it
-/// again, on the network `options` names.
-pub fn run_with(options: &ScenarioOptions, config: &Config) -> anyhow::Result<Report> {
-    config.check()?;
-    let net = Network::load(options, config.data_len)?;
-    let with_advice = net
-        .run(options.seed, config, true)
-        .context("the run with the capsule's advice")?;
-    let without_advice = net
-        .run(options.seed, config, false)
-        .context("the run without reactions")?;
-    let repeat_identical = if config.repeat {
-        let again = net
-            .run(options.seed, config, true)
-            .context("the repeated run with the capsule's advice")?;
-        Some(again == with_advice)
-    } else {
-        None
-    };
+pub(super) fn build_report(r: &Record) -> Report {
+    let (with_advice, without_advice) = (&r.with_advice, &r.without_advice);
     let ratio = |a: f64, b: f64| if b == 0.0 { f64::INFINITY } else { a / b };
-    let t = &net.topology;
-    Ok(Report {
-        topology: t.name.clone(),
-        file: net.file.display().to_string(),
-        sender: t.nodes[net.sender].name.clone(),
-        receiver: t.nodes[net.receiver].name.clone(),
-        bottleneck: net.bottleneck.clone(),
-        rtt_ms: net.rtt.as_secs_f64() * 1e3,
-        data_len: config.data_len,
-        wire_len: wire_len(config.data_len),
-        control: net.rate_control(config, true),
-        start_ms: config.start.as_secs_f64() * 1e3,
-        duration_ms: config.duration.as_secs_f64() * 1e3,
+    Report {
+        topology: r.topology.clone(),
+        file: r.file.display().to_string(),
+        sender: r.sender.clone(),
+        receiver: r.receiver.clone(),
+        bottleneck: r.bottleneck.clone(),
+        rtt_ms: ms(r.rtt),
+        data_len: r.config.data_len,
+        wire_len: wire_len(r.config.data_len),
+        control: r.control,
+        start_ms: ms(r.config.start),
+        duration_ms: ms(r.config.duration),
         drop_ratio: ratio(
             with_advice.bottleneck_drops as f64,
             without_advice.bottleneck_drops as f64,
         ),
         goodput_ratio: ratio(with_advice.goodput_bps, without_advice.goodput_bps),
-        with_advice,
-        without_advice,
-        repeat_identical,
-    })
+        with_advice: with_advice.clone(),
+        without_advice: without_advice.clone(),
+        repeat_identical: r.repeat.as_ref().map(|again| again == with_advice),
+    }
 }
 
 impl ScenarioReport for Report {
@@ -190,14 +175,12 @@ impl ScenarioReport for Report {
              per notification at most once per round trip, +{:.0} capsules/s per round trip up to {:.0}",
             self.data_len, self.duration_ms, self.start_ms, c.start_pps, c.step_pps, c.ceiling_pps
         );
-        let _ = writeln!(
-            out,
-            "\n  {:<34} {:>13} {:>13}",
-            "", "with advice", "constant rate"
-        );
-        let mut row = |what: String, x: String, y: String| {
-            let _ = writeln!(out, "  {what:<34} {x:>13} {y:>13}");
-        };
+        out.push('\n');
+        let mut table = Table::new()
+            .left("", 34)
+            .right("with advice", 13)
+            .right("constant rate", 13);
+        let mut row = |what: String, x: String, y: String| table.row([what, x, y]);
         row(
             "data capsules sent".into(),
             a.sent.to_string(),
@@ -248,6 +231,7 @@ impl ScenarioReport for Report {
             format!("{}, {}", a.other_queue_drops, a.capsule_drops),
             format!("{}, {}", b.other_queue_drops, b.capsule_drops),
         );
+        table.write(&mut out);
         let _ = writeln!(
             out,
             "\nbottleneck drops with / without advice = {:.3} (bar < {MAX_DROP_RATIO}); goodput with / without = {:.3} (bar >= {MIN_GOODPUT_RATIO}): {}",

@@ -1,11 +1,24 @@
-//! The multicast scenario's applications: the group members and the source, and their logs.
+//! The multicast scenario's applications: [`MulticastMember`] (subscribes, refreshes, leaves
+//! or falls silent, records every data packet) and [`MulticastSource`] (sends the plan's
+//! bursts), each with its log, which the scenario reads through a [`Probe`].
+//!
+//! They never read another application's log or any node but their own.
 
-use super::*;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-// ---- Applications --------------------------------------------------------------------------
+use ants_emulator::{AppContext, AppDelivery, AppError, Application};
+use ants_router::fingerprint::Fingerprint;
+use ants_router::time::Timestamp;
+use ants_topology::model::NodeId;
+use capsule_multicast::{MEMBER_TTL_MS, Message, REFRESH_INTERVAL_MS};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-/// What a [`MulticastMember`] did and received (its JSON report, read back with
-/// [`MemberLog::of`]).
+use super::{Burst, CAPSULE, DATA_BUDGET, MAX_DATA, SUBSCRIBE_BUDGET};
+use crate::Probe;
+
+/// What a [`MulticastMember`] did and received (read through [`MulticastMember::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberLog {
     /// The member's node.
@@ -29,8 +42,6 @@ pub struct MemberLog {
     /// The first refusal.
     pub first_error: Option<String>,
 }
-
-impl AppLog for MemberLog {}
 
 impl MemberLog {
     /// Until when (ns) the member wanted data: its leave, or [`MEMBER_TTL_MS`] after its last
@@ -59,7 +70,7 @@ pub struct MulticastMember {
     leave_at: Option<Duration>,
     silent_at: Option<Duration>,
     fingerprint: Option<Fingerprint>,
-    log: MemberLog,
+    log: Probe<MemberLog>,
 }
 
 /// Timer tokens of a member.
@@ -77,8 +88,13 @@ impl MulticastMember {
             leave_at: None,
             silent_at: None,
             fingerprint: None,
-            log: MemberLog::default(),
+            log: Probe::new(),
         }
+    }
+
+    /// Its log, readable while it runs inside an emulator.
+    pub fn probe(&self) -> Probe<MemberLog> {
+        self.log.clone()
     }
 
     /// Sends a leave at `at` (virtual time since the start of the run) and stops refreshing.
@@ -104,8 +120,10 @@ impl MulticastMember {
         match result {
             Ok(()) => true,
             Err(e) => {
-                self.log.send_errors += 1;
-                self.log.first_error.get_or_insert_with(|| e.to_string());
+                self.log.update(|l| {
+                    l.send_errors += 1;
+                    l.first_error.get_or_insert_with(|| e.to_string());
+                });
                 false
             }
         }
@@ -119,11 +137,12 @@ fn until(ctx: &AppContext<'_>, at: Duration) -> Duration {
 
 impl Application for MulticastMember {
     fn name(&self) -> String {
-        format!("multicast member {}", self.log.node)
+        format!("multicast member {}", self.log.read(|l| l.node.clone()))
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log.node = ctx.node_name(ctx.node()).to_string();
+        let node = ctx.node_name(ctx.node()).to_string();
+        self.log.update(|l| l.node = node);
         self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
         ctx.listen(self.port);
         ctx.set_timer(Duration::ZERO, SUBSCRIBE);
@@ -139,25 +158,28 @@ impl Application for MulticastMember {
         let silent = self
             .silent_at
             .is_some_and(|at| ctx.now() >= Timestamp::ZERO + at);
-        self.log.silent |= silent;
+        let left = self.log.update(|l| {
+            l.silent |= silent;
+            l.left_ns.is_some()
+        });
         match token {
-            SUBSCRIBE if self.log.left_ns.is_none() && !silent => {
+            SUBSCRIBE if !left && !silent => {
                 let m = Message::Subscribe {
                     group: self.group,
                     port: self.port,
                 };
                 if self.send(ctx, &m) {
-                    self.log.subscribes_ns.push(now);
+                    self.log.update(|l| l.subscribes_ns.push(now));
                 }
                 ctx.set_timer(self.refresh, SUBSCRIBE);
             }
-            LEAVE if self.log.left_ns.is_none() => {
+            LEAVE if !left => {
                 let m = Message::Leave {
                     group: self.group,
                     port: self.port,
                 };
                 self.send(ctx, &m);
-                self.log.left_ns = Some(now);
+                self.log.update(|l| l.left_ns = Some(now));
             }
             _ => {}
         }
@@ -168,32 +190,34 @@ impl Application for MulticastMember {
             Ok(Message::Data { group, seq, .. })
                 if group == self.group && Some(d.fingerprint) == self.fingerprint =>
             {
-                *self.log.received.entry(seq).or_default() += 1;
                 let at = d.at.as_nanos();
-                self.log.first_ns.get_or_insert(at);
-                self.log.last_ns = Some(at);
+                self.log.update(|l| {
+                    *l.received.entry(seq).or_default() += 1;
+                    l.first_ns.get_or_insert(at);
+                    l.last_ns = Some(at);
+                });
             }
-            _ => self.log.foreign += 1,
+            _ => self.log.update(|l| l.foreign += 1),
         }
     }
 
     fn report(&self) -> Value {
-        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+        self.log
+            .read(|l| serde_json::to_value(l))
+            .unwrap_or(Value::Null)
     }
 
     fn summary(&self) -> String {
-        let copies: u32 = self.log.received.values().sum();
-        format!(
-            "{} packets ({} copies), {} subscribes{}",
-            self.log.received.len(),
-            copies,
-            self.log.subscribes_ns.len(),
-            if self.log.left_ns.is_some() {
-                ", left"
-            } else {
-                ""
-            }
-        )
+        self.log.read(|l| {
+            let copies: u32 = l.received.values().sum();
+            format!(
+                "{} packets ({} copies), {} subscribes{}",
+                l.received.len(),
+                copies,
+                l.subscribes_ns.len(),
+                if l.left_ns.is_some() { ", left" } else { "" }
+            )
+        })
     }
 }
 
@@ -206,7 +230,7 @@ pub struct SentPacket {
     pub at_ns: u64,
 }
 
-/// What a [`MulticastSource`] sent (its JSON report, read back with [`SourceLog::of`]).
+/// What a [`MulticastSource`] sent (read through [`MulticastSource::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceLog {
     /// The source's node.
@@ -218,8 +242,6 @@ pub struct SourceLog {
     /// The first refusal.
     pub first_error: Option<String>,
 }
-
-impl AppLog for SourceLog {}
 
 /// The group's source: injects `Data { group, seq, data }` capsules on its own node, in
 /// bursts, numbering them from 0.
@@ -233,7 +255,7 @@ pub struct MulticastSource {
     fingerprint: Option<Fingerprint>,
     /// First sequence number of each burst.
     pub(super) firsts: Vec<u32>,
-    log: SourceLog,
+    log: Probe<SourceLog>,
 }
 
 impl MulticastSource {
@@ -254,8 +276,13 @@ impl MulticastSource {
             budget: DATA_BUDGET,
             fingerprint: None,
             firsts,
-            log: SourceLog::default(),
+            log: Probe::new(),
         }
+    }
+
+    /// Its log, readable while it runs inside an emulator.
+    pub fn probe(&self) -> Probe<SourceLog> {
+        self.log.clone()
     }
 
     /// The burst sequence number `seq` belongs to, and whether it is the burst's last.
@@ -269,11 +296,12 @@ impl MulticastSource {
 
 impl Application for MulticastSource {
     fn name(&self) -> String {
-        format!("multicast source {}", self.log.node)
+        format!("multicast source {}", self.log.read(|l| l.node.clone()))
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log.node = ctx.node_name(ctx.node()).to_string();
+        let node = ctx.node_name(ctx.node()).to_string();
+        self.log.update(|l| l.node = node);
         self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
         for (b, &first) in self.bursts.iter().zip(&self.firsts) {
             if b.packets > 0 {
@@ -304,14 +332,14 @@ impl Application for MulticastSource {
             .map_err(|e| AppError::Other(format!("multicast payload: {e}")))
             .and_then(|p| ctx.send_capsule(fp, me, self.budget, &p));
         match result {
-            Ok(()) => self.log.sent.push(SentPacket {
-                seq,
-                at_ns: ctx.now().as_nanos(),
-            }),
-            Err(e) => {
-                self.log.send_errors += 1;
-                self.log.first_error.get_or_insert_with(|| e.to_string());
+            Ok(()) => {
+                let at_ns = ctx.now().as_nanos();
+                self.log.update(|l| l.sent.push(SentPacket { seq, at_ns }));
             }
+            Err(e) => self.log.update(|l| {
+                l.send_errors += 1;
+                l.first_error.get_or_insert_with(|| e.to_string());
+            }),
         }
         if !self.last_of_burst(seq) {
             ctx.set_timer(self.interval, token + 1);
@@ -319,10 +347,12 @@ impl Application for MulticastSource {
     }
 
     fn report(&self) -> Value {
-        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+        self.log
+            .read(|l| serde_json::to_value(l))
+            .unwrap_or(Value::Null)
     }
 
     fn summary(&self) -> String {
-        format!("{} data packets sent", self.log.sent.len())
+        format!("{} data packets sent", self.log.read(|l| l.sent.len()))
     }
 }

@@ -3,9 +3,9 @@
 //! the members' subscribes travel toward the source, and the data follows the tree they built.
 //!
 //! Owns the member and source applications ([`MulticastMember`], [`MulticastSource`]), a run
-//! ([`Scenario`], shaped by a [`Plan`]), its [`Report`] (per receiver: delivered, duplicated,
-//! lost; per link: data copies next to what unicast fan-out from the source would send; code
-//! loading hop by hop). The scale benchmark's network is
+//! ([`Multicast`], shaped by a [`Plan`], the crate's [`Scenario`]), its [`Record`] and its
+//! [`Report`] (per receiver: delivered, duplicated, lost; per link: data copies next to what
+//! unicast fan-out from the source would send; code loading hop by hop). The scale benchmark's network is
 //! [`ants_emulator::generate::Hierarchy`], whose source and member group carry this scenario's
 //! names ([`SOURCE`], [`MEMBERS`]).
 //!
@@ -20,32 +20,25 @@
 //! counters and the applications' own records, and it reads no clock (the report is the same
 //! for the same network, seed and plan).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ants_emulator::{CodeLoad, Emulator, EmulatorOptions};
 use ants_router::fingerprint::Fingerprint;
 use ants_router::time::Timestamp;
-use anyhow::{Context as _, bail};
-use capsule_multicast::{MEMBER_TTL_MS, Message, REFRESH_INTERVAL_MS};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::{AppLog, ScenarioOptions, ScenarioReport};
-use ants_emulator::{
-    AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
-};
 use ants_topology::capsules::CapsuleLocator;
-use ants_topology::graph::Traffic;
-use ants_topology::model::{NodeId, NodeKind, Topology};
+use ants_topology::model::{NodeId, Topology};
 use ants_topology::routes::Routes;
+use anyhow::{Context as _, bail};
+
+use crate::{Loaded, Probe, Scenario, ScenarioOptions};
 
 /// The scenario's topology file, relative to the repository root.
 pub const EXAMPLE: &str = "topology/examples/multicast.toml";
 /// The same file, built in, so the demo runs from any directory.
 pub const EXAMPLE_TOML: &str = include_str!("../../../examples/multicast.toml");
+/// The name the built-in copy goes by (in errors, and as [`Loaded::file`]).
+pub const BUILT_IN: &str = "multicast.toml (built in)";
 /// The capsule the scenario drives.
 pub const CAPSULE: &str = "multicast";
 /// Name of the source host in the scenario's networks.
@@ -78,20 +71,68 @@ pub use apps::*;
 pub use plan::*;
 pub use report::*;
 
-// ---- The run ---------------------------------------------------------------------------------
-
 /// A multicast run: the emulator with the source application on [`SOURCE`] and a member on
 /// every node of group [`MEMBERS`], shaped by a [`Plan`].
-pub struct Scenario {
+pub struct Multicast {
     emulator: Emulator,
     plan: Plan,
-    source: NodeId,
-    source_app: AppId,
-    /// Members in node order: node, application.
-    members: Vec<(NodeId, AppId)>,
+    source: (NodeId, Probe<SourceLog>),
+    /// Members in node order: node, log.
+    members: Vec<(NodeId, Probe<MemberLog>)>,
 }
 
-impl Scenario {
+/// What happened in a multicast run: everything its [`Report`] is made from.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// The network.
+    pub topology: Topology,
+    /// Its routes.
+    pub routes: Routes,
+    /// Seed.
+    pub seed: u64,
+    /// The plan.
+    pub plan: Plan,
+    /// The source's node.
+    pub source: NodeId,
+    /// What the source sent.
+    pub source_log: SourceLog,
+    /// Every member, in node order, with what it did and received.
+    pub members: Vec<(NodeId, MemberLog)>,
+    /// Loads of the protocol's code, in time order.
+    pub code_loads: Vec<CodeLoad>,
+    /// Capsules of the protocol on each link, per direction `[a → b, b → a]`.
+    pub capsules_per_link: Vec<[u64; 2]>,
+    /// Virtual time of one compilation.
+    pub compile_delay: Duration,
+    /// Virtual time covered.
+    pub virtual_time: Timestamp,
+    /// Events the emulator processed.
+    pub events: u64,
+}
+
+impl Record {
+    /// For each link, which direction moves away from the source: `Some(0)` for a → b,
+    /// `Some(1)` for b → a, `None` if both ends are as far from it.
+    pub fn downstream(&self) -> Vec<Option<usize>> {
+        let hops = |n: NodeId| self.routes.ip_hops(self.source, n).unwrap_or(usize::MAX);
+        self.topology
+            .links
+            .iter()
+            .map(|l| {
+                let (a, b) = (hops(l.a), hops(l.b));
+                if b == a.wrapping_add(1) {
+                    Some(0)
+                } else if a == b.wrapping_add(1) {
+                    Some(1)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+impl Multicast {
     /// Builds the run at virtual time zero (nothing has happened yet; the applications have
     /// registered the capsule on their nodes). `topology` needs a host or active node called
     /// [`SOURCE`] and a group [`MEMBERS`]; `seed` overrides the topology's.
@@ -100,7 +141,7 @@ impl Scenario {
         capsules: &CapsuleLocator,
         seed: Option<u64>,
         plan: Plan,
-    ) -> anyhow::Result<Scenario> {
+    ) -> anyhow::Result<Multicast> {
         plan.check()?;
         let source = topology
             .node_id(SOURCE)
@@ -149,7 +190,8 @@ impl Scenario {
             plan.interval,
             plan.payload_len,
         );
-        let source_app = emulator.add_app(source, Box::new(app))?;
+        let source_log = app.probe();
+        emulator.add_app(source, Box::new(app))?;
         let when = |list: &[(String, Duration)], name: &str| {
             list.iter().find(|(n, _)| n == name).map(|&(_, at)| at)
         };
@@ -163,13 +205,14 @@ impl Scenario {
             if let Some(at) = when(&plan.silences, name) {
                 app = app.silent_from(at);
             }
-            member_apps.push((m, emulator.add_app(m, Box::new(app))?));
+            let log = app.probe();
+            emulator.add_app(m, Box::new(app))?;
+            member_apps.push((m, log));
         }
-        Ok(Scenario {
+        Ok(Multicast {
             emulator,
             plan,
-            source,
-            source_app,
+            source: (source, source_log),
             members: member_apps,
         })
     }
@@ -191,12 +234,12 @@ impl Scenario {
 
     /// The source's node.
     pub fn source(&self) -> NodeId {
-        self.source
+        self.source.0
     }
 
     /// The members' nodes, in node order.
     pub fn members(&self) -> Vec<NodeId> {
-        self.members.iter().map(|&(m, _)| m).collect()
+        self.members.iter().map(|(m, _)| *m).collect()
     }
 
     /// The protocol's fingerprint (known once the applications started).
@@ -206,19 +249,13 @@ impl Scenario {
 
     /// What the member on `node` did and received.
     pub fn member_log(&self, node: NodeId) -> Option<MemberLog> {
-        let &(_, app) = self.members.iter().find(|&&(m, _)| m == node)?;
-        MemberLog::of(&self.emulator, app)
+        let (_, log) = self.members.iter().find(|(m, _)| *m == node)?;
+        Some(log.snapshot())
     }
 
     /// What the source sent.
     pub fn source_log(&self) -> SourceLog {
-        SourceLog::of(&self.emulator, self.source_app).unwrap_or_default()
-    }
-
-    /// Runs to the end of the plan ([`Plan::end`]) and reports.
-    pub fn run(&mut self) -> Report {
-        self.emulator.run_until(Timestamp::ZERO + self.plan.end());
-        self.report()
+        self.source.1.snapshot()
     }
 
     /// Multicast capsules on each link so far, per direction `[a → b, b → a]`.
@@ -229,34 +266,69 @@ impl Scenario {
         }
     }
 
-    /// For each link, which direction moves away from the source: `Some(0)` for a → b,
-    /// `Some(1)` for b → a, `None` if both ends are as far from it.
-    pub fn downstream(&self) -> Vec<Option<usize>> {
-        let t = self.emulator.topology();
-        let r = self.emulator.routes();
-        let hops = |n: NodeId| r.ip_hops(self.source, n).unwrap_or(usize::MAX);
-        t.links
-            .iter()
-            .map(|l| {
-                let (a, b) = (hops(l.a), hops(l.b));
-                if b == a.wrapping_add(1) {
-                    Some(0)
-                } else if a == b.wrapping_add(1) {
-                    Some(1)
-                } else {
-                    None
-                }
-            })
-            .collect()
-    }
-
-    /// The report of the run so far.
-    pub fn report(&self) -> Report {
-        build_report(self)
+    /// What happened so far (the run can go on after).
+    pub fn record(&self) -> Record {
+        let emu = &self.emulator;
+        let fp = self.fingerprint();
+        Record {
+            topology: emu.topology().clone(),
+            routes: emu.routes().clone(),
+            seed: emu.seed(),
+            plan: self.plan.clone(),
+            source: self.source.0,
+            source_log: self.source_log(),
+            members: self
+                .members
+                .iter()
+                .map(|(m, log)| (*m, log.snapshot()))
+                .collect(),
+            code_loads: emu
+                .code_loads()
+                .iter()
+                .filter(|l| Some(l.fingerprint) == fp)
+                .cloned()
+                .collect(),
+            capsules_per_link: self.capsules_per_link(),
+            compile_delay: emu.compile_delay(),
+            virtual_time: emu.now(),
+            events: emu.events(),
+        }
     }
 }
 
-// ---- Entry points ----------------------------------------------------------------------------
+impl Scenario for Multicast {
+    type Plan = Plan;
+    type Record = Record;
+    type Report = Report;
+
+    const EXAMPLE: &'static str = EXAMPLE;
+
+    /// The file `options` name, else the example (the file if found, else the built-in copy,
+    /// whose [`Loaded::file`] is [`BUILT_IN`]); fails, saying to run `make capsules`, if the
+    /// multicast capsule is missing.
+    fn load(options: &ScenarioOptions) -> anyhow::Result<Loaded> {
+        let (topology, file) = load_topology(options)?;
+        let capsules = locate_capsules(options, file.as_deref())?;
+        Ok(Loaded {
+            file: file.unwrap_or_else(|| PathBuf::from(BUILT_IN)),
+            topology,
+            capsules,
+        })
+    }
+
+    fn build(loaded: Loaded, seed: Option<u64>, plan: Plan) -> anyhow::Result<Self> {
+        Multicast::new(&loaded.topology, &loaded.capsules, seed, plan)
+    }
+
+    fn run(&mut self) -> anyhow::Result<Record> {
+        self.emulator.run_until(Timestamp::ZERO + self.plan.end());
+        Ok(self.record())
+    }
+
+    fn report(record: &Record) -> Report {
+        build_report(record)
+    }
+}
 
 /// The topology `options` name (else the scenario's example: the file if found, else the
 /// built-in copy) and the file it came from, if any.
@@ -266,7 +338,7 @@ pub fn load_topology(options: &ScenarioOptions) -> anyhow::Result<(Topology, Opt
         let t = ants_topology::file::load(&path)?;
         return Ok((t, Some(path)));
     }
-    let t = ants_topology::file::parse(EXAMPLE_TOML, Path::new("multicast.toml (built in)"))?;
+    let t = ants_topology::file::parse(EXAMPLE_TOML, Path::new(BUILT_IN))?;
     Ok((t, None))
 }
 
@@ -279,12 +351,4 @@ pub fn locate_capsules(
     let locator = CapsuleLocator::new(options.capsules.as_deref(), file);
     locator.require(&[CAPSULE])?;
     Ok(locator)
-}
-
-/// Runs the scenario with the default [`Plan`] and reports.
-pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
-    let (topology, file) = load_topology(options)?;
-    let capsules = locate_capsules(options, file.as_deref())?;
-    let mut scenario = Scenario::new(&topology, &capsules, options.seed, Plan::default())?;
-    Ok(scenario.run())
 }

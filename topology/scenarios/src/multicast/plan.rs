@@ -1,8 +1,15 @@
-//! The plan of a multicast run.
+//! The plan of a multicast run: when the source sends ([`Burst`]s), and which members leave or
+//! fall silent, and when.
+//!
+//! It never touches an emulator: a plan is data, checked before a run is built.
 
-use super::*;
+use std::time::Duration;
 
-// ---- The plan of a run ----------------------------------------------------------------------
+use anyhow::bail;
+
+use super::MAX_DATA;
+#[cfg(doc)]
+use capsule_multicast::{MEMBER_TTL_MS, REFRESH_INTERVAL_MS};
 
 /// Packets the source sends back to back, `Plan::interval` apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

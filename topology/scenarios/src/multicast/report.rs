@@ -1,8 +1,17 @@
-//! The multicast scenario's report: its rows and how they are counted from a run.
+//! The multicast scenario's report: its rows and how they are counted from a [`Record`]
+//! (its tables are in `table.rs`).
+//!
+//! How copies are counted is in the parent module's doc. It never looks at the emulator: a
+//! report is a function of the record alone.
 
-use super::*;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 
-// ---- The report ------------------------------------------------------------------------------
+use ants_topology::model::{NodeId, NodeKind};
+use serde::Serialize;
+
+use super::{GROUP_ID, Record};
+use crate::ms;
 
 /// What the network is made of.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -182,17 +191,16 @@ pub struct Report {
     pub per_link: Vec<[u64; 2]>,
 }
 
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
-}
-
-pub(super) fn build_report(s: &Scenario) -> Report {
-    let emu = &s.emulator;
-    let t = emu.topology();
-    let r = emu.routes();
-    let name = |n: NodeId| t.nodes[n].name.clone();
-    let fp = s.fingerprint();
-    let source_log = s.source_log();
+pub(super) fn build_report(rec: &Record) -> Report {
+    let t = &rec.topology;
+    let r = &rec.routes;
+    let name = |n: NodeId| {
+        t.nodes
+            .get(n)
+            .map_or_else(|| format!("#{n}"), |n| n.name.clone())
+    };
+    let source_log = &rec.source_log;
+    let source = rec.source;
 
     let count = |k: NodeKind| t.nodes_of(k).count();
     let network = Network {
@@ -208,12 +216,11 @@ pub(super) fn build_report(s: &Scenario) -> Report {
         IpAddr::V4(v4) => t.node_by_address(v4),
         IpAddr::V6(_) => None,
     };
-    let code_loading: Vec<CodeLoadRow> = emu
-        .code_loads()
+    let code_loading: Vec<CodeLoadRow> = rec
+        .code_loads
         .iter()
-        .filter(|l| Some(l.fingerprint) == fp)
         .map(|l| CodeLoadRow {
-            at_ms: ms(l.at.as_nanos()),
+            at_ms: ms(l.at),
             node: name(l.node),
             kind: t.nodes[l.node].kind,
             from: match l.from {
@@ -223,18 +230,13 @@ pub(super) fn build_report(s: &Scenario) -> Report {
             bytes: l.bytes,
         })
         .collect();
-    let loaded: BTreeSet<NodeId> = emu
-        .code_loads()
-        .iter()
-        .filter(|l| Some(l.fingerprint) == fp)
-        .map(|l| l.node)
-        .collect();
+    let loaded: BTreeSet<NodeId> = rec.code_loads.iter().map(|l| l.node).collect();
 
     // Receivers, and the unicast copies each would have cost.
     let mut unicast_per_link = vec![[0u64; 2]; t.links.len()];
-    let mut receivers = Vec::with_capacity(s.members.len());
-    for &(m, app) in &s.members {
-        let log = MemberLog::of(emu, app).unwrap_or_default();
+    let mut receivers = Vec::with_capacity(rec.members.len());
+    for (m, log) in &rec.members {
+        let m = *m;
         let until = log.wanted_until_ns();
         let wanted: BTreeSet<u32> = source_log
             .sent
@@ -248,7 +250,7 @@ pub(super) fn build_report(s: &Scenario) -> Report {
             .count() as u32;
         let unwanted = log.received.keys().filter(|q| !wanted.contains(q)).count() as u32;
         let duplicates = log.received.values().map(|c| c.saturating_sub(1)).sum();
-        let path = r.ip_path(s.source, m);
+        let path = r.ip_path(source, m);
         for w in path.windows(2) {
             if let Some(l) = t.link_between(w[0], w[1]) {
                 let d = usize::from(t.links[l].a != w[0]);
@@ -275,8 +277,8 @@ pub(super) fn build_report(s: &Scenario) -> Report {
     }
 
     // Links: data away from the source, control toward it.
-    let capsules = s.capsules_per_link();
-    let downstream = s.downstream();
+    let capsules = &rec.capsules_per_link;
+    let downstream = rec.downstream();
     let mut per_link = vec![[0u64; 2]; t.links.len()];
     let mut links = Vec::new();
     let mut totals = Copies {
@@ -308,15 +310,15 @@ pub(super) fn build_report(s: &Scenario) -> Report {
             data: c[d],
             control: c[1 - d],
             unicast: u[d],
-            depth: r.ip_hops(s.source, from).unwrap_or(0),
+            depth: r.ip_hops(source, from).unwrap_or(0),
         });
     }
 
-    let source_link = t.links_of(s.source).first().map(|&l| {
+    let source_link = t.links_of(source).first().map(|&l| {
         let d = downstream[l].unwrap_or(0);
         let link = &t.links[l];
         SourceLink {
-            link: format!("{} -- {}", name(s.source), name(link.other(s.source))),
+            link: format!("{} -- {}", name(source), name(link.other(source))),
             copies: Copies {
                 multicast: capsules.get(l).map_or(0, |c| c[d]),
                 unicast: unicast_per_link[l][d],
@@ -325,7 +327,7 @@ pub(super) fn build_report(s: &Scenario) -> Report {
     });
 
     // Active routers serving hosts, none of them a member or the source.
-    let members: BTreeSet<NodeId> = s.members.iter().map(|&(m, _)| m).collect();
+    let members: BTreeSet<NodeId> = rec.members.iter().map(|(m, _)| *m).collect();
     let quiet_edges = t
         .nodes_of(NodeKind::Active)
         .filter(|&e| {
@@ -334,7 +336,7 @@ pub(super) fn build_report(s: &Scenario) -> Report {
                 .map(|(_, n)| n)
                 .filter(|&n| t.nodes[n].kind == NodeKind::Host)
                 .collect();
-            !hosts.is_empty() && hosts.iter().all(|h| !members.contains(h) && *h != s.source)
+            !hosts.is_empty() && hosts.iter().all(|h| !members.contains(h) && *h != source)
         })
         .map(|e| QuietEdge {
             node: name(e),
@@ -352,27 +354,27 @@ pub(super) fn build_report(s: &Scenario) -> Report {
         packets > 0 && source_log.send_errors == 0 && receivers.iter().all(Receiver::exactly_once);
     Report {
         topology: t.name.clone(),
-        seed: emu.seed(),
+        seed: rec.seed,
         network,
-        source: name(s.source),
+        source: name(source),
         group: GROUP_ID,
-        members: s.members.len(),
-        bursts: s
+        members: rec.members.len(),
+        bursts: rec
             .plan
             .bursts
             .iter()
             .map(|b| BurstRow {
-                start_ms: b.start.as_secs_f64() * 1e3,
+                start_ms: ms(b.start),
                 packets: b.packets,
             })
             .collect(),
-        interval_ms: s.plan.interval.as_secs_f64() * 1e3,
-        payload_len: s.plan.payload_len,
+        interval_ms: ms(rec.plan.interval),
+        payload_len: rec.plan.payload_len,
         packets,
         send_errors: source_log.send_errors,
-        compile_delay_ms: emu.compile_delay().as_secs_f64() * 1e3,
-        virtual_time_ms: ms(emu.now().as_nanos()),
-        events: emu.events(),
+        compile_delay_ms: ms(rec.compile_delay),
+        virtual_time_ms: ms(rec.virtual_time),
+        events: rec.events,
         code_loading,
         receivers,
         links,

@@ -1,32 +1,26 @@
-//! The multicast scenario's report as text tables.
+//! The multicast scenario's report as text tables: the network, code loading hop by hop, each
+//! receiver, link copies against unicast fan-out; at most [`TABLE_ROWS`] rows a section (the
+//! JSON has everything).
+//!
+//! It never computes a number: everything comes from the [`Report`].
 
-use super::*;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
-/// A text table: headers, rows, which columns are numbers (right-aligned).
+use ants_topology::graph::Traffic;
+
+use super::{CodeLoadRow, LinkCopies, Report, TABLE_ROWS};
+use crate::{ScenarioReport, Table};
+
+/// Writes a [`Table`] of `headers` (title, right-aligned) and `rows`.
 fn render(out: &mut String, headers: &[(&str, bool)], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.0.chars().count()).collect();
+    let mut table = headers
+        .iter()
+        .fold(Table::new(), |t, &(title, right)| t.column(title, right, 0));
     for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
+        table.row(r.iter().cloned());
     }
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let mut s = String::from(" ");
-        for (i, c) in cells.into_iter().enumerate() {
-            let w = widths[i];
-            if headers[i].1 {
-                let _ = write!(s, " {c:>w$}");
-            } else {
-                let _ = write!(s, " {c:<w$}");
-            }
-        }
-        out.push_str(s.trim_end());
-        out.push('\n');
-    };
-    line(headers.iter().map(|h| h.0).collect(), out);
-    for r in rows {
-        line(r.iter().map(String::as_str).collect(), out);
-    }
+    table.write(out);
 }
 
 fn more(out: &mut String, shown: usize, total: usize, what: &str) {

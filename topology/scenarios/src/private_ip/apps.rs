@@ -1,8 +1,20 @@
-//! The private IP scenario's edge application and its log.
+//! The private IP scenario's edge application, [`PrivateEdge`]: announces its site's prefix,
+//! injects its private hosts' packets and records what each one caused at its node, receives
+//! those for its hosts; its [`EdgeLog`] is read by the scenario through a [`Probe`].
+//!
+//! It never reads another node: what a packet caused is read from its own node's counters.
 
-use super::*;
+use std::net::Ipv4Addr;
+use std::time::Duration;
 
-// ---- The edge application --------------------------------------------------------------------
+use ants_emulator::{AppContext, AppDelivery, AppError, Application};
+use ants_router::fingerprint::Fingerprint;
+use capsule_private_ip::{DELIVERY_PORT, Message, Packet, Prefix};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{ANNOUNCE_BUDGET, CAPSULE, PACKET_BUDGET, Plan, REFUSED_COUNTER, ns};
+use crate::Probe;
 
 /// One packet an edge injected for one of its private hosts, and what it caused there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +46,7 @@ pub struct Arrived {
     pub at_ns: u64,
 }
 
-/// What a [`PrivateEdge`] did (its JSON report, read back with [`EdgeLog::of`]).
+/// What a [`PrivateEdge`] did (read through [`PrivateEdge::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdgeLog {
     /// The edge's node.
@@ -54,8 +66,6 @@ pub struct EdgeLog {
     /// The first refusal.
     pub first_error: Option<String>,
 }
-
-impl AppLog for EdgeLog {}
 
 /// Timer tokens of an edge.
 const ANNOUNCE: u64 = 0;
@@ -80,7 +90,7 @@ pub struct PrivateEdge {
     announce_seq: u32,
     rounds_done: u32,
     next_seq: u32,
-    log: EdgeLog,
+    log: Probe<EdgeLog>,
 }
 
 impl PrivateEdge {
@@ -103,8 +113,13 @@ impl PrivateEdge {
             announce_seq: 0,
             rounds_done: 0,
             next_seq: 0,
-            log: EdgeLog::default(),
+            log: Probe::new(),
         }
+    }
+
+    /// Its log, readable while it runs inside an emulator.
+    pub fn probe(&self) -> Probe<EdgeLog> {
+        self.log.clone()
     }
 
     fn inject(
@@ -120,8 +135,10 @@ impl PrivateEdge {
             .map_err(|e| AppError::Other(format!("private IP payload: {e}")))
             .and_then(|p| ctx.send_capsule(fp, me, budget, &p));
         if let Err(e) = result {
-            self.log.send_errors += 1;
-            self.log.first_error.get_or_insert_with(|| e.to_string());
+            self.log.update(|l| {
+                l.send_errors += 1;
+                l.first_error.get_or_insert_with(|| e.to_string());
+            });
             return None;
         }
         let after = ctx.core().stats();
@@ -161,12 +178,15 @@ impl Application for PrivateEdge {
     fn name(&self) -> String {
         format!(
             "private edge {} ({}/{})",
-            self.log.node, self.prefix.addr, self.prefix.len
+            self.log.read(|l| l.node.clone()),
+            self.prefix.addr,
+            self.prefix.len
         )
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log.node = ctx.node_name(ctx.node()).to_string();
+        let node = ctx.node_name(ctx.node()).to_string();
+        self.log.update(|l| l.node = node);
         self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
         ctx.listen(DELIVERY_PORT);
         ctx.set_timer(Duration::ZERO, ANNOUNCE);
@@ -192,7 +212,8 @@ impl Application for PrivateEdge {
                     prefixes: vec![self.prefix],
                 };
                 if self.inject(ctx, &m, ANNOUNCE_BUDGET).is_some() {
-                    self.log.announced_ns.push(ctx.now().as_nanos());
+                    let now = ctx.now().as_nanos();
+                    self.log.update(|l| l.announced_ns.push(now));
                 }
                 ctx.set_timer(self.plan.announce_period, ANNOUNCE);
             }
@@ -200,7 +221,7 @@ impl Application for PrivateEdge {
                 for src in self.hosts.clone() {
                     for dst in self.remote.clone() {
                         if let Some(p) = self.packet(ctx, src, dst) {
-                            self.log.injected.push(p);
+                            self.log.update(|l| l.injected.push(p));
                         }
                     }
                 }
@@ -215,7 +236,7 @@ impl Application for PrivateEdge {
                 };
                 for dst in self.unknown.clone() {
                     if let Some(p) = self.packet(ctx, src, dst) {
-                        self.log.unknown.push(p);
+                        self.log.update(|l| l.unknown.push(p));
                     }
                 }
             }
@@ -229,30 +250,35 @@ impl Application for PrivateEdge {
                 let intact = p.data.len() >= 8
                     && p.data[..4] == p.src.octets()
                     && p.data[4..8] == p.dst.octets();
-                self.log.arrived.push(Arrived {
+                let arrived = Arrived {
                     src: p.src,
                     dst: p.dst,
                     local: self.hosts.contains(&p.dst),
                     intact,
                     at_ns: d.at.as_nanos(),
-                });
+                };
+                self.log.update(|l| l.arrived.push(arrived));
             }
-            _ => self.log.foreign += 1,
+            _ => self.log.update(|l| l.foreign += 1),
         }
     }
 
     fn report(&self) -> Value {
-        serde_json::to_value(&self.log).unwrap_or(Value::Null)
+        self.log
+            .read(|l| serde_json::to_value(l))
+            .unwrap_or(Value::Null)
     }
 
     fn summary(&self) -> String {
-        let refused = self.log.unknown.iter().filter(|p| p.refused).count();
-        format!(
-            "{} packets sent, {} arrived, {} of {} to unknown destinations refused",
-            self.log.injected.len(),
-            self.log.arrived.len(),
-            refused,
-            self.log.unknown.len()
-        )
+        self.log.read(|l| {
+            let refused = l.unknown.iter().filter(|p| p.refused).count();
+            format!(
+                "{} packets sent, {} arrived, {} of {} to unknown destinations refused",
+                l.injected.len(),
+                l.arrived.len(),
+                refused,
+                l.unknown.len()
+            )
+        })
     }
 }

@@ -4,9 +4,10 @@
 //!
 //! Owns the edge application the capsule's crate doc asks for ([`PrivateEdge`]: announces its
 //! site's prefix, injects its private hosts' packets, receives those for its hosts), a run
-//! ([`Scenario`], shaped by a [`Plan`]) and its [`Report`]: packets per site pair sent and
-//! delivered intact at the right site, the packets refused at their ingress edge (and whether
-//! any of them left it), and what each legacy router forwarded.
+//! ([`PrivateIp`], shaped by a [`Plan`], the crate's [`Scenario`]), its [`Record`] and its
+//! [`Report`]: packets per site pair sent and delivered intact at the right site, the packets
+//! refused at their ingress edge (and whether any of them left it), and what each legacy
+//! router forwarded.
 //!
 //! The network is a topology file whose group `edges` names the active edge routers; edge `i`
 //! (0-based, in the group's order) serves the site `192.168.<i + 1>.0/24` (see
@@ -22,26 +23,19 @@
 //! It never reaches into a node core beyond its public counters. Runs take virtual time only
 //! and are deterministic for a seed.
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ants_router::fingerprint::Fingerprint;
+use ants_emulator::{Emulator, EmulatorOptions};
 use ants_router::time::Timestamp;
-use anyhow::{Context as _, bail};
-use capsule_private_ip::{
-    ANNOUNCE_PERIOD, DELIVERY_PORT, MAX_DATA, Message, PRIVATE_NET, Packet, Prefix,
-};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::{AppLog, ScenarioOptions, ScenarioReport};
-use ants_emulator::{
-    AppContext, AppDelivery, AppError, AppId, Application, Emulator, EmulatorOptions,
-};
 use ants_topology::capsules::CapsuleLocator;
 use ants_topology::model::{NodeId, NodeKind, Topology};
 use ants_topology::routes::Routes;
+use anyhow::{Context as _, bail};
+use capsule_private_ip::{ANNOUNCE_PERIOD, MAX_DATA, PRIVATE_NET, Prefix};
+use serde::Serialize;
+
+use crate::{Loaded, Probe, Scenario};
 
 /// The scenario's topology file, relative to the repository root.
 pub const EXAMPLE: &str = "topology/examples/private-ip.toml";
@@ -85,8 +79,6 @@ mod tests;
 
 pub use apps::*;
 pub use report::*;
-
-// ---- The plan and the run ----------------------------------------------------------------------
 
 /// What happens in a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -164,14 +156,42 @@ pub struct Site {
 }
 
 /// A private IP run: a [`PrivateEdge`] on every router of the file's group `edges`.
-pub struct Scenario {
+pub struct PrivateIp {
     emulator: Emulator,
     plan: Plan,
-    /// Edge node, application, site.
-    edges: Vec<(NodeId, AppId, Site)>,
+    /// Edge node, log, site.
+    edges: Vec<(NodeId, Probe<EdgeLog>, Site)>,
 }
 
-impl Scenario {
+/// One edge in a [`Record`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeRecord {
+    /// Its site.
+    pub site: Site,
+    /// What its application did.
+    pub log: EdgeLog,
+    /// Its node's [`REFUSED_COUNTER`] at the end (every failed evaluation there).
+    pub refused_counter: u64,
+}
+
+/// What happened in a private IP run: everything its [`Report`] is made from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Topology name.
+    pub topology: String,
+    /// Seed.
+    pub seed: u64,
+    /// The edges, in site order.
+    pub edges: Vec<EdgeRecord>,
+    /// What each legacy router carried.
+    pub legacy: Vec<LegacyRow>,
+    /// Whether every node and link address lies outside the private space.
+    pub public_addresses_only: bool,
+    /// Virtual time covered.
+    pub virtual_time: Timestamp,
+}
+
+impl PrivateIp {
     /// Builds the run at virtual time zero. `topology` needs at least two active routers in
     /// group [`EDGE_GROUP`].
     pub fn new(
@@ -179,7 +199,7 @@ impl Scenario {
         capsules: &CapsuleLocator,
         seed: Option<u64>,
         plan: Plan,
-    ) -> anyhow::Result<Scenario> {
+    ) -> anyhow::Result<PrivateIp> {
         plan.check()?;
         let edges = topology.groups.get(EDGE_GROUP).cloned().unwrap_or_default();
         if edges.len() < 2 {
@@ -244,15 +264,16 @@ impl Scenario {
                 plan.unknown.clone(),
                 plan.clone(),
             );
-            let id = emulator.add_app(*e, Box::new(app))?;
+            let log = app.probe();
+            emulator.add_app(*e, Box::new(app))?;
             let site = Site {
                 edge: topology.nodes[*e].name.clone(),
                 prefix: format!("{}/{}", prefix.addr, prefix.len),
                 hosts: hosts.clone(),
             };
-            apps.push((*e, id, site));
+            apps.push((*e, log, site));
         }
-        Ok(Scenario {
+        Ok(PrivateIp {
             emulator,
             plan,
             edges: apps,
@@ -276,32 +297,94 @@ impl Scenario {
 
     /// What the edge on `node` did.
     pub fn edge_log(&self, node: NodeId) -> Option<EdgeLog> {
-        let (_, app, _) = self.edges.iter().find(|(e, _, _)| *e == node)?;
-        EdgeLog::of(&self.emulator, *app)
+        let (_, log, _) = self.edges.iter().find(|(e, _, _)| *e == node)?;
+        Some(log.snapshot())
     }
 
-    /// Runs to the end of the plan and reports.
-    pub fn run(&mut self) -> Report {
-        self.emulator.run_until(ns(self.plan.end));
-        self.report()
-    }
-
-    /// The report of the run so far.
-    pub fn report(&self) -> Report {
-        build_report(self)
+    /// What happened so far.
+    pub fn record(&self) -> Record {
+        let emu = &self.emulator;
+        let t = emu.topology();
+        let edges = self
+            .edges
+            .iter()
+            .map(|(e, log, site)| EdgeRecord {
+                site: site.clone(),
+                log: log.snapshot(),
+                refused_counter: emu
+                    .node(*e)
+                    .map_or(0, |n| n.stats().drops.by_name(REFUSED_COUNTER)),
+            })
+            .collect();
+        let fp = emu.fingerprint(CAPSULE);
+        let legacy = t
+            .nodes_of(NodeKind::Legacy)
+            .map(|l| {
+                let mut row = LegacyRow {
+                    node: t.nodes[l].name.clone(),
+                    forwarded: emu.ip_forwarded(l),
+                    unroutable: emu.ip_unroutable(l),
+                    arrived: 0,
+                    private_ip_capsules: 0,
+                    code_frames: 0,
+                    other_frames: 0,
+                    unparsed: 0,
+                };
+                for &link in t.links_of(l) {
+                    let Some(dirs) = emu.link_stats(link) else {
+                        continue;
+                    };
+                    // Direction 0 is a → b: toward `l` when `l` is b.
+                    let inbound = usize::from(t.links[link].a == l);
+                    row.arrived += dirs[inbound].packets - dirs[inbound].losses;
+                    for d in dirs {
+                        row.unparsed += d.unparsed;
+                        for (f, c) in &d.protocols {
+                            if Some(*f) == fp {
+                                row.private_ip_capsules += c.capsules;
+                                row.code_frames += c.code;
+                            } else {
+                                row.other_frames += c.capsules + c.code;
+                            }
+                        }
+                    }
+                }
+                row
+            })
+            .collect();
+        Record {
+            topology: t.name.clone(),
+            seed: emu.seed(),
+            edges,
+            legacy,
+            public_addresses_only: t
+                .nodes
+                .iter()
+                .map(|n| n.address)
+                .chain(t.links.iter().flat_map(|l| [l.a_addr, l.b_addr]))
+                .all(|a| !PRIVATE_NET.contains(a)),
+            virtual_time: emu.now(),
+        }
     }
 }
 
-// ---- Entry points ----------------------------------------------------------------------------
+impl Scenario for PrivateIp {
+    type Plan = Plan;
+    type Record = Record;
+    type Report = Report;
 
-/// Runs the scenario with the default [`Plan`] and reports.
-pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
-    let loaded = options.load(EXAMPLE)?;
-    let mut scenario = Scenario::new(
-        &loaded.topology,
-        &loaded.capsules,
-        options.seed,
-        Plan::default(),
-    )?;
-    Ok(scenario.run())
+    const EXAMPLE: &'static str = EXAMPLE;
+
+    fn build(loaded: Loaded, seed: Option<u64>, plan: Plan) -> anyhow::Result<Self> {
+        PrivateIp::new(&loaded.topology, &loaded.capsules, seed, plan)
+    }
+
+    fn run(&mut self) -> anyhow::Result<Record> {
+        self.emulator.run_until(ns(self.plan.end));
+        Ok(self.record())
+    }
+
+    fn report(record: &Record) -> Report {
+        build_report(record)
+    }
 }

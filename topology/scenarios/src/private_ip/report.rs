@@ -1,8 +1,15 @@
-//! The private IP scenario's report: its rows, how they are counted from a run, and its tables.
+//! The private IP scenario's report: its rows, how they are counted from a [`Record`], and
+//! its tables.
+//!
+//! It never looks at the emulator: a report is a function of the record alone.
 
-use super::*;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 
-// ---- The report ------------------------------------------------------------------------------
+use serde::Serialize;
+
+use super::{REFUSED_COUNTER, Record, Site};
+use crate::{ScenarioReport, Table, ms};
 
 /// Packets from one site to another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -95,122 +102,70 @@ impl Report {
     }
 }
 
-pub(super) fn build_report(s: &Scenario) -> Report {
-    let emu = &s.emulator;
-    let t = emu.topology();
-    let logs: Vec<EdgeLog> = s
-        .edges
-        .iter()
-        .map(|(e, _, _)| s.edge_log(*e).unwrap_or_default())
-        .collect();
-    let site_of = |a: Ipv4Addr| {
-        s.edges
-            .iter()
-            .position(|(_, _, site)| site.hosts.contains(&a))
-    };
+pub(super) fn build_report(r: &Record) -> Report {
+    let site_of = |a: Ipv4Addr| r.edges.iter().position(|e| e.site.hosts.contains(&a));
 
     let mut pairs = Vec::new();
-    for (i, (_, _, from)) in s.edges.iter().enumerate() {
-        for (j, (_, _, to)) in s.edges.iter().enumerate() {
+    for (i, from) in r.edges.iter().enumerate() {
+        for (j, to) in r.edges.iter().enumerate() {
             if i == j {
                 continue;
             }
-            let out = logs[i]
+            let out = from
+                .log
                 .injected
                 .iter()
                 .filter(|p| site_of(p.dst) == Some(j));
-            let delivered = logs[j]
+            let delivered = to
+                .log
                 .arrived
                 .iter()
                 .filter(|a| a.local && a.intact && site_of(a.src) == Some(i))
                 .count() as u64;
             pairs.push(PairRow {
-                from: from.edge.clone(),
-                to: to.edge.clone(),
+                from: from.site.edge.clone(),
+                to: to.site.edge.clone(),
                 sent: out.clone().count() as u64,
                 carried: out.filter(|p| p.capsules_sent == 1 && !p.refused).count() as u64,
                 delivered,
             });
         }
     }
-    let misdelivered = logs
+    let misdelivered = r
+        .edges
         .iter()
-        .flat_map(|l| &l.arrived)
+        .flat_map(|e| &e.log.arrived)
         .filter(|a| !(a.local && a.intact))
         .count() as u64;
 
-    let refused = s
+    let refused = r
         .edges
         .iter()
-        .zip(&logs)
-        .map(|((e, _, site), log)| RefusedRow {
-            edge: site.edge.clone(),
-            sent: log.unknown.len() as u64,
-            refused: log
+        .map(|e| RefusedRow {
+            edge: e.site.edge.clone(),
+            sent: e.log.unknown.len() as u64,
+            refused: e
+                .log
                 .unknown
                 .iter()
                 .filter(|p| p.refused && p.capsules_sent == 0)
                 .count() as u64,
-            leaked: log.unknown.iter().filter(|p| p.capsules_sent > 0).count() as u64,
-            node_counter: emu
-                .node(*e)
-                .map_or(0, |n| n.stats().drops.by_name(REFUSED_COUNTER)),
-        })
-        .collect();
-
-    let fp = emu.fingerprint(CAPSULE);
-    let legacy = t
-        .nodes_of(NodeKind::Legacy)
-        .map(|l| {
-            let mut row = LegacyRow {
-                node: t.nodes[l].name.clone(),
-                forwarded: emu.ip_forwarded(l),
-                unroutable: emu.ip_unroutable(l),
-                arrived: 0,
-                private_ip_capsules: 0,
-                code_frames: 0,
-                other_frames: 0,
-                unparsed: 0,
-            };
-            for &link in t.links_of(l) {
-                let Some(dirs) = emu.link_stats(link) else {
-                    continue;
-                };
-                // Direction 0 is a → b: toward `l` when `l` is b.
-                let inbound = usize::from(t.links[link].a == l);
-                row.arrived += dirs[inbound].packets - dirs[inbound].losses;
-                for d in dirs {
-                    row.unparsed += d.unparsed;
-                    for (f, c) in &d.protocols {
-                        if Some(*f) == fp {
-                            row.private_ip_capsules += c.capsules;
-                            row.code_frames += c.code;
-                        } else {
-                            row.other_frames += c.capsules + c.code;
-                        }
-                    }
-                }
-            }
-            row
+            leaked: e.log.unknown.iter().filter(|p| p.capsules_sent > 0).count() as u64,
+            node_counter: e.refused_counter,
         })
         .collect();
 
     Report {
-        topology: t.name.clone(),
-        seed: emu.seed(),
-        sites: s.sites(),
-        announcements: logs.iter().map(|l| l.announced_ns.len()).collect(),
+        topology: r.topology.clone(),
+        seed: r.seed,
+        sites: r.edges.iter().map(|e| e.site.clone()).collect(),
+        announcements: r.edges.iter().map(|e| e.log.announced_ns.len()).collect(),
         pairs,
         misdelivered,
         refused,
-        legacy,
-        public_addresses_only: t
-            .nodes
-            .iter()
-            .map(|n| n.address)
-            .chain(t.links.iter().flat_map(|l| [l.a_addr, l.b_addr]))
-            .all(|a| !PRIVATE_NET.contains(a)),
-        virtual_time_ms: emu.now().as_nanos() as f64 / 1e6,
+        legacy: r.legacy.clone(),
+        public_addresses_only: r.public_addresses_only,
+        virtual_time_ms: ms(r.virtual_time),
     }
 }
 
@@ -229,18 +184,23 @@ impl ScenarioReport for Report {
             self.seed,
             sites.join(", ")
         );
-        let _ = writeln!(
-            out,
-            "\n  {:<8} {:<8} {:>6} {:>8} {:>10}",
-            "from", "to", "sent", "carried", "delivered"
-        );
+        out.push('\n');
+        let mut pairs = Table::new()
+            .left("from", 8)
+            .left("to", 8)
+            .right("sent", 6)
+            .right("carried", 8)
+            .right("delivered", 10);
         for p in &self.pairs {
-            let _ = writeln!(
-                out,
-                "  {:<8} {:<8} {:>6} {:>8} {:>10}",
-                p.from, p.to, p.sent, p.carried, p.delivered
-            );
+            pairs.row([
+                p.from.clone(),
+                p.to.clone(),
+                p.sent.to_string(),
+                p.carried.to_string(),
+                p.delivered.to_string(),
+            ]);
         }
+        pairs.write(&mut out);
         let _ = writeln!(
             out,
             "{} of {} packets delivered with their private addresses at the right site; {} misdelivered",
@@ -248,44 +208,46 @@ impl ScenarioReport for Report {
             self.sent(),
             self.misdelivered
         );
-        let _ = writeln!(
-            out,
-            "\npackets to unknown destinations\n  {:<8} {:>6} {:>8} {:>7} {:>14}",
-            "edge", "sent", "refused", "leaked", REFUSED_COUNTER
-        );
+        out.push_str("\npackets to unknown destinations\n");
+        let mut refused = Table::new()
+            .left("edge", 8)
+            .right("sent", 6)
+            .right("refused", 8)
+            .right("leaked", 7)
+            .right(REFUSED_COUNTER, 14);
         for r in &self.refused {
-            let _ = writeln!(
-                out,
-                "  {:<8} {:>6} {:>8} {:>7} {:>14}",
-                r.edge, r.sent, r.refused, r.leaked, r.node_counter
-            );
+            refused.row([
+                r.edge.clone(),
+                r.sent.to_string(),
+                r.refused.to_string(),
+                r.leaked.to_string(),
+                r.node_counter.to_string(),
+            ]);
         }
-        let _ = writeln!(
-            out,
-            "\nlegacy routers (frames on their links, both directions)\n  {:<8} {:>9} {:>8} {:>11} {:>18} {:>5} {:>6} {:>9}",
-            "router",
-            "forwarded",
-            "arrived",
-            "unroutable",
-            "private-ip capsules",
-            "code",
-            "other",
-            "unparsed"
-        );
+        refused.write(&mut out);
+        out.push_str("\nlegacy routers (frames on their links, both directions)\n");
+        let mut legacy = Table::new()
+            .left("router", 8)
+            .right("forwarded", 9)
+            .right("arrived", 8)
+            .right("unroutable", 11)
+            .right("private-ip capsules", 18)
+            .right("code", 5)
+            .right("other", 6)
+            .right("unparsed", 9);
         for l in &self.legacy {
-            let _ = writeln!(
-                out,
-                "  {:<8} {:>9} {:>8} {:>11} {:>18} {:>5} {:>6} {:>9}",
-                l.node,
-                l.forwarded,
-                l.arrived,
-                l.unroutable,
-                l.private_ip_capsules,
-                l.code_frames,
-                l.other_frames,
-                l.unparsed
-            );
+            legacy.row([
+                l.node.clone(),
+                l.forwarded.to_string(),
+                l.arrived.to_string(),
+                l.unroutable.to_string(),
+                l.private_ip_capsules.to_string(),
+                l.code_frames.to_string(),
+                l.other_frames.to_string(),
+                l.unparsed.to_string(),
+            ]);
         }
+        legacy.write(&mut out);
         let _ = writeln!(
             out,
             "node and link addresses all public (no private address in any IP header): {}",

@@ -99,33 +99,43 @@ impl ReliableMember {
         let Some(to) = self.source_addr else {
             return false;
         };
-        let mut s = self.stats.0.borrow_mut();
-        let MemberStats {
-            send_errors,
-            first_error,
-            ..
-        } = &mut *s;
-        send_message(ctx, fp, to, budget, m, send_errors, first_error)
+        self.stats.update(|s| {
+            send_message(
+                ctx,
+                fp,
+                to,
+                budget,
+                m,
+                &mut s.send_errors,
+                &mut s.first_error,
+            )
+        })
     }
 
     /// Records packet `seq` (original data unless `repair`).
     fn packet(&mut self, now: Timestamp, seq: u32, data: &[u8], repair: bool) {
-        let mut s = self.stats.0.borrow_mut();
-        if data != data_for(seq, self.data_len).as_slice() {
-            s.corrupt += 1;
-            return;
-        }
-        s.highest = s.highest.max(Some(seq));
-        if !repair {
-            s.originals.insert(seq);
-        }
-        if !s.got.insert(seq) {
-            s.duplicates += 1;
-            return;
-        }
-        self.nacked.remove(&seq);
-        if s.complete_at.is_none() && (0..self.packets).all(|q| s.got.contains(&q)) {
-            s.complete_at = Some(now);
+        let intact = data == data_for(seq, self.data_len).as_slice();
+        let packets = self.packets;
+        let new = self.stats.update(|s| {
+            if !intact {
+                s.corrupt += 1;
+                return false;
+            }
+            s.highest = s.highest.max(Some(seq));
+            if !repair {
+                s.originals.insert(seq);
+            }
+            if !s.got.insert(seq) {
+                s.duplicates += 1;
+                return false;
+            }
+            if s.complete_at.is_none() && (0..packets).all(|q| s.got.contains(&q)) {
+                s.complete_at = Some(now);
+            }
+            true
+        });
+        if new {
+            self.nacked.remove(&seq);
         }
     }
 
@@ -155,9 +165,10 @@ impl ReliableMember {
                 seqs: seqs.to_vec(),
             };
             if self.send(ctx, fp, budget, &m) {
-                let mut s = self.stats.0.borrow_mut();
-                s.nacks += 1;
-                s.nack_seqs += seqs.len() as u64;
+                self.stats.update(|s| {
+                    s.nacks += 1;
+                    s.nack_seqs += seqs.len() as u64;
+                });
                 for &q in seqs {
                     self.nacked.insert(q, now);
                 }
@@ -196,7 +207,7 @@ impl Application for ReliableMember {
                     port: MEMBER_PORT,
                 };
                 if self.send(ctx, fp, SUBSCRIBE_BUDGET, &m) {
-                    self.stats.0.borrow_mut().subscribes += 1;
+                    self.stats.update(|s| s.subscribes += 1);
                 }
                 ctx.set_timer(SUBSCRIBE_EVERY, SUBSCRIBE);
             }
@@ -242,15 +253,16 @@ impl Application for ReliableMember {
                     seq,
                     made_ns,
                 };
-                *self.stats.0.borrow_mut().repairs.entry(id).or_default() += 1;
+                self.stats
+                    .update(|s| *s.repairs.entry(id).or_default() += 1);
                 self.packet(d.at, seq, data, true);
             }
             Message::Announce {
                 group: GROUP,
                 highest,
             } => {
-                let mut s = self.stats.0.borrow_mut();
-                s.highest = s.highest.max(Some(highest));
+                self.stats
+                    .update(|s| s.highest = s.highest.max(Some(highest)));
             }
             _ => {}
         }
@@ -266,7 +278,7 @@ impl Application for ReliableMember {
             "missing": s.missing(self.packets),
             "nacks": s.nacks,
             "repairs": s.repairs.values().sum::<u64>(),
-            "complete_ms": s.complete_at.map(ms_of),
+            "complete_ms": s.complete_at.map(ms),
         })
     }
 
@@ -281,8 +293,4 @@ impl Application for ReliableMember {
             s.nacks
         )
     }
-}
-
-pub(super) fn ms_of(t: Timestamp) -> f64 {
-    t.as_nanos() as f64 / 1e6
 }

@@ -28,12 +28,10 @@
 //! the capsule's public message types. Runs take virtual time only and are deterministic for
 //! a seed.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
@@ -44,7 +42,7 @@ use capsule_sdk::Address;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{ScenarioOptions, ScenarioReport};
+use crate::{Loaded, Probe, Scenario, ScenarioReport, Table, ms};
 use ants_emulator::{AppContext, AppDelivery, AppError, Application, Emulator, EmulatorOptions};
 use ants_topology::capsules::CapsuleLocator;
 use ants_topology::model::{LinkId, NodeId, Topology};
@@ -124,7 +122,7 @@ impl Recovery {
 }
 
 /// What a run sends and how long it may take.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Data packets the source sends.
     pub packets: u32,
@@ -171,34 +169,6 @@ pub fn data_for(seq: u32, len: usize) -> Vec<u8> {
     d
 }
 
-/// Shared, read-only view of an application's counters for the code that runs the emulator
-/// (the application itself lives inside the emulator).
-#[derive(Debug)]
-pub struct Probe<T>(Rc<RefCell<T>>);
-
-impl<T> Clone for Probe<T> {
-    fn clone(&self) -> Self {
-        Probe(Rc::clone(&self.0))
-    }
-}
-
-impl<T: Clone> Probe<T> {
-    /// A copy of the counters now.
-    pub fn snapshot(&self) -> T {
-        self.0.borrow().clone()
-    }
-
-    fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self.0.borrow())
-    }
-}
-
-impl<T: Default> Probe<T> {
-    fn new() -> Self {
-        Probe(Rc::new(RefCell::new(T::default())))
-    }
-}
-
 mod member;
 mod network;
 mod report;
@@ -208,3 +178,97 @@ pub use member::*;
 pub use network::*;
 pub use report::*;
 pub use source::*;
+
+/// The reliable multicast scenario: one [`Network`] run with local repair, end to end, and (if
+/// [`Config::repeat`]) with local repair again.
+#[derive(Clone, Debug)]
+pub struct ReliableMulticast {
+    network: Network,
+    config: Config,
+    seed: Option<u64>,
+}
+
+/// What happened in the scenario's runs: everything its [`Report`] is made from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Topology name.
+    pub topology: String,
+    /// The topology file.
+    pub file: PathBuf,
+    /// The source's node.
+    pub source: String,
+    /// The members' nodes.
+    pub members: Vec<String>,
+    /// What the runs sent.
+    pub config: Config,
+    /// Each link's loss rate.
+    pub losses: Vec<f64>,
+    /// The run with the capsule's local repair.
+    pub local: RunStats,
+    /// The run with end-to-end retransmission.
+    pub end_to_end: RunStats,
+    /// The local-repair run again with the same seed, if [`Config::repeat`].
+    pub repeat: Option<RunStats>,
+}
+
+impl ReliableMulticast {
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+}
+
+impl Scenario for ReliableMulticast {
+    type Plan = Config;
+    type Record = Record;
+    type Report = Report;
+
+    const EXAMPLE: &'static str = EXAMPLE;
+
+    fn build(loaded: Loaded, seed: Option<u64>, config: Config) -> anyhow::Result<Self> {
+        let network = Network::new(loaded.file, loaded.topology, loaded.capsules)?;
+        Ok(ReliableMulticast {
+            network,
+            config,
+            seed,
+        })
+    }
+
+    fn run(&mut self) -> anyhow::Result<Record> {
+        let (net, config, seed) = (&self.network, &self.config, self.seed);
+        let local = net
+            .run(seed, config, Recovery::Local)
+            .context("local repair run")?;
+        let end_to_end = net
+            .run(seed, config, Recovery::EndToEnd)
+            .context("end-to-end run")?;
+        let repeat = if config.repeat {
+            let again = net
+                .run(seed, config, Recovery::Local)
+                .context("repeated local repair run")?;
+            Some(again)
+        } else {
+            None
+        };
+        let t = &net.topology;
+        Ok(Record {
+            topology: t.name.clone(),
+            file: net.file.clone(),
+            source: t.nodes[net.source].name.clone(),
+            members: net
+                .members
+                .iter()
+                .map(|&m| t.nodes[m].name.clone())
+                .collect(),
+            config: config.clone(),
+            losses: t.links.iter().map(|l| l.params.loss).collect(),
+            local,
+            end_to_end,
+            repeat,
+        })
+    }
+
+    fn report(record: &Record) -> Report {
+        build_report(record)
+    }
+}

@@ -1,6 +1,5 @@
 //! The network a reliable multicast run uses, and one run of one recovery mode.
 
-use super::member::ms_of;
 use super::*;
 
 /// The network a run uses: the topology, its routes, the capsules, and the scenario's roles.
@@ -23,12 +22,6 @@ pub struct Network {
 }
 
 impl Network {
-    /// Reads the topology file `options` names (else [`EXAMPLE`]) and finds the roles.
-    pub fn load(options: &ScenarioOptions) -> anyhow::Result<Network> {
-        let loaded = options.load(EXAMPLE)?;
-        Network::new(loaded.file, loaded.topology, loaded.capsules)
-    }
-
     /// The roles of `topology`: the one node of group `source` (a host or active node with
     /// exactly one link) and the nodes of group `members`.
     pub fn new(
@@ -219,7 +212,7 @@ impl Network {
                     nack_seqs: s.nack_seqs,
                     repairs_from_source: repairs_from(true),
                     repairs_from_intermediate: repairs_from(false),
-                    complete_ms: s.complete_at.map(ms_of),
+                    complete_ms: s.complete_at.map(ms),
                 }
             })
             .collect();
@@ -264,7 +257,7 @@ impl Network {
                     .filter_map(|r| r.complete_ms)
                     .fold(0.0, f64::max)
             }),
-            virtual_ms: ms_of(emu.now()),
+            virtual_ms: ms(emu.now()),
             nacks: rows.iter().map(|r| r.nacks).sum(),
             nack_seqs: rows.iter().map(|r| r.nack_seqs).sum(),
             repairs_from_source: from_source,

@@ -161,28 +161,8 @@ pub struct Report {
     pub repeat_identical: Option<bool>,
 }
 
-/// Runs the scenario with the default [`Config`].
-pub fn run(options: &ScenarioOptions) -> anyhow::Result<Report> {
-    run_with(options, &Config::default())
-}
-
-/// Runs the scenario: local repair, end to end, and (if `config.repeat`) local repair again.
-pub fn run_with(options: &ScenarioOptions, config: &Config) -> anyhow::Result<Report> {
-    let net = Network::load(options)?;
-    let local = net
-        .run(options.seed, config, Recovery::Local)
-        .context("local repair run")?;
-    let end_to_end = net
-        .run(options.seed, config, Recovery::EndToEnd)
-        .context("end-to-end run")?;
-    let repeat_identical = if config.repeat {
-        let again = net
-            .run(options.seed, config, Recovery::Local)
-            .context("repeated local repair run")?;
-        Some(again == local)
-    } else {
-        None
-    };
+pub(super) fn build_report(r: &Record) -> Report {
+    let (local, end_to_end) = (&r.local, &r.end_to_end);
     let ratio = |a: u64, b: u64| {
         if b == 0 {
             f64::INFINITY
@@ -197,28 +177,23 @@ pub fn run_with(options: &ScenarioOptions, config: &Config) -> anyhow::Result<Re
         source_only_floor: local.lost_somewhere,
         ratio_to_floor: ratio(local.first_link.repairs, local.lost_somewhere),
     };
-    let t = &net.topology;
-    let losses = t.links.iter().map(|l| l.params.loss);
-    Ok(Report {
-        topology: t.name.clone(),
-        file: net.file.display().to_string(),
-        source: t.nodes[net.source].name.clone(),
-        members: net
-            .members
-            .iter()
-            .map(|&m| t.nodes[m].name.clone())
-            .collect(),
-        packets: config.packets,
-        interval_ms: config.interval.as_secs_f64() * 1e3,
-        start_ms: config.start.as_secs_f64() * 1e3,
-        links: t.links.len(),
+    let losses = r.losses.iter().copied();
+    Report {
+        topology: r.topology.clone(),
+        file: r.file.display().to_string(),
+        source: r.source.clone(),
+        members: r.members.clone(),
+        packets: r.config.packets,
+        interval_ms: ms(r.config.interval),
+        start_ms: ms(r.config.start),
+        links: r.losses.len(),
         loss_min: losses.clone().fold(f64::INFINITY, f64::min),
         loss_max: losses.fold(0.0, f64::max),
-        local,
-        end_to_end,
+        local: local.clone(),
+        end_to_end: end_to_end.clone(),
         comparison,
-        repeat_identical,
-    })
+        repeat_identical: r.repeat.as_ref().map(|again| again == local),
+    }
 }
 
 impl Report {
@@ -236,40 +211,36 @@ fn yes(b: bool) -> &'static str {
 }
 
 fn member_table(out: &mut String, run: &RunStats) {
-    let _ = writeln!(
-        out,
-        "\nmembers ({}):\n  {:<8} {:>9} {:>9} {:>8} {:>5} {:>7} {:>6} {:>9} {:>10} {:>12} {:>11}",
-        run.recovery.label(),
-        "member",
-        "delivered",
-        "originals",
-        "repaired",
-        "dups",
-        "missing",
-        "NACKs",
-        "NACK seqs",
-        "rep. src",
-        "rep. interm.",
-        "complete ms"
-    );
+    let _ = writeln!(out, "\nmembers ({}):", run.recovery.label());
+    let mut t = Table::new()
+        .left("member", 8)
+        .right("delivered", 9)
+        .right("originals", 9)
+        .right("repaired", 8)
+        .right("dups", 5)
+        .right("missing", 7)
+        .right("NACKs", 6)
+        .right("NACK seqs", 9)
+        .right("rep. src", 10)
+        .right("rep. interm.", 12)
+        .right("complete ms", 11);
     for r in &run.members {
-        let _ = writeln!(
-            out,
-            "  {:<8} {:>9} {:>9} {:>8} {:>5} {:>7} {:>6} {:>9} {:>10} {:>12} {:>11}",
-            r.node,
-            r.delivered,
-            r.originals,
-            r.repaired,
-            r.duplicates,
-            r.missing.len(),
-            r.nacks,
-            r.nack_seqs,
-            r.repairs_from_source,
-            r.repairs_from_intermediate,
+        t.row([
+            r.node.clone(),
+            r.delivered.to_string(),
+            r.originals.to_string(),
+            r.repaired.to_string(),
+            r.duplicates.to_string(),
+            r.missing.len().to_string(),
+            r.nacks.to_string(),
+            r.nack_seqs.to_string(),
+            r.repairs_from_source.to_string(),
+            r.repairs_from_intermediate.to_string(),
             r.complete_ms
                 .map_or_else(|| "-".into(), |t| format!("{t:.0}")),
-        );
+        ]);
     }
+    t.write(out);
 }
 
 impl ScenarioReport for Report {
@@ -299,29 +270,27 @@ impl ScenarioReport for Report {
             loss,
             self.links
         );
-        let row = |out: &mut String, what: &str, a: String, b: String| {
-            let _ = writeln!(out, "  {what:<44} {a:>13} {b:>13}");
-        };
-        let _ = writeln!(
-            out,
-            "\n  {:<44} {:>13} {:>13}",
-            "", "local repair", "end to end"
-        );
-        row(
-            &mut out,
-            &format!("repair datagrams on {}", l.first_link.link),
+        out.push('\n');
+        let mut table = Table::new()
+            .left("", 44)
+            .right("local repair", 13)
+            .right("end to end", 13);
+        table.row([
+            format!("repair datagrams on {}", l.first_link.link),
             l.first_link.repairs.to_string(),
             e.first_link.repairs.to_string(),
-        );
+        ]);
+        // The ratios go under the first row.
+        let mut ratios = String::new();
         let _ = writeln!(
-            out,
+            ratios,
             "  local / end to end = {:.3}; packets some member missed (source-only floor) {}, local / floor = {:.3}",
             self.comparison.ratio,
             self.comparison.source_only_floor,
             self.comparison.ratio_to_floor
         );
+        let mut row = |what: &str, a: String, b: String| table.row([what.to_string(), a, b]);
         row(
-            &mut out,
             "every member has every packet",
             yes(l.all_complete).into(),
             yes(e.all_complete).into(),
@@ -330,39 +299,33 @@ impl ScenarioReport for Report {
             r.finished_ms
                 .map_or_else(|| "-".into(), |t| format!("{t:.0}"))
         };
-        row(&mut out, "last member complete (ms)", fin(l), fin(e));
+        row("last member complete (ms)", fin(l), fin(e));
         row(
-            &mut out,
             "NACK capsules sent by members",
             l.nacks.to_string(),
             e.nacks.to_string(),
         );
         row(
-            &mut out,
             "sequence numbers NACKed",
             l.nack_seqs.to_string(),
             e.nack_seqs.to_string(),
         );
         row(
-            &mut out,
             "repairs made by the source (distinct)",
             l.repairs_from_source.to_string(),
             e.repairs_from_source.to_string(),
         );
         row(
-            &mut out,
             "repairs made by intermediate nodes (distinct)",
             l.repairs_from_intermediate.to_string(),
             e.repairs_from_intermediate.to_string(),
         );
         row(
-            &mut out,
             "original packets missed (sum over members)",
             l.missed_originals.to_string(),
             e.missed_originals.to_string(),
         );
         row(
-            &mut out,
             "duplicates (sum over members)",
             l.members
                 .iter()
@@ -383,20 +346,13 @@ impl ScenarioReport for Report {
                 r.first_link.protocol_down + r.first_link.unicast_down
             )
         };
+        row("first link: data/announces/all capsules down", fl(l), fl(e));
         row(
-            &mut out,
-            "first link: data/announces/all capsules down",
-            fl(l),
-            fl(e),
-        );
-        row(
-            &mut out,
             "first link: capsules up (subscribes, NACKs)",
             (l.first_link.protocol_up + l.first_link.unicast_up).to_string(),
             (e.first_link.protocol_up + e.first_link.unicast_up).to_string(),
         );
         row(
-            &mut out,
             "link losses (whole network)",
             l.link_losses.to_string(),
             e.link_losses.to_string(),
@@ -404,32 +360,31 @@ impl ScenarioReport for Report {
         let reasons: BTreeSet<&String> = l.drops.keys().chain(e.drops.keys()).collect();
         for reason in reasons {
             let n = |r: &RunStats| r.drops.get(reason).copied().unwrap_or(0).to_string();
-            row(
-                &mut out,
-                &format!("capsules dropped by nodes: {reason}"),
-                n(l),
-                n(e),
-            );
+            row(&format!("capsules dropped by nodes: {reason}"), n(l), n(e));
         }
         row(
-            &mut out,
             "emulator events",
             l.events.to_string(),
             e.events.to_string(),
         );
 
-        let _ = writeln!(
-            out,
-            "\nrepairs by origin (local repair):\n  {:<8} {:<13} {:>8} {:>11}",
-            "node", "role", "packets", "deliveries"
-        );
+        table.write_with_break(&mut out, 1, &ratios);
+
+        out.push_str("\nrepairs by origin (local repair):\n");
+        let mut origins = Table::new()
+            .left("node", 8)
+            .left("role", 13)
+            .right("packets", 8)
+            .right("deliveries", 11);
         for o in &l.repairs_by_origin {
-            let _ = writeln!(
-                out,
-                "  {:<8} {:<13} {:>8} {:>11}",
-                o.node, o.role, o.packets, o.deliveries
-            );
+            origins.row([
+                o.node.clone(),
+                o.role.to_string(),
+                o.packets.to_string(),
+                o.deliveries.to_string(),
+            ]);
         }
+        origins.write(&mut out);
         member_table(&mut out, l);
         member_table(&mut out, e);
         let _ = writeln!(

@@ -68,13 +68,17 @@ impl ReliableSource {
         budget: u16,
         m: &Message<'_>,
     ) -> bool {
-        let mut s = self.stats.0.borrow_mut();
-        let SourceStats {
-            send_errors,
-            first_error,
-            ..
-        } = &mut *s;
-        send_message(ctx, fp, to, budget, m, send_errors, first_error)
+        self.stats.update(|s| {
+            send_message(
+                ctx,
+                fp,
+                to,
+                budget,
+                m,
+                &mut s.send_errors,
+                &mut s.first_error,
+            )
+        })
     }
 }
 
@@ -132,10 +136,13 @@ impl Application for ReliableSource {
                     data: &data,
                 };
                 self.send(ctx, fp, me, DATA_BUDGET, &m);
-                let mut s = self.stats.0.borrow_mut();
-                s.sent += 1;
-                s.last_sent = Some(ctx.now());
-                if s.sent < self.packets {
+                let now = ctx.now();
+                let sent = self.stats.update(|s| {
+                    s.sent += 1;
+                    s.last_sent = Some(now);
+                    s.sent
+                });
+                if sent < self.packets {
                     ctx.set_timer(self.interval, DATA);
                 }
             }
@@ -147,7 +154,7 @@ impl Application for ReliableSource {
                         highest: sent - 1,
                     };
                     if self.send(ctx, fp, me, DATA_BUDGET, &m) {
-                        self.stats.0.borrow_mut().announces += 1;
+                        self.stats.update(|s| s.announces += 1);
                     }
                 }
                 let sending = sent < self.packets;
@@ -173,11 +180,10 @@ impl Application for ReliableSource {
             return;
         };
         let sent = self.stats.read(|s| s.sent);
-        {
-            let mut s = self.stats.0.borrow_mut();
+        self.stats.update(|s| {
             s.nacks_received += 1;
             s.nack_seqs += seqs.len() as u64;
-        }
+        });
         let origin = Address::from(ctx.address());
         for seq in seqs.into_iter().filter(|&s| s < sent) {
             let data = data_for(seq, self.data_len);
@@ -189,7 +195,7 @@ impl Application for ReliableSource {
                 data: &data,
             };
             if self.send(ctx, unicast, d.source, UNICAST_BUDGET, &m) {
-                self.stats.0.borrow_mut().repairs_sent += 1;
+                self.stats.update(|s| s.repairs_sent += 1);
             }
         }
     }
