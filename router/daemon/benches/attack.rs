@@ -48,6 +48,7 @@ mod support;
 use support::RunningDriver;
 
 use ants_daemon::app::Client;
+use ants_daemon::config::ConfigWriter;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::wire::{CapsuleRepr, Frame};
 use capsule_sdk::abi;
@@ -720,24 +721,25 @@ fn run_case(settings: &Settings, attack: Option<&Attack>, sender: Sender) {
     let r1 = UdpSocket::bind("127.0.0.1:0").expect("r1 socket");
     let peer = UdpSocket::bind("127.0.0.1:0").expect("attacker socket");
     let r3 = R3::start(forward, cpu(TRAFFIC_CPU));
-    let pins: Vec<String> = std::iter::once(FORWARD_WASM.to_owned())
-        .chain(modules.iter().map(|m| m.1.display().to_string()))
-        .map(|p| format!("\"{p}\""))
-        .collect();
-    let config = format!(
-        "address = \"{R2_NODE}\"\nlisten = \"127.0.0.1:0\"\napp_socket = \"{app}\"\n\
-         pin = [{pins}]\n\n\
-         [[neighbours]]\naddress = \"{R1_NODE}\"\nsocket = \"{r1}\"\n\n\
-         [[neighbours]]\naddress = \"{R3_NODE}\"\nsocket = \"{r3}\"\n\n\
-         [peers]\n\"{ATTACKER_NODE}\" = \"{peer}\"\n\n\
-         [[routes]]\nprefix = \"{R3_NODE}/32\"\nvia = \"{R3_NODE}\"\n\n\
-         [[routes]]\nprefix = \"{R1_NODE}/32\"\nvia = \"{R1_NODE}\"\n",
-        app = dir.path().join("r2.sock").display(),
-        pins = pins.join(", "),
-        r1 = r1.local_addr().expect("r1 address"),
-        r3 = r3.addr,
-        peer = peer.local_addr().expect("attacker address"),
-    );
+    let node = |a: &str| a.parse::<IpAddr>().expect("node address");
+    let mut config = ConfigWriter::new(node(R2_NODE));
+    config
+        .listen("127.0.0.1:0".parse().expect("listen"))
+        .app_socket(dir.path().join("r2.sock"))
+        .pin(FORWARD_WASM);
+    for (_, module, _) in &modules {
+        config.pin(module);
+    }
+    let config = config
+        .neighbour(node(R1_NODE), r1.local_addr().expect("r1 address"))
+        .neighbour(node(R3_NODE), r3.addr)
+        .peer(
+            node(ATTACKER_NODE),
+            peer.local_addr().expect("attacker address"),
+        )
+        .route(node(R3_NODE), 32, node(R3_NODE))
+        .route(node(R1_NODE), 32, node(R1_NODE))
+        .to_toml();
     let r2 = RunningDriver::start("r2", &config, dir.path(), {
         let cpu = cpu(ROUTER_CPU);
         move || enter_thread_context(cpu)

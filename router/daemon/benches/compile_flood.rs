@@ -17,13 +17,14 @@
 
 mod support;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ants_daemon::app::Client;
+use ants_daemon::config::{ConfigWriter, DriverLimits};
 use ants_router::harness::MINIMAL_FORWARD_WAT;
 use support::RunningDriver;
 
@@ -67,18 +68,22 @@ fn bomb(depth: usize) -> Vec<u8> {
 }
 
 fn config(me: &str, port: u16, neighbours: &[(&str, u16)], dir: &Path) -> String {
-    let mut text = format!(
-        "address = \"{me}\"\nlisten = \"127.0.0.1:{port}\"\napp_socket = \"{}\"\n\
-         [driver]\ncode_store = \"\"\n",
-        dir.join(format!("{me}.sock")).display()
-    );
+    let node = |a: &str| a.parse::<IpAddr>().expect("node address");
+    let socket = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    let mut c = ConfigWriter::new(node(me));
+    c.listen(socket(port))
+        .app_socket(dir.join(format!("{me}.sock")))
+        .driver(&DriverLimits {
+            code_store: None,
+            ..DriverLimits::default()
+        });
     for (n, p) in neighbours {
-        text += &format!("\n[[neighbours]]\naddress = \"{n}\"\nsocket = \"127.0.0.1:{p}\"\n");
+        c.neighbour(node(n), socket(*p));
     }
     if me != R1 {
-        text += &format!("\n[[routes]]\nprefix = \"{R1}/32\"\nvia = \"{R1}\"\n");
+        c.route(node(R1), 32, node(R1));
     }
-    text
+    c.to_toml()
 }
 
 fn free_ports(count: usize) -> Vec<u16> {
