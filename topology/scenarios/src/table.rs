@@ -162,7 +162,7 @@ mod tests {
         h.row(["b", "2"]);
         let mut out = String::new();
         h.write_with_break(&mut out, 1, "-\n");
-        assert_eq!(out, "          x\n  a     1\n-\n  b     2\n");
+        assert_eq!(out, "        x\n  a     1\n-\n  b     2\n");
     }
 
     #[test]
