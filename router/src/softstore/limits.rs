@@ -3,7 +3,7 @@
 //! Each type owns its defaults, its minimums ([`CodeCacheLimits::validate`],
 //! [`StateLimits::validate`]) and its file form (the `[code_cache]` and `[state]` sections of
 //! `antsd`'s configuration, durations in milliseconds). Values only: the caches enforce them
-//! (`code_cache.rs`, `state_store.rs`) and must never read them from anywhere else.
+//! (`code_cache/`, `state_store/`) and must never read them from anywhere else.
 
 use std::time::Duration;
 
