@@ -1,4 +1,5 @@
-//! Unit tests of the parent module.
+//! Unit tests of the parent module: plans, checks and helpers that need no capsule (the runs
+//! are tested end to end in `topology/scenarios/tests/`).
 
 use super::*;
 

@@ -57,7 +57,8 @@ pub const DATA_BUDGET: u16 = 4096;
 /// Largest data payload a capsule of the protocol carries (about 1,180 bytes, so the capsule
 /// fits 1,200).
 pub const MAX_DATA: usize = 1_180;
-/// Rows each section of [`Report::table`] shows at most (everything is in the JSON).
+/// Rows each section of the report's [table](crate::ScenarioReport::table) shows at most
+/// (everything is in the JSON).
 pub const TABLE_ROWS: usize = 30;
 
 mod apps;

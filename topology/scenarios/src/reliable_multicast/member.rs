@@ -1,4 +1,8 @@
-//! The reliable multicast scenario's member application and its counters.
+//! The reliable multicast scenario's member application, [`ReliableMember`]: subscribes,
+//! records every packet (checking its bytes), NACKs what it misses; its [`MemberStats`] are
+//! read by the scenario through a [`Probe`].
+//!
+//! It never reads another application's counters or any node but its own.
 
 use super::source::send_message;
 use super::*;

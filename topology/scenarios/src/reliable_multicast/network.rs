@@ -1,4 +1,7 @@
-//! The network a reliable multicast run uses, and one run of one recovery mode.
+//! The network a reliable multicast run uses ([`Network`]: the roles and the source's first
+//! link), and one run of one recovery mode to its [`RunStats`].
+//!
+//! It never builds the scenario's report: it only counts what one run did.
 
 use super::*;
 

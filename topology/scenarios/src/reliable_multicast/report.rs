@@ -1,4 +1,7 @@
-//! The reliable multicast scenario's report: per-run rows, the comparison, the tables.
+//! The reliable multicast scenario's report: per-run rows, both modes compared on the source's
+//! first link, made from a [`Record`], and the tables.
+//!
+//! It never looks at an emulator: a report is a function of the record alone.
 
 use super::*;
 

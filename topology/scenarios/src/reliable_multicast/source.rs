@@ -1,4 +1,8 @@
-//! The reliable multicast scenario's source application and its counters.
+//! The reliable multicast scenario's source application, [`ReliableSource`]: the data stream,
+//! its announcements, and in end-to-end mode the repairs it answers NACKs with; its
+//! [`SourceStats`] are read by the scenario through a [`Probe`].
+//!
+//! It never reads another application's counters or any node but its own.
 
 use super::*;
 
