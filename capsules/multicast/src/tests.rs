@@ -7,8 +7,8 @@ use core::time::Duration;
 use capsule_sdk::testing::{Delivery, FakeNode, Incoming};
 
 use super::*;
-use capsule_sdk::testing::net::{Net, addr, b, m1, m2, s};
 use crate::tree::{BRANCH_LEN, TAG_GROUP, TARGET_LEN, Target, local, neighbour, u64_at};
+use capsule_sdk::testing::net::{Net, addr, b, m1, m2, s};
 
 const GROUP: u32 = 7;
 const PORT: u16 = 5000;

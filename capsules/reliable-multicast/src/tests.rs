@@ -10,8 +10,8 @@ use core::time::Duration;
 use capsule_sdk::testing::{FakeNode, Incoming};
 
 use super::*;
-use capsule_sdk::testing::net::{Net, Seen, addr, b, m1, m2, s};
 use crate::tree::{local, neighbour};
+use capsule_sdk::testing::net::{Net, Seen, addr, b, m1, m2, s};
 
 const GROUP: u32 = 9;
 const PORT: u16 = 6000;

@@ -1,4 +1,8 @@
-//! A deterministic, virtual-time network of [`Node`]s, for tests and the emulator.
+//! A deterministic, virtual-time network of [`Node`]s, for the node library's own tests.
+//!
+//! The emulator (crate `ants-emulator`) is the network-level model (topologies, legacy IP
+//! routers, link queues, applications); this one is node-level: any node can reach any other
+//! over a direct or default link, and a test may tamper with any datagram.
 //!
 //! Owns [`Sim`]: a set of nodes keyed by node address, directed links with a delay, a loss
 //! probability and an optional bandwidth, a seeded random generator for losses, and a hook that
