@@ -7,6 +7,7 @@
 //! a socket and never reads a clock.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 /// Where a capsule for some destination goes next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,6 +50,13 @@ pub enum RouteError {
 ///
 /// The driver that owns the link (daemon socket queue, emulator link model) keeps it current.
 pub use capsule_sdk::abi::LinkLoad;
+
+/// Length of the link-load measurement period, the same for every driver (the daemon's
+/// per-neighbour meters and the emulator's default): a capsule sees the queue now, and the
+/// drops and transmit rates of the last complete period of this length. Short enough that a
+/// congestion-aware capsule reacts within a few round trips, long enough that a rate is more
+/// than a handful of datagrams at a few hundred per second.
+pub const LINK_LOAD_WINDOW: Duration = Duration::from_millis(100);
 
 /// An active neighbour: an active node whose capsules this node exchanges directly (possibly
 /// across legacy IP routers).

@@ -1,5 +1,5 @@
 //! Pieces of configuration text that the daemon's file and topology files share: where in a
-//! text a byte is (line and column), and route prefixes.
+//! text a byte is (line and column), route prefixes and bit rates.
 //!
 //! It knows no file format: a caller that parsed TOML (or anything else) hands over the byte
 //! span of a value and gets the line and column an operator reads in an editor. It never
@@ -87,6 +87,68 @@ pub fn parse_prefix(text: &str) -> Result<(IpAddr, u8), PrefixError> {
     Ok((ip, len))
 }
 
+/// Why a bit rate could not be read; the message says how to write one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BitRateError(String);
+
+/// Parses a bit rate: a decimal number and a unit (`bit`, `kbit`, `Mbit`, `Gbit`, `Tbit`,
+/// also written `kbps` or `kbit/s`, decimal multiples, case-insensitive), as in `"400kbit"`,
+/// `"1.5Mbit"`. Returns bits per second, more than 0. Bytes are refused rather than guessed.
+pub fn parse_bit_rate(text: &str) -> Result<u64, BitRateError> {
+    const HINT: &str =
+        "write a number and a unit (bit, kbit, Mbit, Gbit), e.g. \"400kbit\", \"10Mbit\"";
+    let err = |what: String| BitRateError(format!("\"{text}\" {what}"));
+    let t = text.trim();
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(end);
+    let unit = unit.trim();
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    // 30 digits fit a u128 with room for a factor of 10^12.
+    if (int.is_empty() && frac.is_empty())
+        || !digits(int)
+        || !digits(frac)
+        || int.len() + frac.len() > 24
+    {
+        return Err(err(format!("is not a bit rate: {HINT}")));
+    }
+    if unit.contains('B') || unit.to_ascii_lowercase().contains("byte") {
+        return Err(err(format!(
+            "is in bytes; bit rates are written in bits: {HINT}"
+        )));
+    }
+    let lower = unit.to_ascii_lowercase();
+    let base = lower.strip_suffix("/s").unwrap_or(&lower);
+    let base = base
+        .strip_suffix("ps")
+        .map_or(base.to_string(), |p| format!("{p}it"));
+    let factor: u128 = match base.as_str() {
+        "bit" => 1,
+        "kbit" => 1_000,
+        "mbit" => 1_000_000,
+        "gbit" => 1_000_000_000,
+        "tbit" => 1_000_000_000_000,
+        "" => return Err(err(format!("has no unit: {HINT}"))),
+        _ => return Err(err(format!("has `{unit}`, not a unit of bit rate: {HINT}"))),
+    };
+    let mantissa: u128 = format!("{int}{frac}")
+        .parse()
+        .map_err(|_| err(format!("is not a bit rate: {HINT}")))?;
+    let divisor = 10u128.pow(frac.len() as u32);
+    let product = mantissa * factor;
+    if product % divisor != 0 {
+        return Err(err("is not a whole number of bit/s".to_string()));
+    }
+    match u64::try_from(product / divisor) {
+        Ok(0) => Err(err("is 0; a rate must be more than 0 bit/s".to_string())),
+        Ok(bps) => Ok(bps),
+        Err(_) => Err(err("is too large".to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +187,29 @@ mod tests {
             parse_prefix("fd00::/x"),
             Err(PrefixError::Length { bits: 128, .. })
         ));
+    }
+
+    #[test]
+    fn bit_rates_in_decimal_units() {
+        assert_eq!(parse_bit_rate("400kbit"), Ok(400_000));
+        assert_eq!(parse_bit_rate(" 1.5 Mbit "), Ok(1_500_000));
+        assert_eq!(parse_bit_rate("10mbps"), Ok(10_000_000));
+        assert_eq!(parse_bit_rate("1Gbit/s"), Ok(1_000_000_000));
+        assert_eq!(parse_bit_rate("800bit"), Ok(800));
+        for bad in [
+            "",
+            "fast",
+            "400",
+            "400kB",
+            "2 bytes",
+            "0kbit",
+            "0.5bit",
+            "1.2.3kbit",
+            "5 furlongs",
+        ] {
+            let e = parse_bit_rate(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("\"{bad}\"")), "{bad}: {e}");
+        }
+        assert!(parse_bit_rate("99999999999999999999Tbit").is_err());
     }
 }

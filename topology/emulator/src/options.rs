@@ -17,8 +17,10 @@ use crate::apps::AppError;
 /// the background, and the emulator does not model it.
 pub const DEFAULT_COMPILE_DELAY: Duration = Duration::from_millis(7);
 
-/// Default length of the link-load measurement period.
-pub const DEFAULT_LOAD_WINDOW: Duration = Duration::from_millis(100);
+/// Default length of the link-load measurement period: the one every driver shares
+/// ([`ants_router::routing::LINK_LOAD_WINDOW`]), so a capsule sees the same rates on a real
+/// router as in the emulator.
+pub const DEFAULT_LOAD_WINDOW: Duration = ants_router::routing::LINK_LOAD_WINDOW;
 
 /// Capsule log lines kept for the report (all are counted).
 pub const MAX_LOGS: usize = 200;

@@ -16,6 +16,7 @@
 
 pub mod code_store;
 mod compile;
+pub mod egress;
 pub mod udp;
 
 use std::collections::HashMap;
