@@ -54,6 +54,8 @@ pub(super) struct RawConfig {
 pub(super) struct RawNeighbour {
     pub(super) address: Spanned<IpAddr>,
     pub(super) socket: Option<Spanned<SocketAddr>>,
+    pub(super) rate: Option<Spanned<String>>,
+    pub(super) queue: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]

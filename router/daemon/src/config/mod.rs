@@ -38,14 +38,14 @@ use ants_router::node::{CpuShareLimits, DEFAULT_MAX_BUDGET, DemandLimits, NodeCo
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{Sandbox, SandboxLimits};
 use ants_router::softstore::{CodeCacheLimits, StateLimits};
-use ants_router::text::parse_prefix;
+use ants_router::text::{parse_bit_rate, parse_prefix};
 
 pub use ants_router::text::TextLocation as Location;
 pub use driver::DriverLimits;
 use fields::Checker;
 use file::RawConfig;
 use peers::canonical;
-pub use peers::{NeighbourConfig, PeerMap};
+pub use peers::{DEFAULT_LINK_QUEUE, LinkShaping, MAX_LINK_QUEUE, NeighbourConfig, PeerMap};
 pub use writer::ConfigWriter;
 
 /// UDP port of an active node whose socket address is not configured: a node address without
@@ -233,7 +233,43 @@ impl Config {
                 }
                 None => SocketAddr::new(a, DEFAULT_PORT),
             };
-            neighbours.push(NeighbourConfig { address: a, socket });
+            let shaping = match (&n.rate, &n.queue) {
+                (None, None) => None,
+                (None, Some(q)) => {
+                    return Err(check.error(
+                        q.span(),
+                        format!("neighbours[{i}].queue"),
+                        "a queue needs a `rate` (nothing waits on a link without one); \
+                         add e.g. rate = \"10Mbit\" or remove `queue`",
+                    ));
+                }
+                (Some(r), q) => {
+                    let rate_bps = parse_bit_rate(r.get_ref())
+                        .map_err(|e| check.error(r.span(), format!("neighbours[{i}].rate"), e))?;
+                    let queue = match q {
+                        None => DEFAULT_LINK_QUEUE,
+                        Some(q) => usize::try_from(*q.get_ref())
+                            .ok()
+                            .filter(|v| (1..=MAX_LINK_QUEUE).contains(v))
+                            .ok_or_else(|| {
+                                check.error(
+                                    q.span(),
+                                    format!("neighbours[{i}].queue"),
+                                    format_args!(
+                                        "must be from 1 to {MAX_LINK_QUEUE} datagrams, not {}",
+                                        q.get_ref()
+                                    ),
+                                )
+                            })?,
+                    };
+                    Some(LinkShaping { rate_bps, queue })
+                }
+            };
+            neighbours.push(NeighbourConfig {
+                address: a,
+                socket,
+                shaping,
+            });
         }
 
         for (key, socket) in &raw.peers {

@@ -7,14 +7,33 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::DEFAULT_PORT;
 
-/// An active neighbour: its node address and the UDP socket address it listens on.
+/// An active neighbour: its node address, the UDP socket address it listens on, and an
+/// optional software bottleneck toward it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NeighbourConfig {
     /// The neighbour's node address.
     pub address: IpAddr,
     /// Where its datagrams go.
     pub socket: SocketAddr,
+    /// `rate` and `queue`: datagrams toward it are paced and queued (`None`: sent at once).
+    pub shaping: Option<LinkShaping>,
 }
+
+/// A software bottleneck toward one neighbour: datagrams leave at `rate_bps`, at most
+/// `queue` wait behind the one being paced out, and the rest are dropped at the tail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkShaping {
+    /// Bits per second (UDP payload bits), more than 0.
+    pub rate_bps: u64,
+    /// Datagrams that may wait, from 1 to [`MAX_LINK_QUEUE`].
+    pub queue: usize,
+}
+
+/// Datagrams that may wait toward a neighbour with a `rate` and no `queue`.
+pub const DEFAULT_LINK_QUEUE: usize = 64;
+/// Longest `queue` a neighbour may have: with datagrams of at most 64 KiB, 1 GiB per
+/// neighbour at worst, a few MB with capsule-sized datagrams.
+pub const MAX_LINK_QUEUE: usize = 16_384;
 
 /// Node address ↔ UDP socket address, in both directions.
 ///

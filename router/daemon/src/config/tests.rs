@@ -42,6 +42,10 @@ fn err(text: &str) -> ConfigError {
     }
 }
 
+fn shaped(rate_bps: u64, queue: usize) -> LinkShaping {
+    LinkShaping { rate_bps, queue }
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -61,11 +65,13 @@ fn a_full_file_parses() {
         [
             NeighbourConfig {
                 address: ip("10.0.0.2"),
-                socket: sa("127.0.0.1:4002")
+                socket: sa("127.0.0.1:4002"),
+                shaping: None,
             },
             NeighbourConfig {
                 address: ip("fd00::3"),
-                socket: sa("[fd00::3]:3322")
+                socket: sa("[fd00::3]:3322"),
+                shaping: None,
             },
         ]
     );
@@ -491,6 +497,8 @@ fn written_configurations_parse_back_to_the_same_values() {
         .max_budget(99)
         .neighbour(ip("10.0.0.2"), sa("127.0.0.1:4002"))
         .neighbour_at_default_port(ip("fd00::3"))
+        .shape(ip("10.0.0.2"), shaped(400_000, 8))
+        .shape(ip("fd00::3"), shaped(1_500_000, DEFAULT_LINK_QUEUE))
         .peer(ip("10.0.0.9"), sa("127.0.0.1:4009"))
         .route(ip("10.0.0.0"), 24, ip("10.0.0.2"))
         .route(ip("fd00::"), 16, ip("fd00::3"))
@@ -503,6 +511,8 @@ fn written_configurations_parse_back_to_the_same_values() {
         .driver(&driver);
     let text = w.to_toml();
     assert!(text.starts_with("# written by a test\n"), "{text}");
+    assert!(text.contains("queue = 8\nrate = \"400kbit\"\n"), "{text}");
+    assert!(text.contains("rate = \"1500kbit\"\n"), "{text}");
     let c = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(c.address, ip("10.0.0.1"));
     assert_eq!(c.listen, sa("127.0.0.1:4001"));
@@ -513,11 +523,13 @@ fn written_configurations_parse_back_to_the_same_values() {
         [
             NeighbourConfig {
                 address: ip("10.0.0.2"),
-                socket: sa("127.0.0.1:4002")
+                socket: sa("127.0.0.1:4002"),
+                shaping: Some(shaped(400_000, 8)),
             },
             NeighbourConfig {
                 address: ip("fd00::3"),
-                socket: sa("[fd00::3]:3322")
+                socket: sa("[fd00::3]:3322"),
+                shaping: Some(shaped(1_500_000, DEFAULT_LINK_QUEUE)),
             },
         ]
     );
@@ -556,4 +568,44 @@ fn written_configurations_parse_back_to_the_same_values() {
         c.driver.code_store,
         Some(PathBuf::from("/etc/ants/antsd-code/10.0.0.1"))
     );
+}
+
+/// A neighbour's `rate` and `queue`: read in bit/s and datagrams, refused where written.
+#[test]
+fn link_rates_and_queues_are_read_and_checked() {
+    let with = |extra: &str| {
+        GOOD.replace(
+            "socket = \"127.0.0.1:4002\"\n",
+            &format!("socket = \"127.0.0.1:4002\"\n{extra}"),
+        )
+    };
+    let c = parse(&with("rate = \"400kbit\"\nqueue = 8\n")).unwrap();
+    assert_eq!(c.neighbours[0].shaping, Some(shaped(400_000, 8)));
+    assert_eq!(c.neighbours[1].shaping, None);
+    let c = parse(&with("rate = \"2.5Mbit\"\n")).unwrap();
+    assert_eq!(
+        c.neighbours[0].shaping,
+        Some(shaped(2_500_000, DEFAULT_LINK_QUEUE))
+    );
+
+    let e = err(&with("rate = \"400kB\"\n"));
+    located(&e, 9, "neighbours[0].rate");
+    assert!(e.message().contains("bits"), "{e}");
+    let e = err(&with("rate = \"fast\"\n"));
+    located(&e, 9, "neighbours[0].rate");
+    let e = err(&with("queue = 8\n"));
+    located(&e, 9, "neighbours[0].queue");
+    assert!(e.message().contains("needs a `rate`"), "{e}");
+    let e = err(&with("rate = \"1Mbit\"\nqueue = 0\n"));
+    located(&e, 10, "neighbours[0].queue");
+    assert!(e.message().contains("from 1 to"), "{e}");
+    let e = err(&with(&format!(
+        "rate = \"1Mbit\"\nqueue = {}\n",
+        MAX_LINK_QUEUE + 1
+    )));
+    located(&e, 10, "neighbours[0].queue");
+    let e = err(&with("rate = \"1Mbit\"\nqueue = -1\n"));
+    located(&e, 10, "neighbours[0].queue");
+    let e = err(&with("rate = 400\n"));
+    located(&e, 9, "neighbours[0].rate");
 }

@@ -20,8 +20,8 @@ use ants_router::softstore::{CodeCacheLimits, StateLimits};
 use serde::Serialize;
 use toml::{Table, Value};
 
-use super::DriverLimits;
 use super::file::Fingerprints;
+use super::{DriverLimits, LinkShaping};
 
 /// A configuration file under construction. See `docs/daemon.md` for what each part means;
 /// what is not set is left out of the file, so the daemon's default applies.
@@ -44,7 +44,7 @@ pub struct ConfigWriter {
     app_socket: Option<PathBuf>,
     max_budget: Option<u16>,
     pins: Vec<PathBuf>,
-    neighbours: Vec<(IpAddr, Option<SocketAddr>)>,
+    neighbours: Vec<(IpAddr, Option<SocketAddr>, Option<LinkShaping>)>,
     peers: Vec<(IpAddr, SocketAddr)>,
     routes: Vec<(IpAddr, u8, IpAddr)>,
     sections: Vec<(&'static str, Table)>,
@@ -100,13 +100,22 @@ impl ConfigWriter {
 
     /// An active neighbour and the socket its datagrams go to (`[[neighbours]]`).
     pub fn neighbour(&mut self, address: IpAddr, socket: SocketAddr) -> &mut Self {
-        self.neighbours.push((address, Some(socket)));
+        self.neighbours.push((address, Some(socket), None));
         self
     }
 
     /// An active neighbour reached at its own address on the default port.
     pub fn neighbour_at_default_port(&mut self, address: IpAddr) -> &mut Self {
-        self.neighbours.push((address, None));
+        self.neighbours.push((address, None, None));
+        self
+    }
+
+    /// A software bottleneck (`rate`, `queue`) toward the neighbour at `address`, which must
+    /// already be given; a later call for the same neighbour replaces an earlier one.
+    pub fn shape(&mut self, address: IpAddr, shaping: LinkShaping) -> &mut Self {
+        if let Some(n) = self.neighbours.iter_mut().find(|n| n.0 == address) {
+            n.2 = Some(shaping);
+        }
         self
     }
 
@@ -202,11 +211,16 @@ impl ConfigWriter {
         let mut out: String = self.comment.iter().map(|c| format!("# {c}\n")).collect();
         out += &top.to_string();
         // Tables after the top-level keys, in the order of `docs/daemon.md`.
-        for (address, socket) in &self.neighbours {
+        for (address, socket, shaping) in &self.neighbours {
             let mut t = Table::new();
             t.insert("address".into(), text(address.to_string()));
             if let Some(s) = socket {
                 t.insert("socket".into(), text(s.to_string()));
+            }
+            if let Some(s) = shaping {
+                t.insert("rate".into(), text(bit_rate(s.rate_bps)));
+                let queue = i64::try_from(s.queue).unwrap_or(i64::MAX);
+                t.insert("queue".into(), Value::Integer(queue));
             }
             out += &format!("\n[[neighbours]]\n{t}");
         }
@@ -228,6 +242,21 @@ impl ConfigWriter {
         }
         out
     }
+}
+
+/// `bps` in the largest decimal unit that keeps it whole (`400kbit`, `10Mbit`), as
+/// [`ants_router::text::parse_bit_rate`] reads it.
+fn bit_rate(bps: u64) -> String {
+    for (factor, unit) in [
+        (1_000_000_000, "Gbit"),
+        (1_000_000, "Mbit"),
+        (1_000, "kbit"),
+    ] {
+        if bps >= factor && bps % factor == 0 {
+            return format!("{}{unit}", bps / factor);
+        }
+    }
+    format!("{bps}bit")
 }
 
 /// The serde form of a limits type as a TOML table.

@@ -18,15 +18,7 @@ use ants_router::routing::{LINK_LOAD_WINDOW, LinkLoad};
 use ants_router::time::Timestamp;
 use serde::Serialize;
 
-/// A software bottleneck toward one neighbour: datagrams leave at `rate_bps`, at most
-/// `queue` wait behind the one being paced out, and the rest are dropped at the tail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LinkShaping {
-    /// Bits per second (UDP payload bits), more than 0.
-    pub rate_bps: u64,
-    /// Datagrams that may wait, at least 1.
-    pub queue: usize,
-}
+pub use crate::config::LinkShaping;
 
 /// How late a pacing timer may fire and still be caught up on: beyond this, the link counts
 /// as idle from now, so a stalled loop never releases a burst above the rate.
