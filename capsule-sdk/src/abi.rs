@@ -142,7 +142,8 @@ pub fn import_named(name: &str) -> Option<&'static Import> {
 
 /// Recent load of the link toward one neighbour (see `docs/node-api.md`, `link_load`).
 ///
-/// Rates are over the node's last complete measurement window (one second by default).
+/// Rates are over the node's last complete measurement window (100 ms on every driver, the
+/// emulator and `antsd`), scaled to one second.
 /// A node without a bounded queue toward that neighbour reports `queue_cap == 0`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct LinkLoad {

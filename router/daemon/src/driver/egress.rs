@@ -127,15 +127,19 @@ impl Egress {
     }
 
     /// Changes the bottleneck (on reload), keeping the counters. Datagrams beyond a smaller
-    /// queue are dropped and counted; without a rate any waiting datagram is due at once.
-    pub fn reshape(&mut self, now: Timestamp, shaping: Option<LinkShaping>) {
+    /// queue are dropped and counted (returns how many); without a rate any waiting datagram
+    /// is due at once.
+    pub fn reshape(&mut self, now: Timestamp, shaping: Option<LinkShaping>) -> u64 {
         self.shaping = shaping;
+        let mut dropped = 0;
         if let Some(s) = shaping {
             while self.queue.len() > s.queue {
                 self.queue.pop_back();
                 self.drop_one(now);
+                dropped += 1;
             }
         }
+        dropped
     }
 
     /// Datagrams waiting now.

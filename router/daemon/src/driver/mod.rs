@@ -13,6 +13,11 @@
 //! Datagrams cross the socket in batches (`recvmmsg` and GRO on receive; GSO for runs of
 //! equal-sized datagrams to one neighbour on send, through `quinn-udp`), and a bounded burst
 //! of ready datagrams is handled before the loop looks at its other inputs.
+//!
+//! Every datagram to a neighbour crosses that neighbour's [`Egress`]: a meter of what is sent
+//! and lost, and with a configured `rate` a pacing queue the loop drains on its timer. Before
+//! each input is handed to the node, the node's neighbour table gets every link's current
+//! load, which capsules read through `link_load`.
 
 pub mod code_store;
 mod compile;
@@ -41,6 +46,7 @@ use ants_router::sandbox::LogLevel;
 use ants_router::time::Timestamp;
 use code_store::CodeStore;
 use compile::{CompileDone, CompileWorker};
+use egress::{Egress, Offer};
 use udp::UdpIo;
 
 /// Receive batches handled per wake-up before the loop flushes and looks at its other
@@ -125,6 +131,8 @@ pub struct DriverStats {
     pub app_refusals: u64,
     /// Configuration reloads applied.
     pub reloads: u64,
+    /// Datagrams dropped at the tail of a neighbour's full egress queue (`queue`).
+    pub egress_queue_drops: u64,
 }
 
 /// Final counters, returned when the driver stops.
@@ -160,6 +168,8 @@ pub struct Driver {
     stats: DriverStats,
     /// Reused buffer of segmented sends.
     segments: Vec<u8>,
+    /// The link toward each neighbour: its meter, and its queue when it has a rate.
+    egress: foldhash::HashMap<IpAddr, Egress>,
 }
 
 /// What woke the loop.
@@ -249,6 +259,11 @@ impl Driver {
             tracing::info!(fingerprint = %fp, file = %pin.path.display(), "pinned protocol");
             pinned.push(fp);
         }
+        let egress = config
+            .neighbours
+            .iter()
+            .map(|n| (n.address, Egress::new(n.shaping)))
+            .collect();
         Ok(Driver {
             node,
             peers: config.peers.clone(),
@@ -264,6 +279,7 @@ impl Driver {
             pinned,
             stats: DriverStats::default(),
             segments: Vec::new(),
+            egress,
         })
     }
 
@@ -290,7 +306,12 @@ impl Driver {
         );
         loop {
             self.flush().await;
-            let deadline = self.node.poll_timeout().map(|t| self.instant(t));
+            let due = self.egress.values().filter_map(Egress::due).min();
+            let deadline = match (self.node.poll_timeout(), due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+            .map(|t| self.instant(t));
             let wake = tokio::select! {
                 c = control.recv() => Wake::Control(c),
                 r = self.io.readable() => Wake::Readable(r),
@@ -298,6 +319,7 @@ impl Driver {
                 Some(e) = self.app_events.recv() => Wake::App(e),
                 _ = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
             };
+            self.refresh_loads();
             match wake {
                 Wake::Control(None) | Wake::Control(Some(Control::Shutdown)) => break,
                 Wake::Control(Some(Control::Reload(config))) => self.reload(*config),
@@ -334,6 +356,32 @@ impl Driver {
         self.start
             .checked_add(Duration::from_nanos(t.as_nanos()))
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
+    }
+
+    /// Gives the node every link's load as of now.
+    fn refresh_loads(&mut self) {
+        let now = self.now();
+        let routing = self.node.routing_mut();
+        for (address, e) in &self.egress {
+            routing.set_link_load(*address, e.load(now));
+        }
+    }
+
+    /// Sends what the pacing of each neighbour's queue lets leave by now.
+    async fn send_due(&mut self) {
+        let now = self.now();
+        let due: Vec<IpAddr> = self
+            .egress
+            .iter()
+            .filter(|(_, e)| e.due().is_some_and(|t| t <= now))
+            .map(|(a, _)| *a)
+            .collect();
+        for to in due {
+            while let Some(bytes) = self.egress.get_mut(&to).and_then(|e| e.pop_due(now)) {
+                let size = bytes.len();
+                self.transmit(to, &bytes, size, 1).await;
+            }
+        }
     }
 
     /// Hands every datagram already waiting (up to a few batches) to the node.
@@ -382,6 +430,7 @@ impl Driver {
     /// segmented send.
     async fn flush(&mut self) {
         let mut next: Option<Transmit> = None;
+        self.send_due().await;
         let mut segments = std::mem::take(&mut self.segments);
         loop {
             while let Some(event) = self.node.poll_event() {
@@ -391,6 +440,17 @@ impl Driver {
                 break;
             };
             let (to, size) = (first.to, first.bytes.len());
+            // A neighbour with a rate: one at a time, through its queue.
+            let now = self.now();
+            if let Some(e) = self.egress.get_mut(&to).filter(|e| e.shaping().is_some()) {
+                match e.offer(now, &first.bytes) {
+                    Offer::Send => self.transmit(to, &first.bytes, size, 1).await,
+                    Offer::Queued => {}
+                    Offer::Dropped => self.stats.egress_queue_drops += 1,
+                }
+                self.node.recycle(first.bytes);
+                continue;
+            }
             segments.clear();
             segments.extend_from_slice(&first.bytes);
             // Copied: the frame's buffer goes back to the node for its next frame.
@@ -422,8 +482,13 @@ impl Driver {
     /// `bytes`, to node `to`.
     async fn transmit(&mut self, to: IpAddr, bytes: &[u8], size: usize, count: u64) {
         let socket = self.peers.socket_for(to);
+        let now = self.now();
+        let link = self.egress.get_mut(&to);
         let Some(dst) = udp::adapt(self.io.local_addr(), socket) else {
             self.stats.send_errors += count;
+            if let Some(e) = link {
+                e.send_failed(now, count);
+            }
             tracing::debug!(node = %to, %socket, "cannot reach this address family from {}", self.io.local_addr());
             return;
         };
@@ -432,9 +497,15 @@ impl Driver {
             Ok(()) => {
                 self.stats.datagrams_sent += count;
                 self.stats.bytes_sent += bytes.len() as u64;
+                if let Some(e) = self.egress.get_mut(&to) {
+                    e.sent(now, count, bytes.len() as u64);
+                }
             }
             Err(e) => {
                 self.stats.send_errors += count;
+                if let Some(link) = self.egress.get_mut(&to) {
+                    link.send_failed(now, count);
+                }
                 tracing::debug!(node = %to, socket = %dst, "UDP send failed: {e}");
             }
         }
@@ -570,6 +641,15 @@ impl Driver {
             socket: SocketAddr,
         }
         #[derive(Serialize)]
+        struct Link {
+            neighbour: IpAddr,
+            rate_bps: Option<u64>,
+            queue_cap: Option<usize>,
+            queue_len: usize,
+            #[serde(flatten)]
+            stats: egress::EgressStats,
+        }
+        #[derive(Serialize)]
         struct Daemon<'a> {
             config: String,
             listen: SocketAddr,
@@ -579,6 +659,7 @@ impl Driver {
             listening_ports: Vec<u16>,
             pinned: Vec<String>,
             stats: &'a DriverStats,
+            links: Vec<Link>,
             code_store: Option<&'a code_store::CodeStoreStats>,
         }
         #[derive(Serialize)]
@@ -603,6 +684,21 @@ impl Driver {
                 listening_ports: ports,
                 pinned: self.pinned.iter().map(ToString::to_string).collect(),
                 stats: &self.stats,
+                links: self
+                    .config
+                    .neighbours
+                    .iter()
+                    .filter_map(|n| {
+                        let e = self.egress.get(&n.address)?;
+                        Some(Link {
+                            neighbour: n.address,
+                            rate_bps: e.shaping().map(|s| s.rate_bps),
+                            queue_cap: e.shaping().map(|s| s.queue),
+                            queue_len: e.queue_len(),
+                            stats: e.stats,
+                        })
+                    })
+                    .collect(),
                 code_store: self.store.as_deref().map(|s| &s.stats),
             },
             node: self.node.status(),
@@ -643,6 +739,29 @@ impl Driver {
             table.set_link_load(n.address, n.load);
         }
         *self.node.routing_mut() = table;
+        // Links of neighbours that stay keep their meters and queues (reshaped if their rate
+        // or queue changed); those that go are dropped with what waits in them.
+        let now = self.now();
+        let mut egress = std::mem::take(&mut self.egress);
+        self.egress = config
+            .neighbours
+            .iter()
+            .map(|n| {
+                let e = match egress.remove(&n.address) {
+                    Some(mut e) => {
+                        if e.shaping() != n.shaping {
+                            let dropped = e.reshape(now, n.shaping);
+                            self.stats.egress_queue_drops += dropped;
+                        }
+                        e
+                    }
+                    None => Egress::new(n.shaping),
+                };
+                (n.address, e)
+            })
+            .collect();
+        let lost: usize = egress.values().map(Egress::queue_len).sum();
+        self.stats.egress_queue_drops += lost as u64;
         self.node.set_peers(config.code_peers());
         self.peers = config.peers.clone();
         let now = self.now();

@@ -191,6 +191,11 @@ pub fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
 /// listen on `ports`, with application sockets in `dir` and `pins` pinned. Every node maps
 /// every other node, and routes to the nodes on either side go to its left or right neighbour.
 pub fn chain_config(dir: &Path, ports: &[u16], i: usize, pins: &[PathBuf]) -> String {
+    chain_writer(dir, ports, i, pins).to_toml()
+}
+
+/// The writer of [`chain_config`], for a test to add to before it writes the text.
+pub fn chain_writer(dir: &Path, ports: &[u16], i: usize, pins: &[PathBuf]) -> ConfigWriter {
     let addr = |k: usize| IpAddr::from([127, 0, 1, k as u8]);
     let socket = |k: usize| SocketAddr::from(([127, 0, 0, 1], ports[k - 1]));
     let n = ports.len();
@@ -215,7 +220,7 @@ pub fn chain_config(dir: &Path, ports: &[u16], i: usize, pins: &[PathBuf]) -> St
         let via = if k < i { i - 1 } else { i + 1 };
         c.route(addr(k), 32, addr(via));
     }
-    c.to_toml()
+    c
 }
 
 /// Runs `ants` with `args`: exit status, stdout, stderr.
