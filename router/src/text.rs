@@ -139,7 +139,7 @@ pub fn parse_bit_rate(text: &str) -> Result<u64, BitRateError> {
         .map_err(|_| err(format!("is not a bit rate: {HINT}")))?;
     let divisor = 10u128.pow(frac.len() as u32);
     let product = mantissa * factor;
-    if product % divisor != 0 {
+    if !product.is_multiple_of(divisor) {
         return Err(err("is not a whole number of bit/s".to_string()));
     }
     match u64::try_from(product / divisor) {

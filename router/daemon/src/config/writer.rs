@@ -252,7 +252,7 @@ fn bit_rate(bps: u64) -> String {
         (1_000_000, "Mbit"),
         (1_000, "kbit"),
     ] {
-        if bps >= factor && bps % factor == 0 {
+        if bps >= factor && bps.is_multiple_of(factor) {
             return format!("{}{unit}", bps / factor);
         }
     }
