@@ -117,7 +117,7 @@ pub fn parse_bit_rate(text: &str) -> Result<u64, BitRateError> {
     }
     if unit.contains('B') || unit.to_ascii_lowercase().contains("byte") {
         return Err(err(format!(
-            "is in bytes; bit rates are written in bits: {HINT}"
+            "is in bytes: bit rates are written in bits, not bytes: {HINT}"
         )));
     }
     let lower = unit.to_ascii_lowercase();

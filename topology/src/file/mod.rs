@@ -178,43 +178,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
 
 /// Parses a bit rate in bit/s: a decimal number and a unit (`bit`, `kbit`, `Mbit`, `Gbit`,
 /// `Tbit`; powers of 1000; `/s` and the `bps` spellings are accepted too), as in `"100kbit"`,
-/// `"10Mbit"`, `"1.5Gbit/s"`. Bytes are refused, so a rate is never off by a factor of 8.
+/// `"10Mbit"`, `"1.5Gbit/s"`. Bytes are refused, so a rate is never off by a factor of 8. The
+/// same reader as the daemon's link `rate` ([`ants_router::text::parse_bit_rate`]).
 pub fn parse_bandwidth(text: &str) -> Result<u64, UnitError> {
-    const HINT: &str = "write a number and a unit (bit, kbit, Mbit, Gbit), e.g. \"100kbit\", \"10Mbit\", \"1Gbit\"";
-    let (mantissa, decimals, unit) = split_number(text)
-        .ok_or_else(|| UnitError(format!("\"{text}\" is not a bit rate: {HINT}")))?;
-    if unit.contains('B') || unit.to_ascii_lowercase().contains("byte") {
-        return Err(UnitError(format!(
-            "\"{text}\": bit rates are written in bits, not bytes: {HINT}"
-        )));
-    }
-    let lower = unit.to_ascii_lowercase();
-    let base = lower.strip_suffix("/s").unwrap_or(&lower);
-    let base = base
-        .strip_suffix("ps")
-        .map_or(base.to_string(), |p| format!("{p}it"));
-    let factor: u128 = match base.as_str() {
-        "bit" => 1,
-        "kbit" => 1_000,
-        "mbit" => 1_000_000,
-        "gbit" => 1_000_000_000,
-        "tbit" => 1_000_000_000_000,
-        "" => return Err(UnitError(format!("\"{text}\" has no unit: {HINT}"))),
-        _ => {
-            return Err(UnitError(format!(
-                "\"{text}\": `{unit}` is not a unit of bit rate: {HINT}"
-            )));
-        }
-    };
-    let bps = scaled(mantissa, decimals, factor)
-        .ok_or_else(|| UnitError(format!("\"{text}\" is not a whole number of bit/s")))?;
-    match u64::try_from(bps) {
-        Ok(0) => Err(UnitError(format!(
-            "\"{text}\": a bandwidth must be more than 0 bit/s (leave it out for unlimited)"
-        ))),
-        Ok(bps) => Ok(bps),
-        Err(_) => Err(UnitError(format!("\"{text}\" is too large"))),
-    }
+    ants_router::text::parse_bit_rate(text).map_err(|e| UnitError(e.to_string()))
 }
 
 /// Parses a loss rate written as a percentage, `"1%"` or `"2.5 %"`, into a probability
