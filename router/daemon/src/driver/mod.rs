@@ -440,10 +440,11 @@ impl Driver {
                 break;
             };
             let (to, size) = (first.to, first.bytes.len());
-            // A neighbour with a rate: one at a time, through its queue.
-            let now = self.now();
+            // A neighbour with a rate: one at a time, through its queue. The clock is read only
+            // for those: this loop runs for every datagram the router sends.
+            let start = self.start;
             if let Some(e) = self.egress.get_mut(&to).filter(|e| e.shaping().is_some()) {
-                match e.offer(now, &first.bytes) {
+                match e.offer(timestamp(start), &first.bytes) {
                     Offer::Send => self.transmit(to, &first.bytes, size, 1).await,
                     Offer::Queued => {}
                     Offer::Dropped => self.stats.egress_queue_drops += 1,
