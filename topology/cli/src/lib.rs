@@ -1,6 +1,7 @@
 //! The `ants topo` subcommands: argument types and what each command does. The binary
 //! `ants-topo` only parses arguments and calls these.
 
+pub mod configs;
 pub mod demo;
 pub mod emulate;
 pub mod graph;

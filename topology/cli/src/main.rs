@@ -33,6 +33,9 @@ enum Command {
     Exec(cli::netns::ExecArgs),
     /// Show what is up: namespaces, daemons, links.
     Status(cli::netns::StatusArgs),
+    /// Write one antsd configuration per host and active node, for real hosts (map each
+    /// node to its host with --host NODE=ADDR[:PORT] or --hosts FILE).
+    Configs(cli::configs::ConfigsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Down(a) => cli::netns::down(a),
         Command::Exec(a) => cli::netns::exec(a),
         Command::Status(a) => cli::netns::status(a),
+        Command::Configs(a) => cli::configs::run(a),
     };
     match result {
         Ok(code) => code,

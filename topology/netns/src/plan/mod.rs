@@ -492,6 +492,48 @@ fn percent(p: f64) -> f64 {
     (p * 1e6).round() / 1e4
 }
 
+/// The part of node `node`'s `antsd` configuration the topology decides, shared by the
+/// namespace deployer and `ants topo configs` (real hosts): its node address, its active
+/// neighbours with the sockets `socket_of` gives them, a route to every node through its next
+/// active hop, and, as `[peers]`, every other node running a node core that is not a neighbour
+/// and whose socket is not the one its address implies (address, port 3322). Without that
+/// entry such a node could neither be asked for code nor be named when it asks; with default
+/// sockets (namespaces) none is needed.
+///
+/// What depends on where the daemon runs (comment, `listen`, application socket, driver
+/// limits, pins) is the caller's to add.
+pub fn daemon_config(
+    topology: &Topology,
+    routes: &Routes,
+    node: NodeId,
+    socket_of: &dyn Fn(NodeId) -> SocketAddr,
+) -> ConfigWriter {
+    let n = &topology.nodes[node];
+    let core = routes.node_config(topology, node);
+    let neighbours = routes.active_neighbours(node);
+    let mut config = ConfigWriter::new(IpAddr::V4(n.address));
+    for &m in neighbours {
+        config.neighbour(IpAddr::V4(topology.nodes[m].address), socket_of(m));
+    }
+    for (m, other) in topology.nodes.iter().enumerate() {
+        let implied = SocketAddr::new(IpAddr::V4(other.address), DEFAULT_PORT);
+        if m != node
+            && other.kind.runs_node_core()
+            && !neighbours.contains(&m)
+            && socket_of(m) != implied
+        {
+            config.peer(IpAddr::V4(other.address), socket_of(m));
+        }
+    }
+    for r in &core.routes {
+        // Node configurations only route via neighbours (NextHop::Local is never produced).
+        if let NextHop::Neighbour(via) = r.next_hop {
+            config.route(r.prefix, r.len, via);
+        }
+    }
+    config
+}
+
 fn daemon_plan(
     topology: &Topology,
     routes: &Routes,
@@ -508,9 +550,10 @@ fn daemon_plan(
         });
     }
     let listen = SocketAddr::V4(SocketAddrV4::new(n.address, DEFAULT_PORT));
-    let core = routes.node_config(topology, node);
-
-    let mut config = ConfigWriter::new(IpAddr::V4(n.address));
+    // In namespaces every node's address is its own and each daemon listens on it.
+    let mut config = daemon_config(topology, routes, node, &|m| {
+        SocketAddr::new(IpAddr::V4(topology.nodes[m].address), DEFAULT_PORT)
+    });
     config
         .comment(format!(
             "antsd of node `{}` ({}) in topology `{}`, written by `ants topo up`.",
@@ -518,15 +561,6 @@ fn daemon_plan(
         ))
         .listen(listen)
         .app_socket(&app_socket);
-    for nb in &core.neighbours {
-        config.neighbour(*nb, SocketAddr::new(*nb, DEFAULT_PORT));
-    }
-    for r in &core.routes {
-        // Node configurations only route via neighbours (NextHop::Local is never produced).
-        if let NextHop::Neighbour(via) = r.next_hop {
-            config.route(r.prefix, r.len, via);
-        }
-    }
     // A namespace topology lives until `down`, which removes only what `up` wrote: compiled
     // code stays in memory.
     config.driver(&DriverLimits {
