@@ -5,6 +5,9 @@
 //! final counters. SIGHUP re-reads the file: a valid one is applied, an invalid one is logged
 //! and the running configuration kept. `--check` only validates the file and its pinned
 //! modules. Errors are reported here, at the edge; the library never exits the process.
+//!
+//! Under a service manager (`$NOTIFY_SOCKET`, see `examples/systemd/antsd@.service`) it says
+//! when it is ready, reloading and stopping, and pings the watchdog (`$WATCHDOG_USEC`).
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -19,6 +22,7 @@ use tokio::sync::mpsc;
 use ants_daemon::app::text::counters_text;
 use ants_daemon::config::{Config, ConfigError};
 use ants_daemon::driver::{Control, Driver, Summary};
+use ants_daemon::notify::Notifier;
 
 /// Active-network capsule router daemon.
 #[derive(Parser)]
@@ -101,10 +105,12 @@ fn run(path: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let notify = Notifier::from_env();
     let summary = runtime.block_on(async {
-        let driver = Driver::new(config)?;
+        let mut driver = Driver::new(config)?;
+        driver.set_notifier(notify.clone());
         let (control, controls) = mpsc::channel(4);
-        let signals = signals(path.to_path_buf(), control)?;
+        let signals = signals(path.to_path_buf(), control, notify)?;
         let summary = driver.run(controls).await;
         signals.abort();
         anyhow::Ok(summary)
@@ -119,6 +125,7 @@ fn run(path: &Path) -> anyhow::Result<()> {
 fn signals(
     path: PathBuf,
     control: mpsc::Sender<Control>,
+    notify: Notifier,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
@@ -128,6 +135,8 @@ fn signals(
             tokio::select! {
                 _ = hup.recv() => {
                     tracing::info!(file = %path.display(), "SIGHUP: reloading the configuration");
+                    // The driver says READY=1 again once it has applied the new file.
+                    notify.reloading();
                     let p = path.clone();
                     // Reading and validating modules is blocking work: keep it off the node's
                     // thread.
@@ -135,10 +144,16 @@ fn signals(
                         Ok(Ok(config)) => {
                             let _ = control.send(Control::Reload(Box::new(config))).await;
                         }
-                        Ok(Err(e)) => tracing::error!(
-                            "reload refused, the running configuration stays in force: {e}"
-                        ),
-                        Err(e) => tracing::error!("reload failed: {e}"),
+                        Ok(Err(e)) => {
+                            tracing::error!(
+                                "reload refused, the running configuration stays in force: {e}"
+                            );
+                            notify.ready();
+                        }
+                        Err(e) => {
+                            tracing::error!("reload failed: {e}");
+                            notify.ready();
+                        }
                     }
                 }
                 _ = int.recv() => {

@@ -39,6 +39,7 @@ use crate::app::server::{AppEvent, AppServer, ConnId};
 use crate::app::{Delivery, ErrorReason, Request, Response};
 pub use crate::config::DriverLimits;
 use crate::config::{Config, PeerMap};
+use crate::notify::Notifier;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::node::{DropReason, Event, Node, NodeError, NodeStats, Transmit};
 use ants_router::routing::RoutingTable;
@@ -170,6 +171,8 @@ pub struct Driver {
     segments: Vec<u8>,
     /// The link toward each neighbour: its meter, and its queue when it has a rate.
     egress: foldhash::HashMap<IpAddr, Egress>,
+    /// The service manager's notifications (off unless [`Driver::set_notifier`] is called).
+    notify: Notifier,
 }
 
 /// What woke the loop.
@@ -280,6 +283,7 @@ impl Driver {
             stats: DriverStats::default(),
             segments: Vec::new(),
             egress,
+            notify: Notifier::disabled(),
         })
     }
 
@@ -293,6 +297,13 @@ impl Driver {
         self.app.path()
     }
 
+    /// Tells the service manager through `notify` that the node is ready once it runs, that
+    /// it is ready again after each reload, and that it stops; and pings its watchdog from
+    /// the loop, so that a loop that no longer turns stops pinging.
+    pub fn set_notifier(&mut self, notify: Notifier) {
+        self.notify = notify;
+    }
+
     /// Runs until [`Control::Shutdown`] arrives or every control sender is dropped, then
     /// returns the final counters.
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) -> Summary {
@@ -304,14 +315,28 @@ impl Driver {
             routes = self.config.routes.len(),
             "active node running"
         );
+        // Sockets are bound and pins registered (Driver::new).
+        self.notify.ready();
+        let ping = self.notify.watchdog_interval();
+        let mut next_ping = ping.map(|p| Instant::now() + p);
         loop {
             self.flush().await;
+            if let (Some(p), Some(at)) = (ping, next_ping)
+                && Instant::now() >= at
+            {
+                self.notify.watchdog();
+                next_ping = Some(Instant::now() + p);
+            }
             let due = self.egress.values().filter_map(Egress::due).min();
             let deadline = match (self.node.poll_timeout(), due) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             }
             .map(|t| self.instant(t));
+            let deadline = match (deadline, next_ping) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let wake = tokio::select! {
                 c = control.recv() => Wake::Control(c),
                 r = self.io.readable() => Wake::Readable(r),
@@ -322,7 +347,12 @@ impl Driver {
             self.refresh_loads();
             match wake {
                 Wake::Control(None) | Wake::Control(Some(Control::Shutdown)) => break,
-                Wake::Control(Some(Control::Reload(config))) => self.reload(*config),
+                Wake::Control(Some(Control::Reload(config))) => {
+                    // RELOADING=1 was sent when the reload began (the file is read off this
+                    // thread); ready again once it is applied.
+                    self.reload(*config);
+                    self.notify.ready();
+                }
                 Wake::Readable(r) => self.on_readable(r),
                 Wake::Compiled(d) => {
                     self.stats.compiles += 1;
@@ -340,6 +370,7 @@ impl Driver {
                 self.node.handle_timeout(now);
             }
         }
+        self.notify.stopping();
         self.flush().await;
         Summary {
             node: self.node.stats(),
