@@ -58,6 +58,90 @@ pub use capsule_sdk::abi::LinkLoad;
 /// than a handful of datagrams at a few hundred per second.
 pub const LINK_LOAD_WINDOW: Duration = Duration::from_millis(100);
 
+/// Datagrams, bytes and drops of one measurement period of a link.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeriodCounts {
+    /// Datagrams sent.
+    pub packets: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Datagrams lost on the link (queue full, refused by the socket).
+    pub drops: u64,
+}
+
+/// The measurement behind [`LinkLoad`], shared by every driver (the daemon's links and the
+/// emulator's): fixed periods of [`LINK_LOAD_WINDOW`] (or the emulator's window), numbered by
+/// the caller from its own time, and a node sees the last complete one. It keeps two periods'
+/// counts and never reads a clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadMeter {
+    period: u64,
+    current: PeriodCounts,
+    last: PeriodCounts,
+}
+
+impl LoadMeter {
+    /// Moves the meter forward to `period` (periods without traffic count as zero).
+    pub fn roll(&mut self, period: u64) {
+        if period <= self.period {
+            return;
+        }
+        self.last = if period == self.period + 1 {
+            self.current
+        } else {
+            PeriodCounts::default()
+        };
+        self.current = PeriodCounts::default();
+        self.period = period;
+    }
+
+    /// Counts `packets` datagrams of `bytes` in all, sent in `period`.
+    pub fn sent(&mut self, period: u64, packets: u64, bytes: u64) {
+        self.roll(period);
+        self.current.packets += packets;
+        self.current.bytes += bytes;
+    }
+
+    /// Counts `drops` datagrams lost in `period`.
+    pub fn dropped(&mut self, period: u64, drops: u64) {
+        self.roll(period);
+        self.current.drops += drops;
+    }
+
+    /// The last complete period as seen from `period`, without moving the meter.
+    pub fn completed(&self, period: u64) -> PeriodCounts {
+        if period == self.period {
+            self.last
+        } else if period == self.period + 1 {
+            self.current
+        } else {
+            PeriodCounts::default()
+        }
+    }
+
+    /// What a capsule sees in `period` of a `window`: the queue as given, and the last
+    /// complete period's drops and rates scaled to one second.
+    pub fn load(
+        &self,
+        period: u64,
+        window: Duration,
+        queue_len: usize,
+        queue_cap: usize,
+    ) -> LinkLoad {
+        let done = self.completed(period);
+        let window_ns = window.as_nanos().max(1);
+        let per_second = |n: u64| u128::from(n) * 1_000_000_000 / window_ns;
+        let sat_u32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        LinkLoad {
+            queue_len: sat_u32(queue_len as u64),
+            queue_cap: sat_u32(queue_cap as u64),
+            drops_recent: sat_u32(done.drops),
+            tx_pps: u32::try_from(per_second(done.packets)).unwrap_or(u32::MAX),
+            tx_bytes_per_s: u64::try_from(per_second(done.bytes)).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 /// An active neighbour: an active node whose capsules this node exchanges directly (possibly
 /// across legacy IP routers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,6 +272,26 @@ impl RoutingTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_load_meter_shows_the_last_complete_period() {
+        let mut m = LoadMeter::default();
+        m.sent(1, 10, 1_000);
+        m.dropped(1, 2);
+        let w = Duration::from_millis(100);
+        // Period 1 is still running: nothing complete yet.
+        assert_eq!(m.load(1, w, 3, 8).tx_pps, 0);
+        let l = m.load(2, w, 3, 8);
+        assert_eq!(
+            (l.tx_pps, l.tx_bytes_per_s, l.drops_recent),
+            (100, 10_000, 2)
+        );
+        assert_eq!((l.queue_len, l.queue_cap), (3, 8));
+        // A period without traffic in between: the load is zero again.
+        assert_eq!(m.load(3, w, 0, 0), LinkLoad::default());
+        m.sent(5, 1, 10);
+        assert_eq!(m.completed(5), PeriodCounts::default());
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

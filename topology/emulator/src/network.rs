@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
-use ants_router::routing::LinkLoad;
+use ants_router::routing::{LinkLoad, LoadMeter};
 use ants_router::time::Timestamp;
 use ants_router::wire::Frame;
 use serde::Serialize;
@@ -111,49 +111,6 @@ impl DirectionStats {
     }
 }
 
-/// Datagrams, bytes and drops of one measurement period.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct PeriodCounts {
-    packets: u64,
-    bytes: u64,
-    drops: u64,
-}
-
-/// Fixed measurement periods: the load a node sees is that of the last complete period.
-#[derive(Clone, Copy, Debug, Default)]
-struct Window {
-    period: u64,
-    current: PeriodCounts,
-    last: PeriodCounts,
-}
-
-impl Window {
-    /// Moves the window forward to `period` (periods without traffic count as zero).
-    fn roll(&mut self, period: u64) {
-        if period <= self.period {
-            return;
-        }
-        self.last = if period == self.period + 1 {
-            self.current
-        } else {
-            PeriodCounts::default()
-        };
-        self.current = PeriodCounts::default();
-        self.period = period;
-    }
-
-    /// The last complete period as seen from `period`, without moving the window.
-    fn completed(&self, period: u64) -> PeriodCounts {
-        if period == self.period {
-            self.last
-        } else if period == self.period + 1 {
-            self.current
-        } else {
-            PeriodCounts::default()
-        }
-    }
-}
-
 /// What a direction does with a datagram handed to it.
 #[derive(Debug)]
 pub enum Offer {
@@ -195,7 +152,7 @@ pub struct Direction {
     /// Whether a datagram is being serialised now.
     busy: bool,
     rng: SplitMix64,
-    window: Window,
+    window: LoadMeter,
     /// Counters since the start.
     pub stats: DirectionStats,
     /// Node addresses of the sending node's active neighbours whose first IP hop is this
@@ -218,7 +175,7 @@ impl Direction {
             queue: VecDeque::new(),
             busy: false,
             rng,
-            window: Window::default(),
+            window: LoadMeter::default(),
             stats: DirectionStats::default(),
             feed: Vec::new(),
             dirty: false,
@@ -240,7 +197,7 @@ impl Direction {
     pub fn offer(&mut self, now: Timestamp, period: u64, datagram: Datagram) -> Offer {
         self.window.roll(period);
         if self.bandwidth_bps.is_none() {
-            return match self.transmit(&datagram) {
+            return match self.transmit(period, &datagram) {
                 true => Offer::Arrives {
                     at: now + self.delay,
                     datagram,
@@ -255,7 +212,7 @@ impl Direction {
         }
         if self.queue.len() >= self.capacity {
             self.stats.queue_drops += 1;
-            self.window.current.drops += 1;
+            self.window.dropped(period, 1);
             return Offer::QueueDrop;
         }
         self.queue.push_back(datagram);
@@ -272,7 +229,7 @@ impl Direction {
         datagram: &Datagram,
     ) -> (Option<Timestamp>, Option<(Timestamp, Datagram)>) {
         self.window.roll(period);
-        let arrival = self.transmit(datagram).then(|| now + self.delay);
+        let arrival = self.transmit(period, datagram).then(|| now + self.delay);
         let next = match self.queue.pop_front() {
             Some(d) => Some((now + self.serialisation(&d), d)),
             None => {
@@ -284,13 +241,12 @@ impl Direction {
     }
 
     /// Counts a datagram put on the wire and decides its loss; true if it arrives.
-    fn transmit(&mut self, datagram: &Datagram) -> bool {
+    fn transmit(&mut self, period: u64, datagram: &Datagram) -> bool {
         let len = datagram.wire_len() as u64;
         self.stats.packets += 1;
         self.stats.bytes += len;
         self.stats.count_protocol(&datagram.bytes);
-        self.window.current.packets += 1;
-        self.window.current.bytes += datagram.bytes.len() as u64;
+        self.window.sent(period, 1, datagram.bytes.len() as u64);
         if self.rng.chance(self.loss) {
             self.stats.losses += 1;
             return false;
@@ -310,25 +266,9 @@ impl Direction {
     /// The load a node sees for this direction in measurement period `period` of length
     /// `window`: queue now, and the last complete period's drops and rates.
     pub fn load(&self, period: u64, window: Duration) -> LinkLoad {
-        let done = self.window.completed(period);
-        let window_ns = window.as_nanos().max(1);
-        let per_second = |n: u64| u128::from(n) * 1_000_000_000 / window_ns;
-        LinkLoad {
-            queue_len: sat_u32(self.queue.len() as u64),
-            queue_cap: if self.is_limited() {
-                sat_u32(self.capacity as u64)
-            } else {
-                0
-            },
-            drops_recent: sat_u32(done.drops),
-            tx_pps: u32::try_from(per_second(done.packets)).unwrap_or(u32::MAX),
-            tx_bytes_per_s: u64::try_from(per_second(done.bytes)).unwrap_or(u64::MAX),
-        }
+        let cap = if self.is_limited() { self.capacity } else { 0 };
+        self.window.load(period, window, self.queue.len(), cap)
     }
-}
-
-fn sat_u32(v: u64) -> u32 {
-    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use ants_router::routing::{LINK_LOAD_WINDOW, LinkLoad};
+use ants_router::routing::{LINK_LOAD_WINDOW, LinkLoad, LoadMeter};
 use ants_router::time::Timestamp;
 use serde::Serialize;
 
@@ -23,49 +23,6 @@ pub use crate::config::LinkShaping;
 /// How late a pacing timer may fire and still be caught up on: beyond this, the link counts
 /// as idle from now, so a stalled loop never releases a burst above the rate.
 const CATCH_UP: Duration = Duration::from_millis(1);
-
-/// Datagrams, bytes and drops of one measurement period.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct PeriodCounts {
-    packets: u64,
-    bytes: u64,
-    drops: u64,
-}
-
-/// Fixed measurement periods: the rates a node sees are those of the last complete period.
-#[derive(Clone, Copy, Debug, Default)]
-struct Window {
-    period: u64,
-    current: PeriodCounts,
-    last: PeriodCounts,
-}
-
-impl Window {
-    /// Moves the window forward to `period` (periods without traffic count as zero).
-    fn roll(&mut self, period: u64) {
-        if period <= self.period {
-            return;
-        }
-        self.last = if period == self.period + 1 {
-            self.current
-        } else {
-            PeriodCounts::default()
-        };
-        self.current = PeriodCounts::default();
-        self.period = period;
-    }
-
-    /// The last complete period as seen from `period`, without moving the window.
-    fn completed(&self, period: u64) -> PeriodCounts {
-        if period == self.period {
-            self.last
-        } else if period == self.period + 1 {
-            self.current
-        } else {
-            PeriodCounts::default()
-        }
-    }
-}
 
 /// Counters of one neighbour's link since the daemon started (for `ants status`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -100,7 +57,7 @@ pub struct Egress {
     queue: VecDeque<Vec<u8>>,
     /// When the datagram being paced out has left (the link is free from then on).
     free_at: Timestamp,
-    window: Window,
+    window: LoadMeter,
     window_ns: u64,
     /// Counters since the start.
     pub stats: EgressStats,
@@ -113,7 +70,7 @@ impl Egress {
             shaping,
             queue: VecDeque::new(),
             free_at: Timestamp::ZERO,
-            window: Window::default(),
+            window: LoadMeter::default(),
             window_ns: u64::try_from(LINK_LOAD_WINDOW.as_nanos())
                 .unwrap_or(u64::MAX)
                 .max(1),
@@ -152,9 +109,8 @@ impl Egress {
     }
 
     fn drop_one(&mut self, now: Timestamp) {
-        self.window.roll(self.period(now));
         self.stats.queue_drops += 1;
-        self.window.current.drops += 1;
+        self.window.dropped(self.period(now), 1);
     }
 
     /// Reserves the link for `len` bytes from `now` (or from when it frees, if only just).
@@ -212,38 +168,25 @@ impl Egress {
 
     /// `count` datagrams of `bytes` bytes in all went to the socket at `now`.
     pub fn sent(&mut self, now: Timestamp, count: u64, bytes: u64) {
-        self.window.roll(self.period(now));
         self.stats.datagrams_sent += count;
         self.stats.bytes_sent += bytes;
-        self.window.current.packets += count;
-        self.window.current.bytes += bytes;
+        self.window.sent(self.period(now), count, bytes);
     }
 
     /// The socket refused `count` datagrams at `now` (ENOBUFS, unreachable, ...): lost, and
     /// counted as drops of this link.
     pub fn send_failed(&mut self, now: Timestamp, count: u64) {
-        self.window.roll(self.period(now));
         self.stats.send_errors += count;
-        self.window.current.drops += count;
+        self.window.dropped(self.period(now), count);
     }
 
     /// What a capsule sees at `now`: the queue now, and the last complete period's drops and
     /// rates (the emulator's formula, over the same window).
     pub fn load(&self, now: Timestamp) -> LinkLoad {
-        let done = self.window.completed(self.period(now));
-        let per_second = |n: u64| u128::from(n) * 1_000_000_000 / u128::from(self.window_ns);
-        LinkLoad {
-            queue_len: sat_u32(self.queue.len() as u64),
-            queue_cap: self.shaping.map_or(0, |s| sat_u32(s.queue as u64)),
-            drops_recent: sat_u32(done.drops),
-            tx_pps: u32::try_from(per_second(done.packets)).unwrap_or(u32::MAX),
-            tx_bytes_per_s: u64::try_from(per_second(done.bytes)).unwrap_or(u64::MAX),
-        }
+        let cap = self.shaping.map_or(0, |s| s.queue);
+        self.window
+            .load(self.period(now), LINK_LOAD_WINDOW, self.queue.len(), cap)
     }
-}
-
-fn sat_u32(v: u64) -> u32 {
-    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
