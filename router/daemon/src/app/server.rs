@@ -62,7 +62,18 @@ pub(crate) fn bind(
     queue: usize,
     max_connections: usize,
 ) -> io::Result<(AppServer, mpsc::Receiver<AppEvent>)> {
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        // Only a leftover socket is ever removed: a path that names a regular file, a device
+        // or a directory is a configuration mistake, and deleting it as root would destroy it.
+        if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a socket: choose another `app_socket`",
+                    path.display()
+                ),
+            ));
+        }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
@@ -201,5 +212,20 @@ async fn write_loop(mut write: OwnedWriteHalf, mut queue: mpsc::Receiver<Respons
         if write.write_all(&buf).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_path_that_is_not_a_socket_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, b"keep me").unwrap();
+        let e = bind(&path, 8, 8).err().expect("refused");
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"keep me");
     }
 }
