@@ -6,8 +6,8 @@
 //! 1. [`sys`]: the raw imports, exactly as the ABI document lists them.
 //! 2. Safe wrappers returning `Result<_, Error>`: [`capsule`] (read the capsule), [`node`]
 //!    (address, time, routes, neighbours, link load), [`effects`] (send, forward, deliver),
-//!    [`state`] (this protocol's soft state), [`log`](mod@log); plus [`Address`] and postcard
-//!    helpers for typed payloads.
+//!    [`state`] (this protocol's soft state), [`log`](mod@log); plus [`Address`], postcard
+//!    helpers for typed payloads and [`flood`] (rounds and neighbour floods).
 //! 3. The [`Capsule`] trait and [`export_capsule!`], so a protocol is one `impl` block.
 //!
 //! On wasm32 (feature `runtime`, on by default) the crate also provides the global allocator
@@ -30,6 +30,7 @@ pub mod capsule;
 pub mod effects;
 mod error;
 pub mod export;
+pub mod flood;
 pub mod log;
 pub mod node;
 #[cfg(all(target_arch = "wasm32", feature = "runtime"))]

@@ -72,6 +72,8 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use capsule_sdk::flood::flood;
+pub use capsule_sdk::flood::newer;
 use capsule_sdk::prelude::*;
 
 /// Local application port that receives [`Received`] at the chosen member's node.
@@ -188,11 +190,6 @@ impl Entry {
     }
 }
 
-/// Whether round `a` is newer than round `b` (serial number arithmetic, wraps at 2^32).
-pub fn newer(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
-}
-
 /// The anycast protocol.
 #[derive(Default)]
 pub struct Anycast;
@@ -226,7 +223,7 @@ impl Capsule for Anycast {
                     return Ok(());
                 }
                 save(&group, &table)?;
-                flood(&group, prev, me, &advertisement(seq, distance))
+                flood(group, prev, me, &advertisement(seq, distance))
             }
             View::Withdraw { seq } => {
                 let member = capsule::source()?;
@@ -238,7 +235,7 @@ impl Capsule for Anycast {
                 }
                 save(&group, &table)?;
                 // Passed on unchanged.
-                flood(&group, prev, me, &raw)
+                flood(group, prev, me, &raw)
             }
             View::Data(_) => {
                 for e in &table {
@@ -343,28 +340,6 @@ pub fn improve(table: &mut Vec<Entry>, entry: Entry) -> bool {
         }
     }
     true
-}
-
-/// Sends `msg` to every neighbour except `prev` (unless `prev` is this node), splitting the
-/// remaining budget evenly; neighbours the budget cannot cover get nothing.
-fn flood(group: &Address, prev: Address, me: Address, payload: &[u8]) -> Result<(), Error> {
-    let mut targets = node::neighbours()?;
-    targets.retain(|n| *n != prev || prev == me);
-    targets.truncate(capsule_sdk::abi::MAX_SENDS);
-    let budget = capsule::budget() as usize;
-    if targets.is_empty() || budget == 0 {
-        // Recorded, nowhere (or nothing) to pass it on with: the node counts `no_effect`.
-        return Ok(());
-    }
-    let (share, extra) = (budget / targets.len(), budget % targets.len());
-    for (i, n) in targets.iter().enumerate() {
-        let b = share + usize::from(i < extra);
-        if b == 0 {
-            break;
-        }
-        Send::to(*group, b as u32).via(*n).bytes(payload)?;
-    }
-    Ok(())
 }
 
 export_capsule!(Anycast);

@@ -70,6 +70,8 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
+use capsule_sdk::flood::flood;
+pub use capsule_sdk::flood::newer;
 use capsule_sdk::prelude::*;
 
 /// Local application port that receives [`Packet`]s at the serving edge.
@@ -195,11 +197,6 @@ pub fn seq_key(edge: Address) -> [u8; 17] {
     key
 }
 
-/// Whether round `a` is newer than round `b` (serial number arithmetic, wraps at 2^32).
-pub fn newer(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
-}
-
 /// The private IP protocol.
 #[derive(Default)]
 pub struct PrivateIp;
@@ -265,24 +262,7 @@ fn announce(
         state::put(&p.key(), &edge.octets(), ANNOUNCE_TTL)?;
     }
     let prev = capsule::previous()?;
-    let mut targets = node::neighbours()?;
-    targets.retain(|n| *n != prev || prev == me);
-    targets.truncate(capsule_sdk::abi::MAX_SENDS);
-    let budget = capsule::budget() as usize;
-    if targets.is_empty() || budget == 0 {
-        // Recorded, nowhere (or nothing) to pass it on with: the node counts `no_effect`.
-        return Ok(());
-    }
-    let dst = capsule::destination()?;
-    let (share, extra) = (budget / targets.len(), budget % targets.len());
-    for (i, n) in targets.iter().enumerate() {
-        let b = share + usize::from(i < extra);
-        if b == 0 {
-            break;
-        }
-        Send::to(dst, b as u32).via(*n).bytes(payload)?;
-    }
-    Ok(())
+    flood(capsule::destination()?, prev, me, payload)
 }
 
 /// The edge recorded for exactly this prefix, if its entry is live.

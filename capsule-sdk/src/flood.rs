@@ -1,0 +1,91 @@
+//! Layer 2 helpers for flooding protocols: a message that an origin issues in numbered
+//! rounds and every node passes on to all its neighbours.
+//!
+//! Owns comparing rounds ([`newer`]) and the send of one payload to every neighbour but the
+//! one it came from ([`flood`]). Whether a message is new or useful enough to pass on is the
+//! protocol's to decide (typically from state kept per origin); this module never reads or
+//! writes state.
+
+use crate::effects::Send;
+use crate::{Address, Error, abi, capsule, node};
+
+/// Whether round `a` is newer than round `b` in serial number arithmetic (RFC 1982): `a` is
+/// newer if it lies less than 2^31 ahead of `b`, so numbering may wrap at 2^32.
+pub fn newer(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// Sends `payload` toward `dst` via every neighbour except `prev`, the node the capsule came
+/// from (all of them when `prev` is `me`, this node: the capsule was injected here), at most
+/// [`abi::MAX_SENDS`] of them in ascending address order. The remaining budget is split
+/// evenly, the first neighbours getting one more where it does not divide; neighbours it
+/// cannot cover get nothing.
+///
+/// With no neighbour to send to or no budget left it sends nothing and succeeds: the message
+/// is dropped here (the node counts `no_effect` if the evaluation made no other effect).
+pub fn flood(dst: Address, prev: Address, me: Address, payload: &[u8]) -> Result<(), Error> {
+    let mut targets = node::neighbours()?;
+    targets.retain(|n| *n != prev || prev == me);
+    targets.truncate(abi::MAX_SENDS);
+    let budget = capsule::budget() as usize;
+    if targets.is_empty() || budget == 0 {
+        return Ok(());
+    }
+    let (share, extra) = (budget / targets.len(), budget % targets.len());
+    for (i, n) in targets.iter().enumerate() {
+        let b = share + usize::from(i < extra);
+        if b == 0 {
+            break;
+        }
+        Send::to(dst, b as u32).via(*n).bytes(payload)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use super::*;
+    use crate::node::NextHop;
+    use crate::testing::{FakeNode, Incoming};
+
+    fn addr(n: u8) -> Address {
+        let mut a = [0; 16];
+        a[15] = n;
+        Address(a)
+    }
+
+    #[test]
+    fn rounds_compare_across_the_wrap() {
+        assert!(newer(0, u32::MAX));
+        assert!(newer(5, 4));
+        assert!(!newer(4, 4));
+        assert!(!newer(u32::MAX, 0));
+    }
+
+    /// The budgets and neighbours of a flood from node 1 with `budget`, arrived from `prev`.
+    fn flooded(budget: u32, prev: u8) -> Vec<(u32, NextHop)> {
+        let mut node = FakeNode::new(addr(1))
+            .neighbour(addr(2))
+            .neighbour(addr(3))
+            .neighbour(addr(4))
+            .with_capsule(Incoming::new(addr(9), addr(9), budget, b"x"));
+        node.run(|| flood(addr(9), addr(prev), addr(1), b"x"))
+            .unwrap();
+        node.sends.iter().map(|s| (s.budget, s.next_hop)).collect()
+    }
+
+    #[test]
+    fn splits_the_budget_among_all_neighbours_but_the_previous_one() {
+        let via = NextHop::Neighbour;
+        assert_eq!(flooded(5, 3), [(3, via(addr(2))), (2, via(addr(4)))]);
+        assert_eq!(
+            flooded(7, 1),
+            [(3, via(addr(2))), (2, via(addr(3))), (2, via(addr(4)))]
+        );
+        // Too little budget for everyone: the first neighbours get it.
+        assert_eq!(flooded(2, 1), [(1, via(addr(2))), (1, via(addr(3)))]);
+        assert_eq!(flooded(0, 1), []);
+    }
+}
