@@ -7,21 +7,24 @@ mod node_support;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use ants_emulator::Verdict;
 use ants_router::fingerprint::Fingerprint;
-use ants_router::node::sim::{Link, Sim, Verdict};
-use ants_router::node::{DropReason, Node, NodeConfig};
+use ants_router::node::{DropReason, NodeConfig};
 use ants_router::wire::{CapsuleRepr, CodeFragmentRepr, Frame, FrameKind};
-use node_support::{addr, chain, chain_config, forward_wasm, inert_wat, ip, ms, variant};
+use node_support::{
+    LinkParams, Net, addr, chain, chain_config, chain_mesh, forward_wasm, inert_wat, ip, link, ms,
+    variant,
+};
 
 /// Sends `count` forward capsules from node 0 to node `to`, payload "capsule <k>".
-fn send_numbered(sim: &mut Sim, fp: Fingerprint, to: usize, range: std::ops::Range<u32>) {
+fn send_numbered(sim: &mut Net, fp: Fingerprint, to: usize, range: std::ops::Range<u32>) {
     for k in range {
         sim.send_capsule(addr(0), fp, addr(to), 32, format!("capsule {k}").as_bytes())
             .unwrap();
     }
 }
 
-fn payloads_at(sim: &Sim, node: IpAddr) -> Vec<String> {
+fn payloads_at(sim: &Net, node: IpAddr) -> Vec<String> {
     sim.deliveries_at(node)
         .map(|d| String::from_utf8(d.payload.clone()).unwrap())
         .collect()
@@ -32,7 +35,7 @@ fn numbered(range: std::ops::Range<u32>) -> Vec<String> {
 }
 
 /// Kinds of frames `from` sent to `to` in the trace.
-fn frames_between(sim: &Sim, from: IpAddr, to: IpAddr, kind: FrameKind) -> Vec<Vec<u8>> {
+fn frames_between(sim: &Net, from: IpAddr, to: IpAddr, kind: FrameKind) -> Vec<Vec<u8>> {
     sim.trace()
         .iter()
         .filter(|r| r.from == from && r.to == to && r.bytes.get(3) == Some(&kind.code()))
@@ -50,16 +53,16 @@ fn demand_loading_across_1_2_and_4_active_hops_loses_nothing() {
     );
     for hops in [1, 2, 4] {
         let n = hops + 1;
-        let mut sim = chain(n, Link::delay(ms(2)), |_, _| {});
+        let mut sim = chain(n, link(ms(2)), |_, _| {});
         let fp = sim.register(addr(0), wasm.clone()).unwrap();
         send_numbered(&mut sim, fp, hops, 0..1);
-        assert!(sim.run_for(Duration::from_secs(2)));
+        sim.run_for(Duration::from_secs(2));
         assert_eq!(payloads_at(&sim, addr(hops)), numbered(0..1), "{hops} hops");
         let first_at = sim.deliveries()[0].at;
 
         // Later capsules find the code cached at every hop: no more loads, same path.
         send_numbered(&mut sim, fp, hops, 1..20);
-        assert!(sim.run_for(Duration::from_secs(1)));
+        sim.run_for(Duration::from_secs(1));
         assert_eq!(
             payloads_at(&sim, addr(hops)),
             numbered(0..20),
@@ -82,7 +85,7 @@ fn demand_loading_across_1_2_and_4_active_hops_loses_nothing() {
                 let loaded = sim
                     .code_loaded()
                     .iter()
-                    .find(|l| l.node == addr(i))
+                    .find(|l| sim.address(l.node) == addr(i))
                     .unwrap();
                 assert_eq!(loaded.from, Some(addr(i - 1)));
             }
@@ -102,7 +105,7 @@ fn demand_loading_across_1_2_and_4_active_hops_loses_nothing() {
 #[test]
 fn a_lost_fragment_is_asked_for_alone_and_reordering_is_harmless() {
     let wasm = forward_wasm();
-    let mut sim = chain(2, Link::delay(ms(2)), |_, _| {});
+    let mut sim = chain(2, link(ms(2)), |_, _| {});
     let mut dropped = false;
     sim.set_tamper(move |d| match Frame::parse(&d.bytes) {
         Ok(Frame::CodeFragment(f)) => {
@@ -118,7 +121,7 @@ fn a_lost_fragment_is_asked_for_alone_and_reordering_is_harmless() {
     let count = u16::try_from(wasm.len().div_ceil(1024)).unwrap();
     let fp = sim.register(addr(0), wasm).unwrap();
     send_numbered(&mut sim, fp, 1, 0..3);
-    assert!(sim.run_for(Duration::from_secs(3)));
+    sim.run_for(Duration::from_secs(3));
     assert_eq!(payloads_at(&sim, addr(1)), numbered(0..3));
 
     let requests = frames_between(&sim, addr(1), addr(0), FrameKind::CodeRequest);
@@ -154,19 +157,20 @@ fn a_previous_node_that_evicted_the_code_answers_missing_and_the_source_serves_i
     let other = variant(&forward, 1);
     // A - B - C: B keeps one module, and its link to C is slow, so B has evicted the first
     // protocol for the second by the time C asks it.
-    let mut sim = chain(3, Link::delay(ms(1)), |i, c| {
+    let mut mesh = chain_mesh(3, link(ms(1)), |i, c| {
         if i == 1 {
             c.code_cache.max_entries = 1;
         }
     });
-    sim.link(addr(1), addr(2), Link::delay(ms(50)));
+    mesh.link(addr(1), addr(2), link(ms(50)));
+    let mut sim = Net::build(&mesh);
     let p1 = sim.register(addr(0), forward).unwrap();
     let p2 = sim.register(addr(0), other).unwrap();
     sim.send_capsule(addr(0), p1, addr(2), 16, b"first")
         .unwrap();
     sim.send_capsule(addr(0), p2, addr(2), 16, b"second")
         .unwrap();
-    assert!(sim.run_for(Duration::from_secs(3)));
+    sim.run_for(Duration::from_secs(3));
 
     let mut got = payloads_at(&sim, addr(2));
     got.sort();
@@ -184,7 +188,7 @@ fn a_previous_node_that_evicted_the_code_answers_missing_and_the_source_serves_i
     let from = |fp| {
         sim.code_loaded()
             .iter()
-            .find(|l| l.node == addr(2) && l.fingerprint == fp)
+            .find(|l| sim.address(l.node) == addr(2) && l.fingerprint == fp)
             .unwrap()
             .from
     };
@@ -201,7 +205,7 @@ fn a_previous_node_that_evicted_the_code_answers_missing_and_the_source_serves_i
 #[test]
 fn spoofed_code_is_counted_never_cached_and_the_source_serves_the_real_module() {
     let wasm = forward_wasm();
-    let mut sim = chain(3, Link::delay(ms(2)), |_, _| {});
+    let mut sim = chain(3, link(ms(2)), |_, _| {});
     // B serves C other bytes under the right type: the first data byte of every fragment is
     // flipped on the way.
     sim.set_tamper(|d| {
@@ -228,7 +232,7 @@ fn spoofed_code_is_counted_never_cached_and_the_source_serves_the_real_module() 
     );
     assert!(!c.has_code(&fp));
 
-    assert!(sim.run_for(Duration::from_secs(2)));
+    sim.run_for(Duration::from_secs(2));
     assert_eq!(payloads_at(&sim, addr(2)), numbered(0..1));
     let c = sim.node(addr(2)).unwrap();
     assert!(c.has_code(&fp));
@@ -240,21 +244,21 @@ fn spoofed_code_is_counted_never_cached_and_the_source_serves_the_real_module() 
     let loaded = sim
         .code_loaded()
         .iter()
-        .find(|l| l.node == addr(2))
+        .find(|l| sim.address(l.node) == addr(2))
         .unwrap();
     assert_eq!(loaded.from, Some(addr(0)));
 }
 
 #[test]
 fn a_full_hold_queue_drops_and_counts_the_overflow_and_delivers_the_rest() {
-    let mut sim = chain(2, Link::delay(ms(2)), |i, c| {
+    let mut sim = chain(2, link(ms(2)), |i, c| {
         if i == 1 {
             c.demand.max_held_per_protocol = 4;
         }
     });
     let fp = sim.register(addr(0), forward_wasm()).unwrap();
     send_numbered(&mut sim, fp, 1, 0..10);
-    assert!(sim.run_for(Duration::from_secs(2)));
+    sim.run_for(Duration::from_secs(2));
     assert_eq!(
         payloads_at(&sim, addr(1)),
         numbered(0..4),
@@ -269,17 +273,17 @@ fn a_full_hold_queue_drops_and_counts_the_overflow_and_delivers_the_rest() {
 
 #[test]
 fn a_restarted_middle_node_loads_the_code_again_and_later_capsules_arrive() {
-    let mut sim = chain(4, Link::delay(ms(1)), |_, _| {});
+    let mut sim = chain(4, link(ms(1)), |_, _| {});
     let fp = sim.register(addr(0), forward_wasm()).unwrap();
     send_numbered(&mut sim, fp, 3, 0..5);
-    assert!(sim.run_for(Duration::from_secs(1)));
+    sim.run_for(Duration::from_secs(1));
     assert_eq!(payloads_at(&sim, addr(3)), numbered(0..5));
 
-    let old = sim.replace_node(Node::new(chain_config(2, 4)).unwrap());
+    let old = sim.replace_node(chain_config(2, 4));
     assert!(old.unwrap().has_code(&fp));
     assert!(!sim.node(addr(2)).unwrap().has_code(&fp));
     send_numbered(&mut sim, fp, 3, 5..10);
-    assert!(sim.run_for(Duration::from_secs(1)));
+    sim.run_for(Duration::from_secs(1));
     assert_eq!(payloads_at(&sim, addr(3)), numbered(0..10));
     let fresh = sim.node(addr(2)).unwrap().stats();
     assert_eq!((fresh.loads_started, fresh.loads_completed), (1, 1));
@@ -290,7 +294,7 @@ fn a_restarted_middle_node_loads_the_code_again_and_later_capsules_arrive() {
 
 #[test]
 fn a_silent_previous_node_is_retried_with_backoff_then_the_source_is_asked() {
-    let mut sim = chain(3, Link::delay(ms(1)), |_, _| {});
+    let mut sim = chain(3, link(ms(1)), |_, _| {});
     // B never answers C's code requests.
     sim.set_tamper(|d| {
         let request = d.bytes.get(3) == Some(&FrameKind::CodeRequest.code());
@@ -302,7 +306,7 @@ fn a_silent_previous_node_is_retried_with_backoff_then_the_source_is_asked() {
     });
     let fp = sim.register(addr(0), forward_wasm()).unwrap();
     send_numbered(&mut sim, fp, 2, 0..2);
-    assert!(sim.run_for(Duration::from_secs(10)));
+    sim.run_for(Duration::from_secs(10));
     assert_eq!(payloads_at(&sim, addr(2)), numbered(0..2));
     let c = sim.node(addr(2)).unwrap().stats();
     let limits = NodeConfig::new(addr(2)).demand;
@@ -326,7 +330,7 @@ fn a_silent_previous_node_is_retried_with_backoff_then_the_source_is_asked() {
 
 #[test]
 fn code_nobody_has_drops_the_held_capsules_as_unavailable() {
-    let mut sim = chain(2, Link::delay(ms(1)), |_, _| {});
+    let mut sim = chain(2, link(ms(1)), |_, _| {});
     // A capsule of a type neither its previous node (A) nor its source (a host nobody
     // simulates) can serve.
     let fp = Fingerprint::sha256(b"no such module");
@@ -341,7 +345,7 @@ fn code_nobody_has_drops_the_held_capsules_as_unavailable() {
     for _ in 0..3 {
         sim.inject(addr(0), addr(1), capsule.to_vec().unwrap());
     }
-    assert!(sim.run_for(Duration::from_secs(10)));
+    sim.run_for(Duration::from_secs(10));
     let b = sim.node(addr(1)).unwrap();
     let stats = b.stats();
     assert_eq!(stats.drops.get(DropReason::CodeUnavailable), 3);
@@ -358,21 +362,21 @@ fn a_flood_of_unknown_types_stays_within_bounds_and_does_not_stall_a_loaded_prot
     // many distinct types, half of which it can serve (valid modules), half of which nobody
     // can.
     let h = ip("10.0.0.99");
-    let mut sim = chain(3, Link::delay(ms(1)), |i, c| {
+    let mut mesh = chain_mesh(3, link(ms(1)), |i, c| {
         if i == 1 {
             c.neighbours.push(ip("10.0.0.99"));
         }
     });
     let mut hc = NodeConfig::new(h);
     hc.neighbours.push(addr(1));
-    sim.add_node(Node::new(hc).unwrap());
-    sim.link(h, addr(1), Link::delay(ms(1)));
+    mesh.node(hc).link(h, addr(1), link(ms(1)));
+    let mut sim = Net::build(&mesh);
     sim.set_compiling(h, false);
     sim.set_compile_delay(ms(30));
 
     let fwd = sim.register(addr(0), forward_wasm()).unwrap();
     send_numbered(&mut sim, fwd, 2, 0..1);
-    assert!(sim.run_for(Duration::from_secs(1)));
+    sim.run_for(Duration::from_secs(1));
     assert_eq!(payloads_at(&sim, addr(2)).len(), 1);
     let before = sim.deliveries().len();
 
@@ -425,7 +429,7 @@ fn a_flood_of_unknown_types_stays_within_bounds_and_does_not_stall_a_loaded_prot
         assert!(status.held_bytes <= limits.max_held_bytes);
         assert!(sim.outstanding_compiles(x) <= limits.max_concurrent_compiles);
     }
-    assert!(sim.run_for(Duration::from_secs(20)));
+    sim.run_for(Duration::from_secs(20));
     assert_eq!(
         sim.max_outstanding_compiles(x),
         limits.max_concurrent_compiles
@@ -488,7 +492,7 @@ fn a_module_that_fails_to_compile_is_not_fetched_again() {
     let fp = Fingerprint::sha256(&bad);
     // The only node that has it: a source that serves it (played by a node that pins it
     // without validation is impossible, so serve it from a test double).
-    let mut sim = chain(2, Link::delay(ms(1)), |_, _| {});
+    let mut sim = chain(2, link(ms(1)), |_, _| {});
     let capsule = CapsuleRepr {
         fingerprint: fp,
         source: addr(0),
@@ -509,14 +513,14 @@ fn a_module_that_fails_to_compile_is_not_fetched_again() {
         Verdict::Deliver
     });
     sim.inject(addr(0), addr(1), capsule.to_vec().unwrap());
-    assert!(sim.run_for(Duration::from_secs(1)));
+    sim.run_for(Duration::from_secs(1));
     let b = sim.node(addr(1)).unwrap().stats();
     assert_eq!(b.compiles_failed, 1);
     assert_eq!(b.drops.get(DropReason::ModuleRejected), 1);
     let requests = b.code_requests_sent;
 
     sim.inject(addr(0), addr(1), capsule.to_vec().unwrap());
-    assert!(sim.run_for(Duration::from_secs(1)));
+    sim.run_for(Duration::from_secs(1));
     let b = sim.node(addr(1)).unwrap().stats();
     assert_eq!(b.drops.get(DropReason::ModuleRejected), 2);
     assert_eq!(b.code_requests_sent, requests, "not fetched again");
@@ -526,30 +530,33 @@ fn a_module_that_fails_to_compile_is_not_fetched_again() {
 #[test]
 fn the_same_seed_gives_the_same_run() {
     let run = || {
-        let mut sim = chain(4, Link::delay(ms(1)), |_, _| {});
-        sim.link(
+        let mut mesh = chain_mesh(4, link(ms(1)), |_, _| {});
+        mesh.link(
             addr(1),
             addr(2),
-            Link {
-                delay: ms(3),
-                loss_ppm: 200_000,
+            LinkParams {
+                loss: 0.2,
                 bandwidth_bps: Some(10_000_000),
+                ..link(ms(3))
             },
         );
+        let mut sim = Net::build(&mesh);
         let fp = sim.register(addr(0), forward_wasm()).unwrap();
         send_numbered(&mut sim, fp, 3, 0..30);
         sim.run_for(Duration::from_secs(10));
+        let lost: u64 = (0..sim.emu.topology().links.len())
+            .flat_map(|l| sim.emu.link_stats(l).unwrap())
+            .map(|d| d.losses)
+            .sum();
         (
             sim.trace().to_vec(),
             sim.deliveries().to_vec(),
             sim.node(addr(2)).unwrap().stats(),
+            lost,
         )
     };
-    let (trace, deliveries, stats) = run();
-    assert!(
-        trace.iter().any(|r| r.lost),
-        "the lossy link lost something"
-    );
+    let (trace, deliveries, stats, lost) = run();
+    assert!(lost > 0, "the lossy link lost something");
     assert!(!deliveries.is_empty());
-    assert_eq!(run(), (trace, deliveries, stats));
+    assert_eq!(run(), (trace, deliveries, stats, lost));
 }

@@ -19,7 +19,6 @@ mod limiter;
 mod limits;
 mod process;
 mod serve;
-pub mod sim;
 mod stats;
 mod tier;
 

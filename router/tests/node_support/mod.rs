@@ -1,5 +1,6 @@
 //! Shared helpers of the node core tests: the real forward capsule, module variants with
-//! distinct fingerprints, and chain topologies in the simulated network.
+//! distinct fingerprints, and chains of nodes in the emulator ([`Net`]: the emulator's
+//! network addressed by node address).
 
 #![allow(dead_code)]
 
@@ -7,12 +8,15 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ants_emulator::{CodeLoad, Delivery, Emulator, Mesh, Sent, TraceRecord, Verdict};
 use ants_router::fingerprint::Fingerprint;
-use ants_router::node::sim::{Link, Sim};
-use ants_router::node::{Node, NodeConfig};
+use ants_router::node::{Node, NodeConfig, NodeError};
 use ants_router::routing::{NextHop, Route};
 use ants_router::time::Timestamp;
 use ants_router::wire::{CodeRequestRepr, Cookie, Frame};
+
+pub use ants_emulator::mesh::link;
+pub use ants_topology::model::LinkParams;
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -87,19 +91,136 @@ pub fn chain_config(i: usize, n: usize) -> NodeConfig {
     config
 }
 
-/// A simulated chain of `n` nodes with `link` between neighbours, each configured by
-/// `tweak(i, config)`.
-pub fn chain(n: usize, link: Link, tweak: impl Fn(usize, &mut NodeConfig)) -> Sim {
-    let mut sim = Sim::new(7);
+/// A chain of `n` nodes with `link` between neighbours (and the mesh's default link, 5 ms,
+/// between the others), each configured by `tweak(i, config)`; more nodes and links may be
+/// added before [`Net::build`].
+pub fn chain_mesh(n: usize, link: LinkParams, tweak: impl Fn(usize, &mut NodeConfig)) -> Mesh {
+    let mut mesh = Mesh::new(7);
     for i in 0..n {
         let mut config = chain_config(i, n);
         tweak(i, &mut config);
-        sim.add_node(Node::new(config).unwrap());
+        mesh.node(config);
     }
     for i in 1..n {
-        sim.link(addr(i - 1), addr(i), link);
+        mesh.link(addr(i - 1), addr(i), link);
     }
-    sim
+    mesh
+}
+
+/// [`chain_mesh`], built.
+pub fn chain(n: usize, link: LinkParams, tweak: impl Fn(usize, &mut NodeConfig)) -> Net {
+    Net::build(&chain_mesh(n, link, tweak))
+}
+
+/// An emulated network of node cores, addressed by node address, recording every delivery and
+/// every datagram sent.
+pub struct Net {
+    pub emu: Emulator,
+}
+
+impl Net {
+    pub fn build(mesh: &Mesh) -> Net {
+        let mut emu = mesh.build().expect("a valid mesh");
+        emu.record_deliveries();
+        emu.record_trace();
+        Net { emu }
+    }
+
+    fn id(&self, addr: IpAddr) -> usize {
+        self.emu
+            .node_id(addr)
+            .unwrap_or_else(|| panic!("the network has no node at {addr}"))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.emu.now()
+    }
+
+    pub fn run_for(&mut self, d: Duration) {
+        self.emu.run_for(d);
+    }
+
+    pub fn node(&self, addr: IpAddr) -> Option<&Node> {
+        self.emu.node(self.emu.node_id(addr)?)
+    }
+
+    pub fn register(&mut self, addr: IpAddr, module: Vec<u8>) -> Result<Fingerprint, NodeError> {
+        let id = self.id(addr);
+        self.emu
+            .with_node(id, |n, now| n.register_protocol(now, module))
+            .expect("a node core")
+    }
+
+    pub fn send_capsule(
+        &mut self,
+        addr: IpAddr,
+        fingerprint: Fingerprint,
+        destination: IpAddr,
+        budget: u16,
+        payload: &[u8],
+    ) -> Result<(), NodeError> {
+        let id = self.id(addr);
+        self.emu
+            .with_node(id, |n, now| {
+                n.send_capsule(now, fingerprint, destination, budget, payload)
+            })
+            .expect("a node core")
+    }
+
+    /// `from` (a node) sends `bytes` to `to` now, as if its core had.
+    pub fn inject(&mut self, from: IpAddr, to: IpAddr, bytes: Vec<u8>) {
+        let id = self.id(from);
+        self.emu.inject(id, to, bytes);
+    }
+
+    /// Restarts the node at the configuration's address with it (empty caches).
+    pub fn replace_node(&mut self, config: NodeConfig) -> Option<Node> {
+        let id = self.id(config.address);
+        self.emu.restart_node(id, config).expect("a valid restart")
+    }
+
+    pub fn set_tamper(&mut self, hook: impl FnMut(&mut Sent) -> Verdict + 'static) {
+        self.emu.set_tamper(hook);
+    }
+
+    pub fn set_compile_delay(&mut self, delay: Duration) {
+        self.emu.set_compile_delay(delay);
+    }
+
+    pub fn set_compiling(&mut self, addr: IpAddr, compiles: bool) {
+        let id = self.id(addr);
+        self.emu.set_compiling(id, compiles);
+    }
+
+    pub fn outstanding_compiles(&self, addr: IpAddr) -> usize {
+        self.emu.outstanding_compiles(self.id(addr))
+    }
+
+    pub fn max_outstanding_compiles(&self, addr: IpAddr) -> usize {
+        self.emu.max_outstanding_compiles(self.id(addr))
+    }
+
+    pub fn deliveries(&self) -> &[Delivery] {
+        self.emu.delivered()
+    }
+
+    pub fn deliveries_at(&self, addr: IpAddr) -> impl Iterator<Item = &Delivery> {
+        let id = self.id(addr);
+        self.deliveries().iter().filter(move |d| d.node == id)
+    }
+
+    pub fn code_loaded(&self) -> &[CodeLoad] {
+        self.emu.code_loads()
+    }
+
+    /// The address of node `id`.
+    pub fn address(&self, id: usize) -> IpAddr {
+        IpAddr::V4(self.emu.topology().nodes[id].address)
+    }
+
+    pub fn trace(&self) -> &[TraceRecord] {
+        self.emu.trace()
+    }
 }
 
 pub fn ms(n: u64) -> Duration {

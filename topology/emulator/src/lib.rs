@@ -8,8 +8,11 @@
 //! Links ([`network`]) have delay, seeded loss, bandwidth and drop-tail queues; each node-core
 //! node's routing table carries the current load of the link toward each active neighbour.
 //! Compilation answers each node's `Event::Compile` from a cache (one real compilation per
-//! fingerprint per run) after a fixed virtual delay. Applications ([`apps`]) inject capsules
-//! and receive deliveries. [`report`] turns the run into a serialisable report and tables.
+//! fingerprint and tier per run) after a fixed virtual delay. Applications ([`apps`]) inject
+//! capsules and receive deliveries. [`report`] turns the run into a serialisable report and
+//! tables. [`Mesh`] builds a network node by node from node configurations instead of a file:
+//! the node library's own tests run on it, with the instruments a test may attach to any run
+//! (a tamper hook, a trace, a delivery log, stuck compilers).
 //!
 //! Determinism: the same topology, seed and applications give the same report, byte for byte.
 //! Events are ordered by (virtual time, insertion order), losses come from per-direction
@@ -23,6 +26,7 @@
 
 pub mod apps;
 pub mod generate;
+pub mod mesh;
 pub mod network;
 pub mod report;
 pub mod rng;
@@ -36,7 +40,10 @@ pub use report::EmulatorReport;
 mod emulator;
 mod options;
 
-pub use emulator::{AppId, CodeLoad, DeliveryCount, Emulator, LogLine};
+pub use emulator::{
+    AppId, CodeLoad, Delivery, DeliveryCount, Emulator, LogLine, Sent, TraceRecord, Verdict,
+};
+pub use mesh::Mesh;
 pub use options::{
     DEFAULT_COMPILE_DELAY, DEFAULT_LOAD_WINDOW, EmulatorError, EmulatorOptions, MAX_LOGS,
 };

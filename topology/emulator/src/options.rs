@@ -82,6 +82,17 @@ pub enum EmulatorError {
         /// Why.
         error: NodeError,
     },
+    /// A node configuration named another node's address.
+    #[error("node `{node}` has another address than {address}")]
+    NotItsAddress {
+        /// The node.
+        node: String,
+        /// The configuration's address.
+        address: std::net::IpAddr,
+    },
+    /// A network described node by node could not be made into a topology.
+    #[error("the network is not a valid topology: {0}")]
+    Topology(#[from] ants_topology::model::TopologyError),
     /// Applications run only on hosts and active routers.
     #[error(
         "node `{0}` runs no node core (a legacy router, or no such node): it cannot run applications"

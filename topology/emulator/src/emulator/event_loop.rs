@@ -11,11 +11,12 @@ use std::net::IpAddr;
 
 use ants_router::fingerprint::Fingerprint;
 use ants_router::node::{Event, Node, Transmit};
-use ants_router::sandbox::LoadError;
+use ants_router::sandbox::{CompileTier, LoadError};
 use ants_router::time::Timestamp;
 
 use ants_topology::model::NodeId;
 
+use super::instruments::{Delivery, Sent, TraceRecord, Verdict};
 use super::{CodeLoad, Emulator, LogLine, lookup_dir};
 use crate::apps::{AppContext, AppDelivery, Application};
 use crate::network::{Datagram, Offer};
@@ -33,7 +34,10 @@ enum Scheduled {
     Compiled {
         node: NodeId,
         fingerprint: Fingerprint,
+        tier: CompileTier,
     },
+    /// A datagram a node sent, held back by the tamper hook.
+    Delayed { node: NodeId, datagram: Datagram },
     /// A node's own timer (stale if the node's timer moved since).
     NodeTimer { node: NodeId },
     /// An application's timer.
@@ -115,6 +119,7 @@ impl Emulator {
                 self.arrive(at, datagram);
             }
             Scheduled::Local { node, datagram } => self.arrive(node, datagram),
+            Scheduled::Delayed { node, datagram } => self.send_from(node, datagram),
             Scheduled::TxDone { dir, datagram } => {
                 let (now, period) = (self.now, self.period());
                 let (arrival, next) = self.dirs[dir].finish(now, period, &datagram);
@@ -126,12 +131,18 @@ impl Emulator {
                     self.mark_dirty(dir);
                 }
             }
-            Scheduled::Compiled { node, fingerprint } => {
+            Scheduled::Compiled {
+                node,
+                fingerprint,
+                tier,
+            } => {
                 let result = self
                     .compiled
-                    .get(&fingerprint)
+                    .get(&(fingerprint, tier))
                     .cloned()
                     .unwrap_or_else(|| Err(LoadError::Rejected("not compiled".into())));
+                let n = &mut self.nodes[node];
+                n.compiling = n.compiling.saturating_sub(1);
                 self.refresh_loads(node);
                 let now = self.now;
                 if let Some(core) = self.nodes[node].core.as_deref_mut() {
@@ -277,11 +288,50 @@ impl Emulator {
         }
     }
 
-    fn transmit(&mut self, node: NodeId, t: Transmit) {
-        let dst = match t.to {
-            IpAddr::V4(a) => self.topology.node_by_address(a),
-            IpAddr::V6(_) => None,
+    pub(super) fn transmit(&mut self, node: NodeId, t: Transmit) {
+        if self.instruments.watches_sends() {
+            self.transmit_watched(node, t);
+            return;
+        }
+        let Some(dst) = self.node_at(t.to) else {
+            self.nodes[node].ip_unroutable += 1;
+            return;
         };
+        self.send_from(
+            node,
+            Datagram {
+                src: node,
+                dst,
+                bytes: t.bytes,
+            },
+        );
+    }
+
+    /// [`Emulator::transmit`] through the tamper hook and into the trace.
+    fn transmit_watched(&mut self, node: NodeId, t: Transmit) {
+        let now = self.now;
+        let from = IpAddr::V4(self.topology.nodes[node].address);
+        let mut sent = Sent {
+            from,
+            to: t.to,
+            bytes: t.bytes,
+            sent_at: now,
+        };
+        let original = self.instruments.trace.is_some().then(|| sent.bytes.clone());
+        let verdict = match self.instruments.tamper.as_mut() {
+            Some(hook) => hook(&mut sent),
+            None => Verdict::Deliver,
+        };
+        let dst = self.node_at(sent.to);
+        if let (Some(trace), Some(bytes)) = (self.instruments.trace.as_mut(), original) {
+            trace.push(TraceRecord {
+                at: now,
+                from,
+                to: sent.to,
+                bytes,
+                dropped: verdict == Verdict::Drop || dst.is_none(),
+            });
+        }
         let Some(dst) = dst else {
             self.nodes[node].ip_unroutable += 1;
             return;
@@ -289,9 +339,26 @@ impl Emulator {
         let datagram = Datagram {
             src: node,
             dst,
-            bytes: t.bytes,
+            bytes: sent.bytes,
         };
-        if dst == node {
+        match verdict {
+            Verdict::Drop => {}
+            Verdict::Delay(d) => self.schedule(now + d, Scheduled::Delayed { node, datagram }),
+            Verdict::Deliver => self.send_from(node, datagram),
+        }
+    }
+
+    /// The node at a node address.
+    fn node_at(&self, addr: IpAddr) -> Option<NodeId> {
+        match addr {
+            IpAddr::V4(a) => self.topology.node_by_address(a),
+            IpAddr::V6(_) => None,
+        }
+    }
+
+    /// Puts a datagram `node` sent on its first link (or back to itself).
+    fn send_from(&mut self, node: NodeId, datagram: Datagram) {
+        if datagram.dst == node {
             self.schedule(self.now, Scheduled::Local { node, datagram });
         } else {
             self.forward(node, datagram);
@@ -301,18 +368,31 @@ impl Emulator {
     fn node_event(&mut self, node: NodeId, event: Event) {
         let now = self.now;
         match event {
-            // Baseline only: the emulator turns tier-ups off (virtual time models compilation).
+            // Files turn tier-ups off (virtual time models one compiler); nodes a test
+            // configured itself may still ask for the optimizing tier.
             Event::Compile {
-                fingerprint, bytes, ..
+                fingerprint,
+                bytes,
+                tier,
             } => {
-                if !self.compiled.contains_key(&fingerprint) {
-                    let result = self.compiler.compile(fingerprint, &bytes);
+                let n = &mut self.nodes[node];
+                n.compiling += 1;
+                n.most_compiling = n.most_compiling.max(n.compiling);
+                if self.instruments.not_compiling.contains(&node) {
+                    return;
+                }
+                if !self.compiled.contains_key(&(fingerprint, tier)) {
+                    let result = self.compiler.compile_tier(fingerprint, &bytes, tier);
                     self.compilations += 1;
-                    self.compiled.insert(fingerprint, result);
+                    self.compiled.insert((fingerprint, tier), result);
                 }
                 self.schedule(
                     now + self.compile_delay,
-                    Scheduled::Compiled { node, fingerprint },
+                    Scheduled::Compiled {
+                        node,
+                        fingerprint,
+                        tier,
+                    },
                 );
             }
             Event::Deliver {
@@ -324,6 +404,16 @@ impl Emulator {
                 let count = self.deliveries.entry((node, port)).or_default();
                 count.count += 1;
                 count.bytes += payload.len() as u64;
+                if let Some(log) = self.instruments.deliveries.as_mut() {
+                    log.push(Delivery {
+                        at: now,
+                        node,
+                        port,
+                        source,
+                        fingerprint,
+                        payload: payload.clone(),
+                    });
+                }
                 let Some(listeners) = self.nodes[node].ports.get(&port).cloned() else {
                     return;
                 };

@@ -7,14 +7,17 @@
 //! a socket, and it never reimplements node logic.
 
 mod event_loop;
+mod instruments;
+
+pub use instruments::{Delivery, Sent, TraceRecord, Verdict};
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
-use ants_router::node::Node;
-use ants_router::sandbox::{CompiledCapsule, Compiler, LoadError, Sandbox};
+use ants_router::node::{Node, NodeConfig};
+use ants_router::sandbox::{CompileTier, CompiledCapsule, Compiler, LoadError, Sandbox};
 use ants_router::time::Timestamp;
 
 use ants_topology::capsules::CapsuleLocator;
@@ -29,6 +32,7 @@ use crate::options::{DEFAULT_COMPILE_DELAY, EmulatorError, EmulatorOptions};
 use crate::report::{self, EmulatorReport};
 use crate::rng::SplitMix64;
 use event_loop::Entry;
+use instruments::Instruments;
 
 /// A node's code-request cookie key, drawn from the run's seed (streams past the links'), so
 /// that runs repeat byte for byte.
@@ -110,6 +114,10 @@ pub(crate) struct EmuNode {
     pub(crate) ip_unroutable: u64,
     /// Capsule log lines.
     pub(crate) logs: u64,
+    /// Compilations asked for and not answered yet.
+    compiling: u32,
+    /// The most that were outstanding at once.
+    most_compiling: u32,
 }
 
 /// A topology running in virtual time. See the module docs and `docs/emulator.md`.
@@ -128,13 +136,14 @@ pub struct Emulator {
     /// Link directions: `2 * link` is a → b, `2 * link + 1` is b → a.
     pub(crate) dirs: Vec<Direction>,
     compiler: Compiler,
-    compiled: HashMap<Fingerprint, Result<CompiledCapsule, LoadError>>,
+    compiled: HashMap<(Fingerprint, CompileTier), Result<CompiledCapsule, LoadError>>,
     pub(crate) compilations: u64,
     pub(crate) modules: Modules,
     pub(crate) code_loads: Vec<CodeLoad>,
     pub(crate) deliveries: BTreeMap<(NodeId, u16), DeliveryCount>,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) apps: Vec<(NodeId, usize)>,
+    instruments: Instruments,
 }
 
 impl Emulator {
@@ -201,6 +210,8 @@ impl Emulator {
                 ip_forwarded: 0,
                 ip_unroutable: 0,
                 logs: 0,
+                compiling: 0,
+                most_compiling: 0,
             });
         }
 
@@ -246,6 +257,7 @@ impl Emulator {
             deliveries: BTreeMap::new(),
             logs: Vec::new(),
             apps: Vec::new(),
+            instruments: Instruments::default(),
         };
         for id in 0..emu.nodes.len() {
             emu.refresh_loads(id);
@@ -297,6 +309,51 @@ impl Emulator {
         self.drain(node);
         self.apps.push((node, index));
         Ok(self.apps.len() - 1)
+    }
+
+    /// Restarts `node` with `config`: a new core with empty caches and no state, on the shared
+    /// compiler, in place of the old one (returned). Datagrams and compilations already on
+    /// their way reach the new core; applications on the node stay. The address must be the
+    /// node's own.
+    pub fn restart_node(
+        &mut self,
+        node: NodeId,
+        config: NodeConfig,
+    ) -> Result<Option<Node>, EmulatorError> {
+        let Some(n) = self.topology.nodes.get(node) else {
+            return Err(EmulatorError::NoNodeCore(format!("#{node}")));
+        };
+        if !n.kind.runs_node_core() {
+            return Err(EmulatorError::NoNodeCore(n.name.clone()));
+        }
+        if config.address != IpAddr::V4(n.address) {
+            return Err(EmulatorError::NotItsAddress {
+                node: n.name.clone(),
+                address: config.address,
+            });
+        }
+        let core = Node::with_compiler(config, self.compiler.clone()).map_err(|error| {
+            EmulatorError::Node {
+                node: n.name.clone(),
+                error,
+            }
+        })?;
+        let slot = &mut self.nodes[node];
+        let old = slot.core.replace(Box::new(core));
+        slot.timer = None;
+        slot.feed_period = None;
+        slot.compiling = 0;
+        self.refresh_loads(node);
+        self.drain(node);
+        Ok(old.map(|core| *core))
+    }
+
+    /// The node whose node address is `addr`.
+    pub fn node_id(&self, addr: IpAddr) -> Option<NodeId> {
+        match addr {
+            IpAddr::V4(a) => self.topology.node_by_address(a),
+            IpAddr::V6(_) => None,
+        }
     }
 
     /// Runs every event up to and including `until`, then sets the clock to `until`.
