@@ -157,20 +157,7 @@ pub fn svg(topo: &Topology, traffic: Option<&Traffic>) -> String {
         let same_row = lay.layer[e.a] == lay.layer[e.b];
         let adjacent = lay.order[e.a].abs_diff(lay.order[e.b]) <= 1;
         // A link within a row bows below it, clear of the nodes between its ends.
-        let (mx, my, path) = if same_row && adjacent {
-            // Between two neighbouring nodes there is no room: the label goes under the line.
-            (
-                (x1 + x2) / 2.0,
-                y1 + NODE_H / 2.0 + 8.0,
-                format!(
-                    "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"",
-                    px(x1),
-                    px(y1),
-                    px(x2),
-                    px(y2)
-                ),
-            )
-        } else if same_row {
+        let (mx, my, path) = if same_row && !adjacent {
             let bow =
                 NODE_H / 2.0 + 14.0 + ((x2 - x1).abs() * 0.08).min(BOW_MAX - NODE_H / 2.0 - 14.0);
             let (cx, cy) = ((x1 + x2) / 2.0, y1 + 2.0 * bow);
@@ -188,9 +175,16 @@ pub fn svg(topo: &Topology, traffic: Option<&Traffic>) -> String {
                 ),
             )
         } else {
+            // Between two neighbouring nodes of a row there is no room: the label goes under
+            // the line.
+            let my = if same_row {
+                y1 + NODE_H / 2.0 + 8.0
+            } else {
+                (y1 + y2) / 2.0
+            };
             (
                 (x1 + x2) / 2.0,
-                (y1 + y2) / 2.0,
+                my,
                 format!(
                     "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"",
                     px(x1),
