@@ -13,52 +13,12 @@ use std::time::Duration;
 
 use super::{
     AppSpec, EmulatorSettings, Link, LinkId, LinkOptionsSet, LinkParams, Node, NodeId, NodeKind,
-    Pool, Target, Topology, TopologyError,
+    Pool, ScriptedApp, Target, Topology, TopologyError,
 };
 
-/// A scripted application as named in a file, before node names are resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AppDraft {
-    /// See [`AppSpec::Ping`].
-    Ping {
-        /// Node name.
-        node: String,
-        /// Destination node name.
-        to: String,
-        /// Requests.
-        count: u32,
-        /// Interval.
-        interval: Duration,
-        /// Start.
-        start: Duration,
-    },
-    /// See [`AppSpec::Send`]; `to` is a node or group name.
-    Send {
-        /// Node name.
-        node: String,
-        /// Capsule name or path.
-        protocol: String,
-        /// Node or group name.
-        to: String,
-        /// Capsules per destination.
-        count: u32,
-        /// Interval.
-        interval: Duration,
-        /// Start.
-        start: Duration,
-        /// Budget.
-        budget: u16,
-        /// Payload.
-        payload: Vec<u8>,
-    },
-    /// See [`AppSpec::Listen`].
-    Listen {
-        /// Node name.
-        node: String,
-        /// Port.
-        port: u16,
-    },
-}
+/// A scripted application as named in a file, before node names are resolved: node names,
+/// and a node or group name as a `send`'s destination.
+pub type AppDraft = ScriptedApp<String, String>;
 
 struct NodeDraft {
     name: String,

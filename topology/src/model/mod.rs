@@ -164,16 +164,19 @@ pub enum Target {
 }
 
 /// A scripted application on a host or active node, started by the emulator (or by hand in
-/// namespaces).
+/// namespaces), as a file names it ([`AppDraft`]: `N` and `T` are names) or resolved
+/// ([`AppSpec`]).
+///
+/// `N` is how a node is named and `T` what a `send` goes to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum AppSpec {
+pub enum ScriptedApp<N, T> {
     /// Pings `to` with the ping capsule `count` times, `interval` apart, from `start`.
     Ping {
         /// Node the application runs on.
-        node: NodeId,
-        /// Destination.
-        to: NodeId,
+        node: N,
+        /// Destination node.
+        to: N,
         /// Requests to send.
         count: u32,
         /// Time between requests.
@@ -184,11 +187,11 @@ pub enum AppSpec {
     /// Sends `count` capsules of `protocol` to `to`, `interval` apart, from `start`.
     Send {
         /// Node the application runs on.
-        node: NodeId,
+        node: N,
         /// Capsule name (`forward`, looked up in the capsule directory) or a `.wasm` path.
         protocol: String,
         /// Destination node or group.
-        to: Target,
+        to: T,
         /// Capsules to send (per destination).
         count: u32,
         /// Time between capsules.
@@ -203,11 +206,14 @@ pub enum AppSpec {
     /// Records what arrives on `port` at `node`.
     Listen {
         /// Node the application runs on.
-        node: NodeId,
+        node: N,
         /// Application port.
         port: u16,
     },
 }
+
+/// A resolved scripted application: nodes by id, a `send`'s destination a [`Target`].
+pub type AppSpec = ScriptedApp<NodeId, Target>;
 
 impl AppSpec {
     /// The node the application runs on.
