@@ -141,6 +141,7 @@ pub mod multicast;
 pub mod private_ip;
 pub mod reliable_multicast;
 
+mod app;
 mod probe;
 mod table;
 

@@ -11,6 +11,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use serde::Serialize;
+use serde_json::Value;
+
 /// A shared, typed log: the application keeps one clone and writes, the scenario keeps another
 /// and reads.
 #[derive(Debug, Default)]
@@ -50,6 +53,14 @@ impl<T: Clone> Probe<T> {
     /// A copy of the log now.
     pub fn snapshot(&self) -> T {
         self.read(T::clone)
+    }
+}
+
+impl<T: Serialize> Probe<T> {
+    /// The log as JSON (what an application reports), `null` if it cannot be written so.
+    pub fn to_json(&self) -> Value {
+        self.read(|log| serde_json::to_value(log))
+            .unwrap_or(Value::Null)
     }
 }
 

@@ -14,8 +14,12 @@ use capsule_sdk::Address;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CAPSULE, DATA_BUDGET, FLOOD_BUDGET, ns};
+use super::{CAPSULE, DATA_BUDGET, FLOOD_BUDGET};
 use crate::Probe;
+use crate::app::{at, register, send, until};
+
+crate::app::named!(MemberLog, ClientLog);
+crate::app::refusals!(MemberLog, ClientLog);
 
 /// What an [`AnycastMember`] did and received (read through [`AnycastMember::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +39,9 @@ pub struct MemberLog {
     /// The first refusal.
     pub first_error: Option<String>,
 }
+
+/// What an encoding error says was being encoded.
+const PAYLOAD: &str = "anycast payload";
 
 /// Timer tokens of a member.
 const ADVERTISE: u64 = 0;
@@ -81,19 +88,8 @@ impl AnycastMember {
         let Some(fp) = self.fingerprint else {
             return false;
         };
-        let result = postcard::to_allocvec(message)
-            .map_err(|e| AppError::Other(format!("anycast payload: {e}")))
-            .and_then(|p| ctx.send_capsule(fp, IpAddr::V4(self.group), FLOOD_BUDGET, &p));
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                self.log.update(|l| {
-                    l.send_errors += 1;
-                    l.first_error.get_or_insert_with(|| e.to_string());
-                });
-                false
-            }
-        }
+        let to = IpAddr::V4(self.group);
+        send(ctx, &self.log, fp, to, FLOOD_BUDGET, PAYLOAD, message)
     }
 }
 
@@ -107,13 +103,11 @@ impl Application for AnycastMember {
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        let node = ctx.node_name(ctx.node()).to_string();
-        self.log.update(|l| l.node = node);
-        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
+        self.fingerprint = Some(register(ctx, &self.log, CAPSULE)?);
         ctx.listen(DELIVERY_PORT);
         ctx.set_timer(Duration::ZERO, ADVERTISE);
         if let Some(at) = self.leave_at {
-            ctx.set_timer(ns(at).saturating_duration_since(ctx.now()), LEAVE);
+            ctx.set_timer(until(ctx, at), LEAVE);
         }
         Ok(())
     }
@@ -160,9 +154,7 @@ impl Application for AnycastMember {
     }
 
     fn report(&self) -> Value {
-        self.log
-            .read(|l| serde_json::to_value(l))
-            .unwrap_or(Value::Null)
+        self.log.to_json()
     }
 
     fn summary(&self) -> String {
@@ -240,30 +232,21 @@ impl Application for AnycastClient {
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        let node = ctx.node_name(ctx.node()).to_string();
-        self.log.update(|l| l.node = node);
-        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
-        ctx.set_timer(ns(self.start).saturating_duration_since(ctx.now()), 0);
+        self.fingerprint = Some(register(ctx, &self.log, CAPSULE)?);
+        ctx.set_timer(until(ctx, self.start), 0);
         Ok(())
     }
 
     fn on_timer(&mut self, ctx: &mut AppContext<'_>, _token: u64) {
         let Some(fp) = self.fingerprint else { return };
-        if ctx.now() >= ns(self.stop) {
+        if ctx.now() >= at(self.stop) {
             return;
         }
         let seq = self.log.read(|l| l.sent_ns.len() as u32);
         let mut data = vec![b'a'; self.data_len];
         data[..4].copy_from_slice(&seq.to_be_bytes());
-        let result = postcard::to_allocvec(&Message::Data(data))
-            .map_err(|e| AppError::Other(format!("anycast payload: {e}")))
-            .and_then(|p| ctx.send_capsule(fp, IpAddr::V4(self.group), DATA_BUDGET, &p));
-        if let Err(e) = result {
-            self.log.update(|l| {
-                l.send_errors += 1;
-                l.first_error.get_or_insert_with(|| e.to_string());
-            });
-        }
+        let (to, message) = (IpAddr::V4(self.group), Message::Data(data));
+        send(ctx, &self.log, fp, to, DATA_BUDGET, PAYLOAD, &message);
         // The number is used either way, so sequence numbers index `sent_ns`.
         let now = ctx.now().as_nanos();
         self.log.update(|l| l.sent_ns.push(now));
@@ -273,9 +256,7 @@ impl Application for AnycastClient {
     }
 
     fn report(&self) -> Value {
-        self.log
-            .read(|l| serde_json::to_value(l))
-            .unwrap_or(Value::Null)
+        self.log.to_json()
     }
 
     fn summary(&self) -> String {

@@ -29,6 +29,7 @@ use ants_topology::routes::Routes;
 use anyhow::{Context as _, bail};
 use capsule_anycast::{ADVERTISE_PERIOD, MAX_DATA};
 
+use crate::app::at;
 use crate::{Loaded, Probe, Scenario};
 
 /// The scenario's topology file, relative to the repository root.
@@ -46,10 +47,6 @@ pub const GROUP: Ipv4Addr = Ipv4Addr::new(240, 0, 0, 1);
 pub const FLOOD_BUDGET: u16 = 4096;
 /// Budget of data capsules: the active hops to any member, with room to spare.
 pub const DATA_BUDGET: u16 = 32;
-
-fn ns(at: Duration) -> Timestamp {
-    Timestamp::ZERO + at
-}
 
 mod apps;
 mod report;
@@ -327,7 +324,7 @@ impl Scenario for Anycast {
     }
 
     fn run(&mut self) -> anyhow::Result<Record> {
-        self.emulator.run_until(ns(self.plan.end()));
+        self.emulator.run_until(at(self.plan.end()));
         Ok(self.record())
     }
 

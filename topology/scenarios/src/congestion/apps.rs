@@ -17,6 +17,10 @@ use serde_json::Value;
 
 use super::{CAPSULE, DATA_BUDGET, FLOW};
 use crate::Probe;
+use crate::app::{at, register, send, until};
+
+crate::app::named!(SenderLog, ReceiverLog);
+crate::app::refusals!(SenderLog);
 
 /// How a [`CongestionSender`] paces its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -143,19 +147,15 @@ impl CongestionSender {
             data,
         });
         let to = ctx.node_address(self.to);
-        let result = postcard::to_allocvec(&message)
-            .map_err(|e| AppError::Other(format!("congestion payload: {e}")))
-            .and_then(|p| ctx.send_capsule(fp, to, DATA_BUDGET, &p));
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                self.log.update(|l| {
-                    l.send_errors += 1;
-                    l.first_error.get_or_insert_with(|| e.to_string());
-                });
-                false
-            }
-        }
+        send(
+            ctx,
+            &self.log,
+            fp,
+            to,
+            DATA_BUDGET,
+            "congestion payload",
+            &message,
+        )
     }
 
     fn set_rate(&mut self, rate: f64) {
@@ -187,13 +187,10 @@ impl Application for CongestionSender {
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log
-            .update(|l| l.node = ctx.node_name(ctx.node()).to_string());
-        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
+        self.fingerprint = Some(register(ctx, &self.log, CAPSULE)?);
         ctx.listen(NOTIFY_PORT);
         ctx.set_timer(Duration::ZERO, WARM_UP);
-        let after = (Timestamp::ZERO + self.start).saturating_duration_since(ctx.now());
-        ctx.set_timer(after, SEND);
+        ctx.set_timer(until(ctx, self.start), SEND);
         Ok(())
     }
 
@@ -203,7 +200,7 @@ impl Application for CongestionSender {
             return;
         }
         let now = ctx.now();
-        if now >= Timestamp::ZERO + self.stop {
+        if now >= at(self.stop) {
             return;
         }
         if self.control.react
@@ -244,9 +241,7 @@ impl Application for CongestionSender {
     }
 
     fn report(&self) -> Value {
-        self.log
-            .read(|l| serde_json::to_value(l))
-            .unwrap_or(Value::Null)
+        self.log.to_json()
     }
 
     fn summary(&self) -> String {
@@ -325,10 +320,8 @@ impl Application for FlowReceiver {
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        self.log
-            .update(|l| l.node = ctx.node_name(ctx.node()).to_string());
         // Registering pins the code here, so the receiver's node never has to load it.
-        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
+        self.fingerprint = Some(register(ctx, &self.log, CAPSULE)?);
         ctx.listen(DATA_PORT);
         Ok(())
     }
@@ -350,7 +343,7 @@ impl Application for FlowReceiver {
             return;
         }
         let len = data.data.len() as u64;
-        let (from, until) = self.window;
+        let (from, to) = (at(self.window.0), at(self.window.1));
         self.log.update(|log| {
             log.delivered += 1;
             log.bytes += len;
@@ -362,7 +355,7 @@ impl Application for FlowReceiver {
             let at = d.at.as_nanos();
             log.first_ns.get_or_insert(at);
             log.last_ns = Some(at);
-            if d.at >= Timestamp::ZERO + from && d.at < Timestamp::ZERO + until {
+            if d.at >= from && d.at < to {
                 log.window_packets += 1;
                 log.window_bytes += len;
             }
@@ -370,9 +363,7 @@ impl Application for FlowReceiver {
     }
 
     fn report(&self) -> Value {
-        self.log
-            .read(|l| serde_json::to_value(l))
-            .unwrap_or(Value::Null)
+        self.log.to_json()
     }
 
     fn summary(&self) -> String {

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use ants_emulator::{AppContext, AppDelivery, AppError, Application};
 use ants_router::fingerprint::Fingerprint;
-use ants_router::time::Timestamp;
 use ants_topology::model::NodeId;
 use capsule_multicast::{MEMBER_TTL_MS, Message, REFRESH_INTERVAL_MS};
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,10 @@ use serde_json::Value;
 
 use super::{Burst, CAPSULE, DATA_BUDGET, MAX_DATA, SUBSCRIBE_BUDGET};
 use crate::Probe;
+use crate::app::{at, register, send, until};
+
+crate::app::named!(MemberLog, SourceLog);
+crate::app::refusals!(MemberLog, SourceLog);
 
 /// What a [`MulticastMember`] did and received (read through [`MulticastMember::probe`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +60,9 @@ impl MemberLog {
         }
     }
 }
+
+/// What an encoding error says was being encoded.
+const PAYLOAD: &str = "multicast payload";
 
 /// A group member on a host: subscribes toward the source at start and every
 /// [`REFRESH_INTERVAL_MS`], optionally leaves or falls silent, and records every data packet
@@ -114,25 +120,8 @@ impl MulticastMember {
             return false;
         };
         let to = ctx.node_address(self.source);
-        let result = postcard::to_allocvec(message)
-            .map_err(|e| AppError::Other(format!("multicast payload: {e}")))
-            .and_then(|p| ctx.send_capsule(fp, to, SUBSCRIBE_BUDGET, &p));
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                self.log.update(|l| {
-                    l.send_errors += 1;
-                    l.first_error.get_or_insert_with(|| e.to_string());
-                });
-                false
-            }
-        }
+        send(ctx, &self.log, fp, to, SUBSCRIBE_BUDGET, PAYLOAD, message)
     }
-}
-
-/// Time from now until `at` (virtual time since the start), zero if it has passed.
-fn until(ctx: &AppContext<'_>, at: Duration) -> Duration {
-    (Timestamp::ZERO + at).saturating_duration_since(ctx.now())
 }
 
 impl Application for MulticastMember {
@@ -141,9 +130,7 @@ impl Application for MulticastMember {
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        let node = ctx.node_name(ctx.node()).to_string();
-        self.log.update(|l| l.node = node);
-        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
+        self.fingerprint = Some(register(ctx, &self.log, CAPSULE)?);
         ctx.listen(self.port);
         ctx.set_timer(Duration::ZERO, SUBSCRIBE);
         if let Some(at) = self.leave_at {
@@ -155,9 +142,7 @@ impl Application for MulticastMember {
 
     fn on_timer(&mut self, ctx: &mut AppContext<'_>, token: u64) {
         let now = ctx.now().as_nanos();
-        let silent = self
-            .silent_at
-            .is_some_and(|at| ctx.now() >= Timestamp::ZERO + at);
+        let silent = self.silent_at.is_some_and(|from| ctx.now() >= at(from));
         let left = self.log.update(|l| {
             l.silent |= silent;
             l.left_ns.is_some()
@@ -202,9 +187,7 @@ impl Application for MulticastMember {
     }
 
     fn report(&self) -> Value {
-        self.log
-            .read(|l| serde_json::to_value(l))
-            .unwrap_or(Value::Null)
+        self.log.to_json()
     }
 
     fn summary(&self) -> String {
@@ -300,9 +283,7 @@ impl Application for MulticastSource {
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        let node = ctx.node_name(ctx.node()).to_string();
-        self.log.update(|l| l.node = node);
-        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
+        self.fingerprint = Some(register(ctx, &self.log, CAPSULE)?);
         for (b, &first) in self.bursts.iter().zip(&self.firsts) {
             if b.packets > 0 {
                 let after = until(ctx, b.start);
@@ -328,18 +309,9 @@ impl Application for MulticastSource {
             data: &data,
         };
         let me = ctx.address();
-        let result = postcard::to_allocvec(&message)
-            .map_err(|e| AppError::Other(format!("multicast payload: {e}")))
-            .and_then(|p| ctx.send_capsule(fp, me, self.budget, &p));
-        match result {
-            Ok(()) => {
-                let at_ns = ctx.now().as_nanos();
-                self.log.update(|l| l.sent.push(SentPacket { seq, at_ns }));
-            }
-            Err(e) => self.log.update(|l| {
-                l.send_errors += 1;
-                l.first_error.get_or_insert_with(|| e.to_string());
-            }),
+        if send(ctx, &self.log, fp, me, self.budget, PAYLOAD, &message) {
+            let at_ns = ctx.now().as_nanos();
+            self.log.update(|l| l.sent.push(SentPacket { seq, at_ns }));
         }
         if !self.last_of_burst(seq) {
             ctx.set_timer(self.interval, token + 1);
@@ -347,9 +319,7 @@ impl Application for MulticastSource {
     }
 
     fn report(&self) -> Value {
-        self.log
-            .read(|l| serde_json::to_value(l))
-            .unwrap_or(Value::Null)
+        self.log.to_json()
     }
 
     fn summary(&self) -> String {

@@ -13,8 +13,12 @@ use capsule_private_ip::{DELIVERY_PORT, Message, Packet, Prefix};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ANNOUNCE_BUDGET, CAPSULE, PACKET_BUDGET, Plan, REFUSED_COUNTER, ns};
+use super::{ANNOUNCE_BUDGET, CAPSULE, PACKET_BUDGET, Plan, REFUSED_COUNTER};
 use crate::Probe;
+use crate::app::{register, send, until};
+
+crate::app::named!(EdgeLog);
+crate::app::refusals!(EdgeLog);
 
 /// One packet an edge injected for one of its private hosts, and what it caused there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,14 +135,15 @@ impl PrivateEdge {
         let fp = self.fingerprint?;
         let me = ctx.address();
         let before = ctx.core().stats();
-        let result = postcard::to_allocvec(message)
-            .map_err(|e| AppError::Other(format!("private IP payload: {e}")))
-            .and_then(|p| ctx.send_capsule(fp, me, budget, &p));
-        if let Err(e) = result {
-            self.log.update(|l| {
-                l.send_errors += 1;
-                l.first_error.get_or_insert_with(|| e.to_string());
-            });
+        if !send(
+            ctx,
+            &self.log,
+            fp,
+            me,
+            budget,
+            "private IP payload",
+            message,
+        ) {
             return None;
         }
         let after = ctx.core().stats();
@@ -185,20 +190,14 @@ impl Application for PrivateEdge {
     }
 
     fn start(&mut self, ctx: &mut AppContext<'_>) -> Result<(), AppError> {
-        let node = ctx.node_name(ctx.node()).to_string();
-        self.log.update(|l| l.node = node);
-        self.fingerprint = Some(ctx.register_capsule(CAPSULE)?);
+        self.fingerprint = Some(register(ctx, &self.log, CAPSULE)?);
         ctx.listen(DELIVERY_PORT);
         ctx.set_timer(Duration::ZERO, ANNOUNCE);
-        let now = ctx.now();
         if self.plan.rounds > 0 {
-            ctx.set_timer(ns(self.plan.start).saturating_duration_since(now), ROUND);
+            ctx.set_timer(until(ctx, self.plan.start), ROUND);
         }
         if !self.unknown.is_empty() {
-            ctx.set_timer(
-                ns(self.plan.unknown_at).saturating_duration_since(now),
-                UNKNOWN,
-            );
+            ctx.set_timer(until(ctx, self.plan.unknown_at), UNKNOWN);
         }
         Ok(())
     }
@@ -264,9 +263,7 @@ impl Application for PrivateEdge {
     }
 
     fn report(&self) -> Value {
-        self.log
-            .read(|l| serde_json::to_value(l))
-            .unwrap_or(Value::Null)
+        self.log.to_json()
     }
 
     fn summary(&self) -> String {

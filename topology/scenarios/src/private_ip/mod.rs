@@ -35,6 +35,7 @@ use anyhow::{Context as _, bail};
 use capsule_private_ip::{ANNOUNCE_PERIOD, MAX_DATA, PRIVATE_NET, Prefix};
 use serde::Serialize;
 
+use crate::app::at;
 use crate::{Loaded, Probe, Scenario};
 
 /// The scenario's topology file, relative to the repository root.
@@ -66,10 +67,6 @@ pub fn site_host(i: usize, k: u8) -> Option<Ipv4Addr> {
     let p = site_prefix(i)?;
     let [a, b, c, _] = p.addr.octets();
     Some(Ipv4Addr::new(a, b, c, FIRST_HOST.checked_add(k)?))
-}
-
-fn ns(at: Duration) -> Timestamp {
-    Timestamp::ZERO + at
 }
 
 mod apps;
@@ -380,7 +377,7 @@ impl Scenario for PrivateIp {
     }
 
     fn run(&mut self) -> anyhow::Result<Record> {
-        self.emulator.run_until(ns(self.plan.end));
+        self.emulator.run_until(at(self.plan.end));
         Ok(self.record())
     }
 

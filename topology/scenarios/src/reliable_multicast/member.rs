@@ -4,8 +4,10 @@
 //!
 //! It never reads another application's counters or any node but its own.
 
-use super::source::send_message;
 use super::*;
+use crate::app::send;
+
+crate::app::refusals!(MemberStats);
 
 /// One repair packet as a member saw it: who made it, which packet, and when.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -103,17 +105,7 @@ impl ReliableMember {
         let Some(to) = self.source_addr else {
             return false;
         };
-        self.stats.update(|s| {
-            send_message(
-                ctx,
-                fp,
-                to,
-                budget,
-                m,
-                &mut s.send_errors,
-                &mut s.first_error,
-            )
-        })
+        send(ctx, &self.stats, fp, to, budget, PAYLOAD, m)
     }
 
     /// Records packet `seq` (original data unless `repair`).

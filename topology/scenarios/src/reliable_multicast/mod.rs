@@ -92,6 +92,9 @@ pub const SUBSCRIBE_EVERY: Duration = Duration::from_secs(1);
 /// How often the run checks whether every member has everything.
 pub const CHECK_EVERY: Duration = Duration::from_millis(100);
 
+/// What an encoding error says was being encoded.
+const PAYLOAD: &str = "encoding a reliable multicast message";
+
 const SUBSCRIBE: u64 = 0;
 const NACK: u64 = 1;
 const DATA: u64 = 2;

@@ -5,6 +5,9 @@
 //! It never reads another application's counters or any node but its own.
 
 use super::*;
+use crate::app::send;
+
+crate::app::refusals!(SourceStats);
 
 /// What the source application did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -62,51 +65,6 @@ impl ReliableSource {
     pub fn probe(&self) -> Probe<SourceStats> {
         self.stats.clone()
     }
-
-    /// Sends `m`; a refusal is counted, not fatal.
-    fn send(
-        &self,
-        ctx: &mut AppContext<'_>,
-        fp: Fingerprint,
-        to: IpAddr,
-        budget: u16,
-        m: &Message<'_>,
-    ) -> bool {
-        self.stats.update(|s| {
-            send_message(
-                ctx,
-                fp,
-                to,
-                budget,
-                m,
-                &mut s.send_errors,
-                &mut s.first_error,
-            )
-        })
-    }
-}
-
-/// Encodes and injects `m`; on a refusal, counts it and keeps the first reason.
-pub(super) fn send_message(
-    ctx: &mut AppContext<'_>,
-    fp: Fingerprint,
-    to: IpAddr,
-    budget: u16,
-    m: &Message<'_>,
-    errors: &mut u64,
-    first_error: &mut Option<String>,
-) -> bool {
-    let result = postcard::to_allocvec(m)
-        .map_err(|e| AppError::Other(format!("encoding a reliable multicast message: {e}")))
-        .and_then(|p| ctx.send_capsule(fp, to, budget, &p));
-    match result {
-        Ok(()) => true,
-        Err(e) => {
-            *errors += 1;
-            first_error.get_or_insert_with(|| e.to_string());
-            false
-        }
-    }
 }
 
 impl Application for ReliableSource {
@@ -139,7 +97,7 @@ impl Application for ReliableSource {
                     seq,
                     data: &data,
                 };
-                self.send(ctx, fp, me, DATA_BUDGET, &m);
+                send(ctx, &self.stats, fp, me, DATA_BUDGET, PAYLOAD, &m);
                 let now = ctx.now();
                 let sent = self.stats.update(|s| {
                     s.sent += 1;
@@ -157,7 +115,7 @@ impl Application for ReliableSource {
                         group: GROUP,
                         highest: sent - 1,
                     };
-                    if self.send(ctx, fp, me, DATA_BUDGET, &m) {
+                    if send(ctx, &self.stats, fp, me, DATA_BUDGET, PAYLOAD, &m) {
                         self.stats.update(|s| s.announces += 1);
                     }
                 }
@@ -198,7 +156,15 @@ impl Application for ReliableSource {
                 made_ns: ctx.now().as_nanos(),
                 data: &data,
             };
-            if self.send(ctx, unicast, d.source, UNICAST_BUDGET, &m) {
+            if send(
+                ctx,
+                &self.stats,
+                unicast,
+                d.source,
+                UNICAST_BUDGET,
+                PAYLOAD,
+                &m,
+            ) {
                 self.stats.update(|s| s.repairs_sent += 1);
             }
         }
