@@ -1,8 +1,9 @@
 //! The text tables of every scenario's report, and the millisecond helper they share.
 //!
 //! Owns [`Table`] (columns with a title, an alignment and a least width; a column grows to its
-//! widest cell) and [`ms`]. Every table is indented two spaces, one space between columns, no
-//! space at the end of a line.
+//! widest cell; rows of a side-by-side comparison of runs; a cap on the rows, with a line
+//! saying how many more the JSON has) and [`ms`]. Every table is indented two spaces, one
+//! space between columns, no space at the end of a line.
 //!
 //! It never decides what a report says: callers give the cells, already formatted.
 
@@ -53,6 +54,8 @@ struct Column {
 pub struct Table {
     columns: Vec<Column>,
     rows: Vec<Vec<String>>,
+    /// How many rows [`Table::rows_at_most`] left out, and what they are.
+    left_out: Option<(usize, String)>,
 }
 
 impl Table {
@@ -69,6 +72,13 @@ impl Table {
     /// Adds a right-aligned column (numbers) at least `width` characters wide.
     pub fn right(self, title: &str, width: usize) -> Self {
         self.column(title, true, width)
+    }
+
+    /// A table of `columns` (title, right-aligned), each as wide as its widest cell.
+    pub fn with_columns(columns: &[(&str, bool)]) -> Self {
+        columns
+            .iter()
+            .fold(Table::new(), |t, &(title, right)| t.column(title, right, 0))
     }
 
     /// Adds a column.
@@ -89,6 +99,35 @@ impl Table {
             c.width = c.width.max(cell.chars().count());
         }
         self.rows.push(row);
+    }
+
+    /// Adds a row comparing runs side by side: `what`, then `cell` of each of `runs`.
+    pub fn compare<R>(
+        &mut self,
+        what: impl Into<String>,
+        runs: &[&R],
+        cell: impl Fn(&R) -> String,
+    ) {
+        let cells = std::iter::once(what.into()).chain(runs.iter().map(|r| cell(r)));
+        self.row(cells);
+    }
+
+    /// Adds the first `max` of `rows`; if there were more, the table ends with a line saying
+    /// how many more `what` there are (all of them in the JSON).
+    pub fn rows_at_most(
+        &mut self,
+        rows: impl IntoIterator<Item = Vec<String>>,
+        max: usize,
+        what: &str,
+    ) {
+        let mut rows = rows.into_iter();
+        for r in rows.by_ref().take(max) {
+            self.row(r);
+        }
+        let more = rows.count();
+        if more > 0 {
+            self.left_out = Some((more, what.to_string()));
+        }
     }
 
     /// Rows so far.
@@ -118,6 +157,12 @@ impl Table {
         }
         if after >= self.rows.len() {
             out.push_str(text);
+        }
+        if let Some((more, what)) = &self.left_out {
+            let _ = writeln!(
+                out,
+                "  ... and {more} more {what} (all of them with --json)"
+            );
         }
     }
 
@@ -163,6 +208,19 @@ mod tests {
         let mut out = String::new();
         h.write_with_break(&mut out, 1, "-\n");
         assert_eq!(out, "        x\n  a     1\n-\n  b     2\n");
+    }
+
+    #[test]
+    fn comparisons_and_capped_rows() {
+        let mut t = Table::with_columns(&[("", false), ("a", true), ("b", true)]);
+        t.compare("twice", &[&1, &2], |n| (n * 2).to_string());
+        assert_eq!(t.to_string(), "        a b\n  twice 2 4\n");
+        let mut c = Table::with_columns(&[("n", true)]);
+        c.rows_at_most((0..5).map(|n| vec![n.to_string()]), 2, "numbers");
+        assert_eq!(
+            c.to_string(),
+            "  n\n  0\n  1\n  ... and 3 more numbers (all of them with --json)\n"
+        );
     }
 
     #[test]

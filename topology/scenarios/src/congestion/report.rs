@@ -180,57 +180,35 @@ impl ScenarioReport for Report {
             .left("", 34)
             .right("with advice", 13)
             .right("constant rate", 13);
-        let mut row = |what: String, x: String, y: String| table.row([what, x, y]);
-        row(
-            "data capsules sent".into(),
-            a.sent.to_string(),
-            b.sent.to_string(),
-        );
-        row(
-            "delivered".into(),
-            a.delivered.to_string(),
-            b.delivered.to_string(),
-        );
-        row(
+        let runs = [a, b];
+        table.compare("data capsules sent", &runs, |r| r.sent.to_string());
+        table.compare("delivered", &runs, |r| r.delivered.to_string());
+        table.compare(
             format!("queue drops at {} -> {}", n.from, n.to),
-            a.bottleneck_drops.to_string(),
-            b.bottleneck_drops.to_string(),
+            &runs,
+            |r| r.bottleneck_drops.to_string(),
         );
-        row(
-            "goodput (data, kbit/s)".into(),
-            format!("{:.1}", a.goodput_bps / 1e3),
-            format!("{:.1}", b.goodput_bps / 1e3),
-        );
-        row(
-            "goodput (capsules/s)".into(),
-            format!("{:.1}", a.goodput_pps),
-            format!("{:.1}", b.goodput_pps),
-        );
-        row(
-            "notifications received".into(),
-            a.notifications.to_string(),
-            b.notifications.to_string(),
-        );
-        row(
-            "rate decreases / increases".into(),
-            format!("{} / {}", a.decreases, a.increases),
-            format!("{} / {}", b.decreases, b.increases),
-        );
-        row(
-            "rate min..max (capsules/s)".into(),
-            format!("{:.0}..{:.0}", a.min_rate_pps, a.max_rate_pps),
-            format!("{:.0}..{:.0}", b.min_rate_pps, b.max_rate_pps),
-        );
-        row(
-            "warm-up drops (code fragments)".into(),
-            a.warm_up_drops.to_string(),
-            b.warm_up_drops.to_string(),
-        );
-        row(
-            "other drops (queues, nodes)".into(),
-            format!("{}, {}", a.other_queue_drops, a.capsule_drops),
-            format!("{}, {}", b.other_queue_drops, b.capsule_drops),
-        );
+        table.compare("goodput (data, kbit/s)", &runs, |r| {
+            format!("{:.1}", r.goodput_bps / 1e3)
+        });
+        table.compare("goodput (capsules/s)", &runs, |r| {
+            format!("{:.1}", r.goodput_pps)
+        });
+        table.compare("notifications received", &runs, |r| {
+            r.notifications.to_string()
+        });
+        table.compare("rate decreases / increases", &runs, |r| {
+            format!("{} / {}", r.decreases, r.increases)
+        });
+        table.compare("rate min..max (capsules/s)", &runs, |r| {
+            format!("{:.0}..{:.0}", r.min_rate_pps, r.max_rate_pps)
+        });
+        table.compare("warm-up drops (code fragments)", &runs, |r| {
+            r.warm_up_drops.to_string()
+        });
+        table.compare("other drops (queues, nodes)", &runs, |r| {
+            format!("{}, {}", r.other_queue_drops, r.capsule_drops)
+        });
         table.write(&mut out);
         let _ = writeln!(
             out,

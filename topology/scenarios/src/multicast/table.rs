@@ -12,27 +12,6 @@ use ants_topology::graph::Traffic;
 use super::{CodeLoadRow, LinkCopies, Report, TABLE_ROWS};
 use crate::{ScenarioReport, Table};
 
-/// Writes a [`Table`] of `headers` (title, right-aligned) and `rows`.
-fn render(out: &mut String, headers: &[(&str, bool)], rows: &[Vec<String>]) {
-    let mut table = headers
-        .iter()
-        .fold(Table::new(), |t, &(title, right)| t.column(title, right, 0));
-    for r in rows {
-        table.row(r.iter().cloned());
-    }
-    table.write(out);
-}
-
-fn more(out: &mut String, shown: usize, total: usize, what: &str) {
-    if total > shown {
-        let _ = writeln!(
-            out,
-            "  ... and {} more {what} (all of them with --json)",
-            total - shown
-        );
-    }
-}
-
 /// `a, b, c and d`, at most `max` names.
 fn list(names: &[String], max: usize) -> String {
     match names {
@@ -121,40 +100,28 @@ impl ScenarioReport for Report {
             .iter()
             .filter(|l| l.from != "registered")
             .collect();
-        let mut rows: Vec<Vec<String>> = demand
-            .iter()
-            .take(TABLE_ROWS)
-            .map(|l| {
-                vec![
-                    format!("{:.3}", l.at_ms),
-                    l.node.clone(),
-                    l.kind.to_string(),
-                    l.from.clone(),
-                ]
-            })
-            .collect();
+        let mut loads = Table::with_columns(&[
+            ("at ms", true),
+            ("node", false),
+            ("kind", false),
+            ("loaded from", false),
+        ]);
+        let rows = demand.iter().map(|l| {
+            vec![
+                format!("{:.3}", l.at_ms),
+                l.node.clone(),
+                l.kind.to_string(),
+                l.from.clone(),
+            ]
+        });
+        loads.rows_at_most(rows, TABLE_ROWS, "code loads");
         for q in self.quiet_edges.iter().filter(|q| !q.loaded_code) {
-            rows.push(vec![
-                "never".into(),
-                q.node.clone(),
-                "active".into(),
-                "(no member behind it)".into(),
-            ]);
+            loads.row(["never", &q.node, "active", "(no member behind it)"].map(String::from));
         }
-        if rows.is_empty() {
+        if loads.is_empty() {
             out.push_str("  no node loaded the code on demand\n");
         } else {
-            render(
-                &mut out,
-                &[
-                    ("at ms", true),
-                    ("node", false),
-                    ("kind", false),
-                    ("loaded from", false),
-                ],
-                &rows,
-            );
-            more(&mut out, TABLE_ROWS, demand.len(), "code loads");
+            loads.write(&mut out);
         }
 
         // Receivers.
@@ -173,26 +140,22 @@ impl ScenarioReport for Report {
         if leaving {
             headers.extend([("wanted", true), ("after leaving", true)]);
         }
-        let rows: Vec<Vec<String>> = self
-            .receivers
-            .iter()
-            .take(TABLE_ROWS)
-            .map(|r| {
-                let mut row = vec![
-                    r.node.clone(),
-                    r.edge.clone(),
-                    r.delivered.to_string(),
-                    r.duplicates.to_string(),
-                    r.lost.to_string(),
-                ];
-                if leaving {
-                    row.extend([r.wanted.to_string(), r.unwanted.to_string()]);
-                }
-                row
-            })
-            .collect();
-        render(&mut out, &headers, &rows);
-        more(&mut out, TABLE_ROWS, self.receivers.len(), "receivers");
+        let rows = self.receivers.iter().map(|r| {
+            let mut row = vec![
+                r.node.clone(),
+                r.edge.clone(),
+                r.delivered.to_string(),
+                r.duplicates.to_string(),
+                r.lost.to_string(),
+            ];
+            if leaving {
+                row.extend([r.wanted.to_string(), r.unwanted.to_string()]);
+            }
+            row
+        });
+        let mut receivers = Table::with_columns(&headers);
+        receivers.rows_at_most(rows, TABLE_ROWS, "receivers");
+        receivers.write(&mut out);
         let bad: Vec<String> = self
             .receivers
             .iter()
@@ -271,27 +234,20 @@ impl ScenarioReport for Report {
             .collect();
         // Outward from the source, ties in link order.
         shown.sort_by_key(|l| l.depth);
-        let rows: Vec<Vec<String>> = shown
-            .iter()
-            .take(TABLE_ROWS)
-            .map(|l| {
-                vec![
-                    format!("{} > {}", l.from, l.to),
-                    l.data.to_string(),
-                    l.unicast.to_string(),
-                ]
-            })
-            .collect();
-        render(
-            &mut out,
-            &[
-                ("link (away from the source)", false),
-                ("multicast", true),
-                ("unicast", true),
-            ],
-            &rows,
-        );
-        more(&mut out, TABLE_ROWS, shown.len(), "links");
+        let mut links = Table::with_columns(&[
+            ("link (away from the source)", false),
+            ("multicast", true),
+            ("unicast", true),
+        ]);
+        let rows = shown.iter().map(|l| {
+            vec![
+                format!("{} > {}", l.from, l.to),
+                l.data.to_string(),
+                l.unicast.to_string(),
+            ]
+        });
+        links.rows_at_most(rows, TABLE_ROWS, "links");
+        links.write(&mut out);
         out
     }
 }

@@ -278,11 +278,12 @@ impl ScenarioReport for Report {
             .left("", 44)
             .right("local repair", 13)
             .right("end to end", 13);
-        table.row([
+        let runs = [l, e];
+        table.compare(
             format!("repair datagrams on {}", l.first_link.link),
-            l.first_link.repairs.to_string(),
-            e.first_link.repairs.to_string(),
-        ]);
+            &runs,
+            |r| r.first_link.repairs.to_string(),
+        );
         // The ratios go under the first row.
         let mut ratios = String::new();
         let _ = writeln!(
@@ -292,84 +293,55 @@ impl ScenarioReport for Report {
             self.comparison.source_only_floor,
             self.comparison.ratio_to_floor
         );
-        let mut row = |what: &str, a: String, b: String| table.row([what.to_string(), a, b]);
-        row(
-            "every member has every packet",
-            yes(l.all_complete).into(),
-            yes(e.all_complete).into(),
-        );
-        let fin = |r: &RunStats| {
+        table.compare("every member has every packet", &runs, |r| {
+            yes(r.all_complete).into()
+        });
+        table.compare("last member complete (ms)", &runs, |r| {
             r.finished_ms
                 .map_or_else(|| "-".into(), |t| format!("{t:.0}"))
-        };
-        row("last member complete (ms)", fin(l), fin(e));
-        row(
-            "NACK capsules sent by members",
-            l.nacks.to_string(),
-            e.nacks.to_string(),
-        );
-        row(
-            "sequence numbers NACKed",
-            l.nack_seqs.to_string(),
-            e.nack_seqs.to_string(),
-        );
-        row(
-            "repairs made by the source (distinct)",
-            l.repairs_from_source.to_string(),
-            e.repairs_from_source.to_string(),
-        );
-        row(
-            "repairs made by intermediate nodes (distinct)",
-            l.repairs_from_intermediate.to_string(),
-            e.repairs_from_intermediate.to_string(),
-        );
-        row(
-            "original packets missed (sum over members)",
-            l.missed_originals.to_string(),
-            e.missed_originals.to_string(),
-        );
-        row(
-            "duplicates (sum over members)",
-            l.members
-                .iter()
-                .map(|m| m.duplicates)
-                .sum::<u64>()
-                .to_string(),
-            e.members
-                .iter()
-                .map(|m| m.duplicates)
-                .sum::<u64>()
-                .to_string(),
-        );
-        let fl = |r: &RunStats| {
+        });
+        type Count = fn(&RunStats) -> u64;
+        let counts: [(&str, Count); 6] = [
+            ("NACK capsules sent by members", |r| r.nacks),
+            ("sequence numbers NACKed", |r| r.nack_seqs),
+            ("repairs made by the source (distinct)", |r| {
+                r.repairs_from_source
+            }),
+            ("repairs made by intermediate nodes (distinct)", |r| {
+                r.repairs_from_intermediate
+            }),
+            ("original packets missed (sum over members)", |r| {
+                r.missed_originals
+            }),
+            ("duplicates (sum over members)", |r| {
+                r.members.iter().map(|m| m.duplicates).sum()
+            }),
+        ];
+        for (what, count) in counts {
+            table.compare(what, &runs, |r| count(r).to_string());
+        }
+        table.compare("first link: data/announces/all capsules down", &runs, |r| {
+            let f = &r.first_link;
             format!(
                 "{}/{}/{}",
-                r.first_link.data,
-                r.first_link.announces,
-                r.first_link.protocol_down + r.first_link.unicast_down
+                f.data,
+                f.announces,
+                f.protocol_down + f.unicast_down
             )
-        };
-        row("first link: data/announces/all capsules down", fl(l), fl(e));
-        row(
-            "first link: capsules up (subscribes, NACKs)",
-            (l.first_link.protocol_up + l.first_link.unicast_up).to_string(),
-            (e.first_link.protocol_up + e.first_link.unicast_up).to_string(),
-        );
-        row(
-            "link losses (whole network)",
-            l.link_losses.to_string(),
-            e.link_losses.to_string(),
-        );
+        });
+        table.compare("first link: capsules up (subscribes, NACKs)", &runs, |r| {
+            (r.first_link.protocol_up + r.first_link.unicast_up).to_string()
+        });
+        table.compare("link losses (whole network)", &runs, |r| {
+            r.link_losses.to_string()
+        });
         let reasons: BTreeSet<&String> = l.drops.keys().chain(e.drops.keys()).collect();
         for reason in reasons {
-            let n = |r: &RunStats| r.drops.get(reason).copied().unwrap_or(0).to_string();
-            row(&format!("capsules dropped by nodes: {reason}"), n(l), n(e));
+            table.compare(format!("capsules dropped by nodes: {reason}"), &runs, |r| {
+                r.drops.get(reason).copied().unwrap_or(0).to_string()
+            });
         }
-        row(
-            "emulator events",
-            l.events.to_string(),
-            e.events.to_string(),
-        );
+        table.compare("emulator events", &runs, |r| r.events.to_string());
 
         table.write_with_break(&mut out, 1, &ratios);
 
