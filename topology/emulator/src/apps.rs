@@ -308,6 +308,28 @@ pub(crate) fn at_ms(t: Timestamp) -> f64 {
     t.as_nanos() as f64 / 1e6
 }
 
+/// Capsules an application could not inject: how many, and why the first one failed.
+#[derive(Debug, Default)]
+struct SendErrors {
+    count: u64,
+    first: Option<String>,
+}
+
+impl SendErrors {
+    fn record(&mut self, e: &AppError) {
+        self.count += 1;
+        self.first.get_or_insert_with(|| e.to_string());
+    }
+
+    /// The summary's clause about failed sends; empty when none failed.
+    fn summary(&self) -> String {
+        match &self.first {
+            Some(e) => format!("; {} send errors (first: {e})", self.count),
+            None => String::new(),
+        }
+    }
+}
+
 /// The application a file's [`AppSpec`] describes.
 pub fn builtin(spec: &AppSpec, topology: &Topology) -> Box<dyn Application> {
     let name = |id: NodeId| topology.nodes[id].name.clone();
@@ -352,8 +374,7 @@ pub fn builtin(spec: &AppSpec, topology: &Topology) -> Box<dyn Application> {
             destinations: Vec::new(),
             rounds: 0,
             sent: 0,
-            errors: 0,
-            first_error: None,
+            errors: SendErrors::default(),
         }),
         AppSpec::Listen { node, port } => Box::new(ListenApp::new(name(*node), *port)),
     }
@@ -385,8 +406,7 @@ pub struct PingApp {
     start: Duration,
     fingerprint: Option<Fingerprint>,
     sent: u32,
-    errors: u32,
-    first_error: Option<String>,
+    errors: SendErrors,
     replies: Vec<PingReply>,
 }
 
@@ -409,8 +429,7 @@ impl PingApp {
             start,
             fingerprint: None,
             sent: 0,
-            errors: 0,
-            first_error: None,
+            errors: SendErrors::default(),
             replies: Vec::new(),
         }
     }
@@ -461,8 +480,7 @@ impl Application for PingApp {
             });
         self.sent += 1;
         if let Err(e) = result {
-            self.errors += 1;
-            self.first_error.get_or_insert_with(|| e.to_string());
+            self.errors.record(&e);
         }
         if id + 1 < self.count {
             ctx.set_timer(self.interval, u64::from(id + 1));
@@ -514,8 +532,8 @@ impl Application for PingApp {
             "sent": self.sent,
             "received": self.replies.len(),
             "lost": self.sent.saturating_sub(self.answered()),
-            "send_errors": self.errors,
-            "first_error": self.first_error,
+            "send_errors": self.errors.count,
+            "first_error": self.errors.first,
             "rtt_ms": rtt,
             "replies": self.replies,
         })
@@ -537,10 +555,7 @@ impl Application for PingApp {
             let last = &self.replies[self.replies.len() - 1];
             s += &format!("; {} active hops: {}", last.hops, last.path.join(" > "));
         }
-        if let Some(e) = &self.first_error {
-            s += &format!("; {} send errors (first: {e})", self.errors);
-        }
-        s
+        s + &self.errors.summary()
     }
 }
 
@@ -560,8 +575,7 @@ pub struct SendApp {
     destinations: Vec<IpAddr>,
     rounds: u32,
     sent: u64,
-    errors: u64,
-    first_error: Option<String>,
+    errors: SendErrors,
 }
 
 impl Application for SendApp {
@@ -597,10 +611,7 @@ impl Application for SendApp {
         for &dst in &self.destinations {
             match ctx.send_capsule(fp, dst, self.budget, &self.payload) {
                 Ok(()) => self.sent += 1,
-                Err(e) => {
-                    self.errors += 1;
-                    self.first_error.get_or_insert_with(|| e.to_string());
-                }
+                Err(e) => self.errors.record(&e),
             }
         }
         self.rounds += 1;
@@ -617,21 +628,17 @@ impl Application for SendApp {
             "to": self.target_label,
             "destinations": self.destinations.len(),
             "sent": self.sent,
-            "send_errors": self.errors,
-            "first_error": self.first_error,
+            "send_errors": self.errors.count,
+            "first_error": self.errors.first,
         })
     }
 
     fn summary(&self) -> String {
-        let mut s = format!(
+        format!(
             "{} capsules sent to {} destination(s)",
             self.sent,
             self.destinations.len()
-        );
-        if let Some(e) = &self.first_error {
-            s += &format!("; {} send errors (first: {e})", self.errors);
-        }
-        s
+        ) + &self.errors.summary()
     }
 }
 
