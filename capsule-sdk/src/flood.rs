@@ -57,11 +57,12 @@ mod tests {
     }
 
     #[test]
-    fn rounds_compare_across_the_wrap() {
-        assert!(newer(0, u32::MAX));
-        assert!(newer(5, 4));
-        assert!(!newer(4, 4));
-        assert!(!newer(u32::MAX, 0));
+    fn rounds_compare_across_the_wrap_up_to_half_the_number_space() {
+        assert!(newer(1, 0) && !newer(0, 1) && !newer(7, 7));
+        assert!(newer(2, u32::MAX - 2));
+        // Less than 2^31 ahead is newer; exactly 2^31 apart, neither is.
+        assert!(newer((1 << 31) - 1, 0));
+        assert!(!newer(1 << 31, 0) && !newer(0, 1 << 31));
     }
 
     /// The budgets and neighbours of a flood from node 1 with `budget`, arrived from `prev`.
