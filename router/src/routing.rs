@@ -3,8 +3,10 @@
 //! Owns destination → next-active-hop lookup (longest-prefix match, IPv4 and IPv6) and the list
 //! of active neighbours with their current link load. Capsules reach both through the node API
 //! (`route_next_hop`, `neighbours`, `link_load`). The tables are filled from configuration (or
-//! computed by the topology tools); this module never learns routes by itself, never touches
-//! a socket and never reads a clock.
+//! computed by the topology tools) and, with liveness on, from the overlay routes the node
+//! learns (`node/liveness.rs`): a lookup skips routes through a neighbour that is down, and a
+//! configured route wins over a learned one of the same length. This module never learns
+//! routes by itself, never touches a socket and never reads a clock.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -161,7 +163,13 @@ pub struct RoutingTable {
     hosts: foldhash::HashMap<IpAddr, NextHop>,
     /// Shorter prefixes, longest first, so the first match is the longest.
     prefixes: Vec<Route>,
+    /// Neighbours that are up (what capsules see).
     neighbours: Vec<Neighbour>,
+    /// Configured neighbours declared down (by missed hellos): no route goes through them.
+    down: Vec<Neighbour>,
+    /// Overlay routes learned from hellos: destination → next hop (always a neighbour that is
+    /// up). Consulted after the configured host routes, before the shorter prefixes.
+    learned: foldhash::HashMap<IpAddr, IpAddr>,
 }
 
 fn family_bits(addr: IpAddr) -> u8 {
@@ -193,7 +201,7 @@ impl RoutingTable {
 
     /// Adds (or replaces the load of) an active neighbour.
     pub fn add_neighbour(&mut self, address: IpAddr) {
-        if self.neighbour(address).is_none() {
+        if !self.is_neighbour(address) {
             self.neighbours.push(Neighbour {
                 address,
                 load: LinkLoad::default(),
@@ -212,7 +220,7 @@ impl RoutingTable {
             });
         }
         if let NextHop::Neighbour(n) = route.next_hop
-            && self.neighbour(n).is_none()
+            && !self.is_neighbour(n)
         {
             return Err(RouteError::NotANeighbour(n));
         }
@@ -232,13 +240,72 @@ impl RoutingTable {
         if dst == local {
             return Some(NextHop::Local);
         }
-        if let Some(hop) = self.hosts.get(&dst) {
+        if let Some(hop) = self.hosts.get(&dst).filter(|h| self.usable(h)) {
             return Some(*hop);
+        }
+        if let Some(via) = self.learned.get(&dst) {
+            return Some(NextHop::Neighbour(*via));
         }
         self.prefixes
             .iter()
-            .find(|r| prefix_matches(r, dst))
+            .find(|r| prefix_matches(r, dst) && self.usable(&r.next_hop))
             .map(|r| r.next_hop)
+    }
+
+    /// Whether a route's next hop may be used: not a neighbour that is down.
+    fn usable(&self, hop: &NextHop) -> bool {
+        match hop {
+            NextHop::Local => true,
+            NextHop::Neighbour(n) => {
+                self.down.is_empty() || self.down.iter().all(|d| d.address != *n)
+            }
+        }
+    }
+
+    /// Whether `address` is a configured neighbour, up or down.
+    pub fn is_neighbour(&self, address: IpAddr) -> bool {
+        self.neighbour(address).is_some() || self.down.iter().any(|n| n.address == address)
+    }
+
+    /// Marks a configured neighbour up or down; false if it is no neighbour or already so. A
+    /// neighbour that is down is not listed by [`RoutingTable::neighbours`] and no lookup goes
+    /// through it.
+    pub fn set_neighbour_up(&mut self, address: IpAddr, up: bool) -> bool {
+        let (from, to) = if up {
+            (&mut self.down, &mut self.neighbours)
+        } else {
+            (&mut self.neighbours, &mut self.down)
+        };
+        match from.iter().position(|n| n.address == address) {
+            Some(i) => {
+                let mut n = from.remove(i);
+                n.load = LinkLoad::default();
+                to.push(n);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The neighbours that are down.
+    pub fn down_neighbours(&self) -> &[Neighbour] {
+        &self.down
+    }
+
+    /// Replaces the learned overlay routes (destination, next hop); routes whose next hop is
+    /// not a neighbour that is up are left out.
+    pub fn set_learned(&mut self, routes: impl IntoIterator<Item = (IpAddr, IpAddr)>) {
+        self.learned.clear();
+        for (dest, via) in routes {
+            if self.neighbour(via).is_some() {
+                self.learned.insert(dest, via);
+            }
+        }
+    }
+
+    /// Number of learned overlay routes.
+    pub fn learned_count(&self) -> usize {
+        self.learned.len()
     }
 
     /// Prefix routes a lookup that misses the host routes may scan (the host-call cost of a
@@ -247,7 +314,8 @@ impl RoutingTable {
         self.prefixes.len()
     }
 
-    /// The active neighbours, in the order they were added.
+    /// The active neighbours that are up (in the order they were added, those that came back
+    /// up last).
     pub fn neighbours(&self) -> &[Neighbour] {
         &self.neighbours
     }

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use ants_router::node::NodeConfig;
+use ants_router::node::{LivenessLimits, NodeConfig};
 use ants_router::routing::{NextHop, Route};
 
 use crate::model::{NodeId, NodeKind, Topology};
@@ -159,6 +159,9 @@ impl Routes {
                 len: 0,
                 next_hop: NextHop::Neighbour(IpAddr::V4(t.nodes[*edge].address)),
             });
+        }
+        if let Some(interval) = t.hello_interval {
+            config.liveness = LivenessLimits::every(interval);
         }
         config
     }

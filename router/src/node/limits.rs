@@ -19,13 +19,15 @@ pub const MIN_MAX_BUDGET: u16 = 1;
 impl NodeConfig {
     /// Checks every limit of the node against its minimum (see each limits type's
     /// `validate`), section by section in the order of the configuration file's
-    /// documentation: `code_cache`, `state`, `sandbox`, `cpu`, `demand`, then `max_budget`.
+    /// documentation: `code_cache`, `state`, `sandbox`, `cpu`, `demand`, `liveness`, then
+    /// `max_budget`.
     pub fn validate(&self) -> Result<(), LimitError> {
         self.code_cache.validate()?;
         self.state.validate()?;
         self.sandbox.validate()?;
         self.cpu.validate()?;
         self.demand.validate()?;
+        self.liveness.validate()?;
         Check::section("").at_least("max_budget", self.max_budget, MIN_MAX_BUDGET.into())?;
         Ok(())
     }

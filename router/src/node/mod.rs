@@ -15,8 +15,10 @@
 mod cookie;
 mod demand;
 mod fair_share;
+mod hello;
 mod limiter;
 mod limits;
+mod liveness;
 mod process;
 mod serve;
 mod stats;
@@ -25,8 +27,12 @@ mod tier;
 pub use cookie::COOKIE_PERIOD;
 pub use fair_share::CpuShareLimits;
 pub use limits::{DemandLimits, MIN_MAX_BUDGET};
+pub use liveness::{
+    DEFAULT_HELLO_INTERVAL, LivenessLimits, MAX_HELLO_INTERVAL, MIN_HELLO_INTERVAL,
+};
 pub use stats::{
-    DropCounters, DropReason, LoadStatus, NodeStats, NodeStatus, ProtocolStatus, RejectedStatus,
+    DropCounters, DropReason, LoadStatus, NeighbourStatus, NodeStats, NodeStatus, ProtocolStatus,
+    RejectedStatus,
 };
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -51,6 +57,7 @@ use cookie::{CookieJar, CookieMint};
 use demand::Load;
 use fair_share::FairShare;
 use limiter::RateLimiter;
+use liveness::Liveness;
 
 /// Configuration of one active node.
 #[derive(Clone, Debug)]
@@ -76,6 +83,8 @@ pub struct NodeConfig {
     pub demand: DemandLimits,
     /// The node's evaluation capacity and the fair share between protocols.
     pub cpu: CpuShareLimits,
+    /// Hellos, neighbour liveness and overlay routing (off by default).
+    pub liveness: LivenessLimits,
     /// Largest budget a capsule may arrive with; a larger one is clamped to it (counted in
     /// `budgets_clamped`). Budgets are conserved (a capsule's copies split what is left), so
     /// one capsule entering the network causes at most this many evaluations anywhere.
@@ -103,6 +112,7 @@ impl NodeConfig {
             fingerprints: FingerprintPolicy::default(),
             demand: DemandLimits::default(),
             cpu: CpuShareLimits::default(),
+            liveness: LivenessLimits::default(),
             max_budget: DEFAULT_MAX_BUDGET,
             cookie_secret: None,
         }
@@ -160,6 +170,14 @@ pub enum Event {
         level: LogLevel,
         /// The text.
         message: String,
+    },
+    /// A neighbour went down (its hellos stopped) or came back up (see `docs/node.md`,
+    /// Liveness and overlay routing).
+    Neighbour {
+        /// The neighbour's node address.
+        address: IpAddr,
+        /// Whether it is up now.
+        up: bool,
     },
 }
 
@@ -239,6 +257,8 @@ pub struct Node {
     mint: CookieMint,
     /// Cookies code sources handed this node.
     jar: CookieJar,
+    /// Neighbour liveness and the overlay routes learned from hellos.
+    liveness: Liveness,
     /// Capsules sent by a capsule to this very node, to evaluate as new arrivals.
     loopback: VecDeque<Vec<u8>>,
     /// Earliest time of the next purge of expired protocol state.
@@ -356,6 +376,7 @@ impl Node {
             mint: CookieMint::new(config.cookie_secret),
             jar: CookieJar::new(d.max_tracked_peers),
             fair: FairShare::new(config.cpu),
+            liveness: Liveness::new(config.liveness.clone(), config.address, &config.neighbours),
             loopback: VecDeque::new(),
             next_purge: Timestamp::ZERO,
             now: Timestamp::ZERO,
@@ -393,7 +414,8 @@ impl Node {
     }
 
     /// Acts on every timer due at `now`: fragment re-requests and source fallbacks, looped-back
-    /// capsules still waiting, the purge of expired protocol state, and idle sandbox instances.
+    /// capsules still waiting, the purge of expired protocol state, idle sandbox instances,
+    /// and with liveness on, neighbours whose hellos stopped and hellos due.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.set_now(now);
         self.load_timeouts();
@@ -404,6 +426,7 @@ impl Node {
             self.next_purge = self.now + self.config.demand.state_purge_interval;
         }
         self.sandbox.reclaim_idle(self.now);
+        self.liveness_timeouts();
         self.drain_loopback();
     }
 
@@ -413,7 +436,8 @@ impl Node {
         let loopback = (!self.loopback.is_empty()).then_some(self.now);
         let purge = self.ctx.state.next_expiry().map(|t| t.max(self.next_purge));
         let idle = self.sandbox.next_idle_deadline();
-        [loopback, self.next_load_deadline(), purge, idle]
+        let liveness = self.liveness.poll_timeout();
+        [loopback, self.next_load_deadline(), purge, idle, liveness]
             .into_iter()
             .flatten()
             .min()
@@ -614,6 +638,31 @@ impl Node {
                 .iter()
                 .map(|n| n.address.to_string())
                 .collect(),
+            neighbours_down: self
+                .ctx
+                .routing
+                .down_neighbours()
+                .iter()
+                .map(|n| n.address.to_string())
+                .collect(),
+            liveness: if self.liveness.enabled() {
+                self.liveness
+                    .status()
+                    .into_iter()
+                    .map(|(address, up, heard, routes)| NeighbourStatus {
+                        address: address.to_string(),
+                        up,
+                        heard_ms_ago: heard.map(|t| {
+                            let ago = self.now.saturating_duration_since(t);
+                            u64::try_from(ago.as_millis()).unwrap_or(u64::MAX)
+                        }),
+                        routes,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            learned_routes: self.liveness.learned_len(),
             protocols,
             loads,
             rejected,
@@ -666,7 +715,7 @@ impl Node {
 
     /// Whether `node` is a configured neighbour or peer of this one.
     fn is_known(&self, node: IpAddr) -> bool {
-        self.ctx.routing.neighbour(node).is_some() || self.config.peers.contains(&node)
+        self.ctx.routing.is_neighbour(node) || self.config.peers.contains(&node)
     }
 
     /// Replaces the configured peers (a reloaded configuration; neighbours come with the

@@ -27,6 +27,7 @@ impl Node {
             Ok(Frame::CodeMissing(repr)) => self.on_code_missing(from, &repr),
             Ok(Frame::CodeCookie(repr)) => self.on_code_cookie(from, &repr),
             Ok(Frame::CodeAnnounce(repr)) => self.on_code_announce(from, &repr),
+            Ok(Frame::Hello(repr)) => self.on_hello(from, &repr),
         }
     }
 

@@ -66,10 +66,12 @@ pub enum DropReason {
     /// A capsule of an unknown type whose previous node and source are not configured
     /// neighbours or peers: there is nobody this node may ask for the code.
     UnknownCodeSource,
+    /// A hello from a node that is not a configured neighbour (or from an unknown sender).
+    NotANeighbour,
 }
 
 /// Names of the node's own reasons, in declaration order after the two wrapping variants.
-const OWN_NAMES: [&str; 22] = [
+const OWN_NAMES: [&str; 23] = [
     "algorithm_not_allowed",
     "budget_exhausted",
     "no_route",
@@ -92,6 +94,7 @@ const OWN_NAMES: [&str; 22] = [
     "encode_failed",
     "cpu_share_exceeded",
     "unknown_code_source",
+    "not_a_neighbour",
 ];
 
 const WIRE_COUNT: usize = WireError::NAMES.len();
@@ -144,6 +147,7 @@ impl DropReason {
             DropReason::EncodeFailed => own(19),
             DropReason::CpuShareExceeded => own(20),
             DropReason::UnknownCodeSource => own(21),
+            DropReason::NotANeighbour => own(22),
         }
     }
 }
@@ -302,6 +306,16 @@ pub struct NodeStats {
     pub cookies_received: u64,
     /// Code announces sent to the next hop of a held capsule once its module was verified.
     pub announces_sent: u64,
+    /// Hellos sent to configured neighbours.
+    pub hellos_sent: u64,
+    /// Hellos taken from configured neighbours.
+    pub hellos_received: u64,
+    /// Neighbours declared down (their hellos stopped).
+    pub neighbours_down: u64,
+    /// Neighbours that came back up (a hello after being down).
+    pub neighbours_up: u64,
+    /// Route entries left out of hellos because they did not fit one frame.
+    pub hello_routes_left_out: u64,
     /// Code announces from a neighbour that started a load here before its capsule came.
     pub announces_received: u64,
     /// Code announces from a neighbour that changed nothing (code here or loading already,
@@ -396,13 +410,32 @@ pub struct LoadStatus {
     pub requests: u32,
 }
 
+/// One configured neighbour's hello state, for `ants status`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NeighbourStatus {
+    /// The neighbour's node address.
+    pub address: String,
+    /// Whether it is up.
+    pub up: bool,
+    /// Milliseconds since its last hello; `None` if it never said hello.
+    pub heard_ms_ago: Option<u64>,
+    /// Routes its last hello advertised (beyond this node).
+    pub routes: usize,
+}
+
 /// A snapshot of a node for `ants status`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NodeStatus {
     /// The node address.
     pub address: String,
-    /// Active neighbours.
+    /// Active neighbours that are up.
     pub neighbours: Vec<String>,
+    /// Configured neighbours declared down (their hellos stopped).
+    pub neighbours_down: Vec<String>,
+    /// With liveness on: every configured neighbour's hello state.
+    pub liveness: Vec<NeighbourStatus>,
+    /// Overlay routes learned from hellos.
+    pub learned_routes: usize,
     /// Cached protocols, by fingerprint.
     pub protocols: Vec<ProtocolStatus>,
     /// Demand loads in progress, by fingerprint.

@@ -59,17 +59,20 @@ pub enum FrameKind {
     CodeCookie = 5,
     /// A neighbour has just loaded a module whose capsule comes to this node next.
     CodeAnnounce = 6,
+    /// An active neighbour is alive, and reaches these destinations over the overlay.
+    Hello = 7,
 }
 
 impl FrameKind {
     /// Every kind, in wire-code order.
-    pub const ALL: [FrameKind; 6] = [
+    pub const ALL: [FrameKind; 7] = [
         FrameKind::Capsule,
         FrameKind::CodeRequest,
         FrameKind::CodeFragment,
         FrameKind::CodeMissing,
         FrameKind::CodeCookie,
         FrameKind::CodeAnnounce,
+        FrameKind::Hello,
     ];
 
     /// The kind for a wire code, if version 1 defines it.
@@ -81,6 +84,7 @@ impl FrameKind {
             4 => Some(FrameKind::CodeMissing),
             5 => Some(FrameKind::CodeCookie),
             6 => Some(FrameKind::CodeAnnounce),
+            7 => Some(FrameKind::Hello),
             _ => None,
         }
     }
@@ -94,6 +98,7 @@ impl FrameKind {
     pub const fn defined_flags(self) -> u8 {
         match self {
             FrameKind::CodeRequest => super::code_request::FLAG_COOKIE,
+            FrameKind::Hello => super::hello::FLAG_V6,
             _ => 0,
         }
     }
@@ -113,6 +118,7 @@ impl FrameKind {
             FrameKind::CodeMissing => "code_missing",
             FrameKind::CodeCookie => "code_cookie",
             FrameKind::CodeAnnounce => "code_announce",
+            FrameKind::Hello => "hello",
         }
     }
 }
@@ -126,6 +132,7 @@ impl fmt::Display for FrameKind {
             FrameKind::CodeMissing => "code missing",
             FrameKind::CodeCookie => "code cookie",
             FrameKind::CodeAnnounce => "code announce",
+            FrameKind::Hello => "hello",
         })
     }
 }
@@ -319,10 +326,11 @@ mod tests {
             Err(WireError::UnknownKind(0))
         );
         assert_eq!(
-            Prefix::parse(&[0x41, 0x4e, 1, 7, 0, 1]),
-            Err(WireError::UnknownKind(7))
+            Prefix::parse(&[0x41, 0x4e, 1, 8, 0, 1]),
+            Err(WireError::UnknownKind(8))
         );
-        // Only code requests define a flag (bit 0, a cookie follows).
+        // Only code requests (bit 0, a cookie follows) and hellos (bit 0, IPv6 routes) define
+        // a flag.
         assert_eq!(
             Prefix::parse(&[0x41, 0x4e, 1, 2, 0x01, 1]).map(|p| p.kind),
             Ok(FrameKind::CodeRequest)

@@ -25,7 +25,7 @@ pub enum WireError {
     /// The version byte names a version this node does not speak.
     #[error("unsupported wire version {0}; this node speaks version 1")]
     UnsupportedVersion(u8),
-    /// The frame kind byte is not one of the four defined kinds.
+    /// The frame kind byte is not one of the defined kinds.
     #[error("unknown frame kind {0}; version 1 defines kinds 1 to 4")]
     UnknownKind(u8),
     /// A decoder for one kind was given a frame of another kind.
@@ -139,6 +139,15 @@ pub enum WireError {
     /// An in-place address rewrite would change the address family, and so the layout.
     #[error("cannot rewrite an address in place with one of another family; re-emit the capsule")]
     AddressFamilyMismatch,
+    /// A hello's interval is zero milliseconds.
+    #[error("hello interval is 0 ms; a hello says how often its sender says hello (at least 1 ms)")]
+    HelloIntervalZero,
+    /// A hello route's metric is above 16 (unreachable).
+    #[error("hello route metric {0} is above 16 (unreachable)")]
+    BadMetric(u8),
+    /// A hello's routes mix IPv4 and IPv6 destinations (emit only).
+    #[error("a hello carries routes of one address family; send one hello per family")]
+    MixedAddressFamilies,
 }
 
 impl WireError {
@@ -166,11 +175,14 @@ impl WireError {
             WireError::PayloadTooLong { .. } => "payload_too_long",
             WireError::BufferTooSmall { .. } => "buffer_too_small",
             WireError::AddressFamilyMismatch => "address_family_mismatch",
+            WireError::HelloIntervalZero => "hello_interval_zero",
+            WireError::BadMetric(_) => "bad_metric",
+            WireError::MixedAddressFamilies => "mixed_address_families",
         }
     }
 
     /// Every counter name, in declaration order (for pre-registering counters).
-    pub const NAMES: [&'static str; 21] = [
+    pub const NAMES: [&'static str; 24] = [
         "truncated",
         "bad_magic",
         "unsupported_version",
@@ -192,6 +204,9 @@ impl WireError {
         "payload_too_long",
         "buffer_too_small",
         "address_family_mismatch",
+        "hello_interval_zero",
+        "bad_metric",
+        "mixed_address_families",
     ];
 }
 
@@ -272,6 +287,9 @@ mod tests {
                 available: 1,
             },
             WireError::AddressFamilyMismatch,
+            WireError::HelloIntervalZero,
+            WireError::BadMetric(17),
+            WireError::MixedAddressFamilies,
         ];
         let names: Vec<_> = samples.iter().map(WireError::name).collect();
         assert_eq!(names, WireError::NAMES);

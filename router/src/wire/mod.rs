@@ -1,6 +1,6 @@
 //! The wire format: every datagram an active node sends or receives, as bytes.
 //!
-//! Owns the layout of the six frame kinds of version 1 (specified in `docs/wire.md`), each in
+//! Owns the layout of the seven frame kinds of version 1 (specified in `docs/wire.md`), each in
 //! its own module with a checked zero-copy view (`XxxPacket::new_checked` validates once, after
 //! which accessors cannot panic) and a parsed form (`XxxRepr` with `parse`, `buffer_len` and
 //! `emit`), in the style of smoltcp's `wire`. [`Frame`] dispatches on the kind byte.
@@ -45,6 +45,7 @@ pub mod code_missing;
 pub mod code_request;
 pub mod common;
 mod error;
+pub mod hello;
 #[cfg(test)]
 mod proptests;
 
@@ -59,6 +60,7 @@ pub use common::{
     VERSION,
 };
 pub use error::WireError;
+pub use hello::{HelloPacket, HelloRepr, METRIC_UNREACHABLE, max_hello_routes};
 
 use crate::fingerprint::Fingerprint;
 
@@ -77,6 +79,8 @@ pub enum Frame<'a> {
     CodeCookie(CodeCookieRepr),
     /// Kind 6.
     CodeAnnounce(CodeAnnounceRepr),
+    /// Kind 7.
+    Hello(HelloRepr<'a>),
 }
 
 impl<'a> Frame<'a> {
@@ -101,6 +105,9 @@ impl<'a> Frame<'a> {
             FrameKind::CodeAnnounce => Frame::CodeAnnounce(CodeAnnounceRepr::parse(
                 &CodeAnnouncePacket::new_unchecked(datagram),
             )?),
+            FrameKind::Hello => {
+                Frame::Hello(HelloRepr::parse(&HelloPacket::new_unchecked(datagram))?)
+            }
         })
     }
 
@@ -113,19 +120,21 @@ impl<'a> Frame<'a> {
             Frame::CodeMissing(_) => FrameKind::CodeMissing,
             Frame::CodeCookie(_) => FrameKind::CodeCookie,
             Frame::CodeAnnounce(_) => FrameKind::CodeAnnounce,
+            Frame::Hello(_) => FrameKind::Hello,
         }
     }
 
-    /// The capsule type the frame is about (every kind carries one).
-    pub const fn fingerprint(&self) -> Fingerprint {
-        match self {
+    /// The capsule type the frame is about (every kind but hellos carries one).
+    pub const fn fingerprint(&self) -> Option<Fingerprint> {
+        Some(match self {
             Frame::Capsule(repr) => repr.fingerprint,
             Frame::CodeRequest(repr) => repr.fingerprint,
             Frame::CodeFragment(repr) => repr.fingerprint,
             Frame::CodeMissing(repr) => repr.fingerprint,
             Frame::CodeCookie(repr) => repr.fingerprint,
             Frame::CodeAnnounce(repr) => repr.fingerprint,
-        }
+            Frame::Hello(_) => return None,
+        })
     }
 
     /// Length of the emitted frame.
@@ -137,6 +146,7 @@ impl<'a> Frame<'a> {
             Frame::CodeMissing(repr) => repr.buffer_len(),
             Frame::CodeCookie(repr) => repr.buffer_len(),
             Frame::CodeAnnounce(repr) => repr.buffer_len(),
+            Frame::Hello(repr) => repr.buffer_len(),
         }
     }
 
@@ -146,6 +156,7 @@ impl<'a> Frame<'a> {
             Frame::Capsule(repr) => repr.validate(),
             Frame::CodeRequest(repr) => repr.validate(),
             Frame::CodeFragment(repr) => repr.validate(),
+            Frame::Hello(repr) => repr.validate(),
             Frame::CodeMissing(_) | Frame::CodeCookie(_) | Frame::CodeAnnounce(_) => Ok(()),
         }
     }
@@ -169,6 +180,7 @@ impl<'a> Frame<'a> {
             Frame::CodeMissing(repr) => repr.emit(&mut CodeMissingPacket::new_unchecked(buf)),
             Frame::CodeCookie(repr) => repr.emit(&mut CodeCookiePacket::new_unchecked(buf)),
             Frame::CodeAnnounce(repr) => repr.emit(&mut CodeAnnouncePacket::new_unchecked(buf)),
+            Frame::Hello(repr) => repr.emit(&mut HelloPacket::new_unchecked(buf)),
         }
         Ok(len)
     }
@@ -178,6 +190,12 @@ impl<'a> Frame<'a> {
         let mut buf = vec![0u8; self.buffer_len()];
         self.emit(&mut buf)?;
         Ok(buf)
+    }
+}
+
+impl<'a> From<HelloRepr<'a>> for Frame<'a> {
+    fn from(repr: HelloRepr<'a>) -> Self {
+        Frame::Hello(repr)
     }
 }
 

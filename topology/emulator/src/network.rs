@@ -68,6 +68,8 @@ pub struct DirectionStats {
     pub max_queue: usize,
     /// Datagrams put on the wire whose frame did not parse (not expected from node cores).
     pub unparsed: u64,
+    /// Hello frames put on the wire (liveness and overlay routing; they name no protocol).
+    pub hellos: u64,
     /// Datagrams put on the wire, by the protocol fingerprint their frame names, in order of
     /// first appearance.
     pub protocols: Vec<(Fingerprint, ProtocolCount)>,
@@ -90,6 +92,10 @@ impl DirectionStats {
             Ok(Frame::CodeMissing(m)) => (m.fingerprint, false),
             Ok(Frame::CodeCookie(c)) => (c.fingerprint, false),
             Ok(Frame::CodeAnnounce(a)) => (a.fingerprint, false),
+            Ok(Frame::Hello(_)) => {
+                self.hellos += 1;
+                return;
+            }
             Err(_) => {
                 self.unparsed += 1;
                 return;

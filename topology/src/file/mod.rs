@@ -321,6 +321,7 @@ struct RawFile {
     seed: Option<Spanned<Value>>,
     addressing: Option<RawAddressing>,
     emulator: Option<RawEmulator>,
+    liveness: Option<RawLiveness>,
     defaults: Option<RawDefaults>,
     #[serde(default)]
     node: Vec<Spanned<RawNode>>,
@@ -345,6 +346,12 @@ struct RawEmulator {
     duration: Option<Spanned<Value>>,
     compile_delay: Option<Spanned<Value>>,
     max_budget: Option<Spanned<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLiveness {
+    hello_interval: Option<Spanned<Value>>,
 }
 
 #[derive(Deserialize)]

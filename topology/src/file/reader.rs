@@ -5,6 +5,7 @@
 //! modules.
 
 use super::*;
+use ants_router::node::{MAX_HELLO_INTERVAL, MIN_HELLO_INTERVAL};
 
 /// One text being read: builds located errors.
 pub(super) struct Reader<'a> {
@@ -139,6 +140,23 @@ impl Reader<'_> {
                 settings.max_budget = Some(budget);
             }
             b.emulator(settings);
+        }
+        if let Some(v) = raw
+            .liveness
+            .as_ref()
+            .and_then(|l| l.hello_interval.as_ref())
+        {
+            let (min, max) = (MIN_HELLO_INTERVAL, MAX_HELLO_INTERVAL);
+            let d = duration_value(v.get_ref())
+                .and_then(|d| {
+                    if d.is_zero() || (min..=max).contains(&d) {
+                        Ok(d)
+                    } else {
+                        Err(format!("must be 0 (off) or from {min:?} to {max:?}"))
+                    }
+                })
+                .map_err(|m| self.field(v.span(), "", "liveness.hello_interval", m))?;
+            b.hello_interval((!d.is_zero()).then_some(d));
         }
 
         // Link defaults: the value and whether it was given.

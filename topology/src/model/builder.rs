@@ -46,6 +46,7 @@ pub struct TopologyBuilder {
     groups: BTreeMap<String, Vec<String>>,
     apps: Vec<AppDraft>,
     emulator: EmulatorSettings,
+    hello_interval: Option<Duration>,
 }
 
 impl TopologyBuilder {
@@ -61,7 +62,15 @@ impl TopologyBuilder {
             groups: BTreeMap::new(),
             apps: Vec::new(),
             emulator: EmulatorSettings::default(),
+            hello_interval: None,
         }
+    }
+
+    /// Turns liveness and overlay routing on for every node core, saying hello every
+    /// `interval` (`None`: off).
+    pub fn hello_interval(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.hello_interval = interval;
+        self
     }
 
     /// Sets the emulator settings.
@@ -393,6 +402,7 @@ impl TopologyBuilder {
             groups,
             apps,
             emulator: self.emulator,
+            hello_interval: self.hello_interval,
             node_pool: self.node_pool,
             link_pool: self.link_pool,
             adjacency,

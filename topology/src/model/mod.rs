@@ -313,6 +313,10 @@ pub struct Topology {
     pub apps: Vec<AppSpec>,
     /// Emulator settings from the file.
     pub emulator: EmulatorSettings,
+    /// Hello interval of every node core (`[liveness] hello_interval` in the file): liveness
+    /// and overlay routing in the emulator and in generated `antsd` configurations; `None`
+    /// for off.
+    pub hello_interval: Option<Duration>,
     /// Pool node addresses were drawn from.
     pub node_pool: Pool,
     /// Pool link subnets were drawn from.

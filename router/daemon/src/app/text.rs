@@ -145,6 +145,36 @@ pub fn status_text(status: &Value) -> String {
         }
     );
 
+    let liveness: Vec<String> = node["liveness"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let state = if n["up"].as_bool() == Some(true) {
+                "up"
+            } else {
+                "DOWN"
+            };
+            let heard = match n["heard_ms_ago"].as_u64() {
+                Some(ms) => format!("heard {ms} ms ago"),
+                None => "never heard".to_string(),
+            };
+            format!(
+                "{} {state} ({heard}, {} routes)",
+                text(&n["address"]),
+                n["routes"].as_u64().unwrap_or(0)
+            )
+        })
+        .collect();
+    if !liveness.is_empty() {
+        let _ = writeln!(
+            out,
+            "liveness: {}; {} learned routes",
+            liveness.join(", "),
+            node["learned_routes"].as_u64().unwrap_or(0)
+        );
+    }
+
     let protocols = node["protocols"].as_array().cloned().unwrap_or_default();
     let _ = writeln!(
         out,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use ants_router::fingerprint::FingerprintPolicy;
-use ants_router::node::{CpuShareLimits, DemandLimits};
+use ants_router::node::{CpuShareLimits, DemandLimits, LivenessLimits};
 use ants_router::sandbox::SandboxLimits;
 use ants_router::softstore::{CodeCacheLimits, StateLimits};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,8 @@ pub(super) struct RawConfig {
     pub(super) demand: DemandLimits,
     #[serde(default)]
     pub(super) cpu: CpuShareLimits,
+    #[serde(default)]
+    pub(super) liveness: LivenessLimits,
     #[serde(default)]
     pub(super) driver: DriverLimits,
 }

@@ -34,7 +34,9 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use ants_router::fingerprint::{Fingerprint, FingerprintPolicy};
-use ants_router::node::{CpuShareLimits, DEFAULT_MAX_BUDGET, DemandLimits, NodeConfig};
+use ants_router::node::{
+    CpuShareLimits, DEFAULT_MAX_BUDGET, DemandLimits, LivenessLimits, NodeConfig,
+};
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{Sandbox, SandboxLimits};
 use ants_router::softstore::{CodeCacheLimits, StateLimits};
@@ -148,6 +150,8 @@ pub struct Config {
     pub demand: DemandLimits,
     /// Evaluation capacity and the fair share between protocols.
     pub cpu: CpuShareLimits,
+    /// Hellos, neighbour liveness and overlay routing (off unless `hello_interval_ms` is set).
+    pub liveness: LivenessLimits,
     /// Largest budget an arriving capsule keeps (larger ones are clamped).
     pub max_budget: u16,
     /// Socket buffers, compile workers and application queues of the driver.
@@ -378,6 +382,7 @@ impl Config {
             fingerprints: raw.fingerprints.policy(),
             demand: raw.demand,
             cpu: raw.cpu,
+            liveness: raw.liveness,
             max_budget: raw.max_budget.unwrap_or(DEFAULT_MAX_BUDGET),
             driver,
         };
@@ -442,6 +447,7 @@ impl Config {
             fingerprints: self.fingerprints,
             demand: self.demand.clone(),
             cpu: self.cpu,
+            liveness: self.liveness.clone(),
             max_budget: self.max_budget,
             // A fresh random key at every start: cookies are cheap to hand out again.
             cookie_secret: None,

@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use ants_router::fingerprint::FingerprintPolicy;
-use ants_router::node::{CpuShareLimits, DemandLimits};
+use ants_router::node::{CpuShareLimits, DemandLimits, LivenessLimits};
 use ants_router::sandbox::SandboxLimits;
 use ants_router::softstore::{CodeCacheLimits, StateLimits};
 use serde::Serialize;
@@ -163,6 +163,11 @@ impl ConfigWriter {
     /// The `[cpu]` section.
     pub fn cpu(&mut self, limits: &CpuShareLimits) -> &mut Self {
         self.section("cpu", limits, &CpuShareLimits::default())
+    }
+
+    /// The `[liveness]` section.
+    pub fn liveness(&mut self, limits: &LivenessLimits) -> &mut Self {
+        self.section("liveness", limits, &LivenessLimits::default())
     }
 
     /// The `[driver]` section. A `code_store` of `None` is written `""` (compiled code in

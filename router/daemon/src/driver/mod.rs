@@ -586,6 +586,14 @@ impl Driver {
                 LogLevel::Debug => tracing::debug!(target: "capsule", %fingerprint, "{message}"),
                 LogLevel::Trace => tracing::trace!(target: "capsule", %fingerprint, "{message}"),
             },
+            Event::Neighbour { address, up: true } => {
+                tracing::info!(neighbour = %address, "neighbour up: its hellos came back")
+            }
+            Event::Neighbour { address, up: false } => tracing::warn!(
+                neighbour = %address,
+                "neighbour down: no hello for {} of its hello intervals; routes avoid it",
+                self.config.liveness.dead_after
+            ),
         }
     }
 
@@ -600,6 +608,7 @@ impl Driver {
             ("sandbox", config.sandbox != old.sandbox),
             ("fingerprints", config.fingerprints != old.fingerprints),
             ("demand", config.demand != old.demand),
+            ("liveness", config.liveness != old.liveness),
             ("driver", config.driver != old.driver),
         ] {
             if changed {
@@ -622,6 +631,8 @@ impl Driver {
             table.set_link_load(n.address, n.load);
         }
         *self.node.routing_mut() = table;
+        // Neighbours known down stay down, and learned overlay routes stay in force.
+        self.node.reapply_liveness();
         // Links of neighbours that stay keep their meters and queues (reshaped if their rate
         // or queue changed); those that go are dropped with what waits in them.
         let now = self.now();

@@ -17,7 +17,7 @@ use ants_router::time::Timestamp;
 use ants_topology::model::NodeId;
 
 use super::instruments::{Delivery, Sent, TraceRecord, Verdict};
-use super::{CodeLoad, Emulator, LogLine, lookup_dir};
+use super::{CodeLoad, Emulator, LogLine, NeighbourChange, lookup_dir};
 use crate::apps::{AppContext, AppDelivery, Application};
 use crate::network::{Datagram, Offer};
 use crate::options::MAX_LOGS;
@@ -174,8 +174,13 @@ impl Emulator {
             return;
         }
         if self.nodes[at].core.is_none() {
-            // Node cores never address a legacy router; count it rather than lose it quietly.
-            self.nodes[at].ip_unroutable += 1;
+            // A node whose core is down (its antsd died) drops what is addressed to it; node
+            // cores never address a legacy router. Counted either way, never lost quietly.
+            if self.nodes[at].down {
+                self.nodes[at].down_drops += 1;
+            } else {
+                self.nodes[at].ip_unroutable += 1;
+            }
             return;
         }
         self.refresh_loads(at);
@@ -368,6 +373,12 @@ impl Emulator {
     fn node_event(&mut self, node: NodeId, event: Event) {
         let now = self.now;
         match event {
+            Event::Neighbour { address, up } => self.neighbour_changes.push(NeighbourChange {
+                at: now,
+                node,
+                neighbour: address,
+                up,
+            }),
             // Files turn tier-ups off (virtual time models one compiler); nodes a test
             // configured itself may still ask for the optimizing tier.
             Event::Compile {

@@ -63,6 +63,19 @@ pub struct CodeLoad {
     pub bytes: usize,
 }
 
+/// A node core declared a neighbour down or up again (`Event::Neighbour`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighbourChange {
+    /// When (virtual time).
+    pub at: Timestamp,
+    /// The node that noticed.
+    pub node: NodeId,
+    /// The neighbour's node address.
+    pub neighbour: IpAddr,
+    /// Whether it is up now.
+    pub up: bool,
+}
+
 /// Payloads delivered on one port of one node.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryCount {
@@ -114,6 +127,10 @@ pub(crate) struct EmuNode {
     pub(crate) ip_unroutable: u64,
     /// Capsule log lines.
     pub(crate) logs: u64,
+    /// Whether the node core is down ([`Emulator::node_down`]); IP forwarding goes on.
+    pub(crate) down: bool,
+    /// Datagrams addressed to the node while its core was down.
+    pub(crate) down_drops: u64,
     /// Compilations asked for and not answered yet.
     compiling: u32,
     /// The most that were outstanding at once.
@@ -143,6 +160,8 @@ pub struct Emulator {
     pub(crate) deliveries: BTreeMap<(NodeId, u16), DeliveryCount>,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) apps: Vec<(NodeId, usize)>,
+    pub(crate) neighbour_changes: Vec<NeighbourChange>,
+    options: EmulatorOptions,
     instruments: Instruments,
 }
 
@@ -177,12 +196,7 @@ impl Emulator {
         let mut nodes = Vec::with_capacity(topology.nodes.len());
         for (id, n) in topology.nodes.iter().enumerate() {
             let core = if n.kind.runs_node_core() {
-                let mut config = routes.node_config(topology, id);
-                config.demand = options.demand.clone();
-                config.cookie_secret = Some(cookie_key(seed, id));
-                if let Some(max) = options.max_budget.or(topology.emulator.max_budget) {
-                    config.max_budget = max;
-                }
+                let config = core_config(topology, routes, &options, seed, id);
                 let node = Node::with_compiler(config, compiler.clone()).map_err(|error| {
                     EmulatorError::Node {
                         node: n.name.clone(),
@@ -210,6 +224,8 @@ impl Emulator {
                 ip_forwarded: 0,
                 ip_unroutable: 0,
                 logs: 0,
+                down: false,
+                down_drops: 0,
                 compiling: 0,
                 most_compiling: 0,
             });
@@ -257,6 +273,8 @@ impl Emulator {
             deliveries: BTreeMap::new(),
             logs: Vec::new(),
             apps: Vec::new(),
+            neighbour_changes: Vec::new(),
+            options: options.clone(),
             instruments: Instruments::default(),
         };
         for id in 0..emu.nodes.len() {
@@ -346,6 +364,54 @@ impl Emulator {
         self.refresh_loads(node);
         self.drain(node);
         Ok(old.map(|core| *core))
+    }
+
+    /// Stops `node`'s core, as when its `antsd` dies: datagrams addressed to it are dropped
+    /// and counted ([`Emulator::down_drops`]), its timers and applications stop, and IP
+    /// forwarding through it goes on (the kernel forwards). Its neighbours notice through
+    /// missed hellos when liveness is on.
+    pub fn node_down(&mut self, node: NodeId) -> Result<(), EmulatorError> {
+        let name = self.node_name(node);
+        let n = self
+            .nodes
+            .get_mut(node)
+            .ok_or(EmulatorError::NoNodeCore(name.clone()))?;
+        if n.core.take().is_none() {
+            return Err(EmulatorError::NoNodeCore(name));
+        }
+        n.down = true;
+        n.timer = None;
+        n.compiling = 0;
+        Ok(())
+    }
+
+    /// Starts `node`'s core again after [`Emulator::node_down`], empty (no code, no state),
+    /// with the configuration it was built with: code loads again on demand.
+    pub fn node_up(&mut self, node: NodeId) -> Result<(), EmulatorError> {
+        if !self.nodes.get(node).is_some_and(|n| n.down) {
+            return Err(EmulatorError::NoNodeCore(self.node_name(node)));
+        }
+        let config = core_config(&self.topology, &self.routes, &self.options, self.seed, node);
+        self.nodes[node].down = false;
+        self.restart_node(node, config)?;
+        Ok(())
+    }
+
+    /// Datagrams addressed to `node` while its core was down.
+    pub fn down_drops(&self, node: NodeId) -> u64 {
+        self.nodes.get(node).map_or(0, |n| n.down_drops)
+    }
+
+    /// Every neighbour a node core declared down or up again, in time order.
+    pub fn neighbour_changes(&self) -> &[NeighbourChange] {
+        &self.neighbour_changes
+    }
+
+    fn node_name(&self, node: NodeId) -> String {
+        self.topology
+            .nodes
+            .get(node)
+            .map_or_else(|| format!("#{node}"), |n| n.name.clone())
     }
 
     /// The node whose node address is `addr`.
@@ -535,6 +601,24 @@ impl Emulator {
     pub fn table(&self) -> String {
         self.report().table()
     }
+}
+
+/// The node-core configuration of `node` in a run: its routes, with the run's demand limits,
+/// budget cap and cookie key.
+fn core_config(
+    topology: &Topology,
+    routes: &Routes,
+    options: &EmulatorOptions,
+    seed: u64,
+    node: NodeId,
+) -> NodeConfig {
+    let mut config = routes.node_config(topology, node);
+    config.demand = options.demand.clone();
+    config.cookie_secret = Some(cookie_key(seed, node));
+    if let Some(max) = options.max_budget.or(topology.emulator.max_budget) {
+        config.max_budget = max;
+    }
+    config
 }
 
 /// The direction of `link` leaving `from`.

@@ -531,6 +531,7 @@ pub fn daemon_config(
             config.route(r.prefix, r.len, via);
         }
     }
+    config.liveness(&core.liveness);
     config
 }
 
