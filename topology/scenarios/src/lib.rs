@@ -142,10 +142,12 @@ pub mod private_ip;
 pub mod reliable_multicast;
 
 mod app;
+mod compared;
 mod probe;
 mod table;
 
 pub use anycast::Anycast;
+pub use compared::Compared;
 pub use congestion::Congestion;
 pub use multicast::Multicast;
 pub use private_ip::PrivateIp;

@@ -30,7 +30,7 @@ use anyhow::{Context as _, bail};
 use capsule_congestion::{Data, MAX_DATA, Message};
 use serde::Serialize;
 
-use crate::{Loaded, Probe, Scenario, ms};
+use crate::{Compared, Loaded, Probe, Scenario, ms};
 
 /// The scenario's topology file, relative to the repository root.
 pub const EXAMPLE: &str = "topology/examples/congestion.toml";
@@ -372,12 +372,7 @@ fn all_queue_drops(emu: &Emulator) -> u64 {
 
 /// The congestion scenario: the flow on one [`Network`] with the capsule's advice, without it,
 /// and (if [`Config::repeat`]) with it again.
-#[derive(Clone, Debug)]
-pub struct Congestion {
-    network: Network,
-    config: Config,
-    seed: Option<u64>,
-}
+pub type Congestion = Compared<Network, Config>;
 
 /// What happened in the congestion scenario's runs: everything its [`Report`] is made from.
 #[derive(Clone, Debug, PartialEq)]
@@ -406,13 +401,6 @@ pub struct Record {
     pub repeat: Option<RunStats>,
 }
 
-impl Congestion {
-    /// The network.
-    pub fn network(&self) -> &Network {
-        &self.network
-    }
-}
-
 impl Scenario for Congestion {
     type Plan = Config;
     type Record = Record;
@@ -428,29 +416,17 @@ impl Scenario for Congestion {
             loaded.capsules,
             config.data_len,
         )?;
-        Ok(Congestion {
-            network,
-            config,
-            seed,
-        })
+        Ok(Compared::new(network, config, seed))
     }
 
     fn run(&mut self) -> anyhow::Result<Record> {
-        let (net, config, seed) = (&self.network, &self.config, self.seed);
-        let with_advice = net
-            .run(seed, config, true)
-            .context("the run with the capsule's advice")?;
-        let without_advice = net
-            .run(seed, config, false)
-            .context("the run without reactions")?;
-        let repeat = if config.repeat {
-            let again = net
-                .run(seed, config, true)
-                .context("the repeated run with the capsule's advice")?;
-            Some(again)
-        } else {
-            None
-        };
+        let labels = [
+            "the run with the capsule's advice",
+            "the run without reactions",
+            "the repeated run with the capsule's advice",
+        ];
+        let runs = self.runs(self.config().repeat, labels, Network::run)?;
+        let (net, config) = (self.network(), self.config());
         let t = &net.topology;
         Ok(Record {
             topology: t.name.clone(),
@@ -461,9 +437,9 @@ impl Scenario for Congestion {
             rtt: net.rtt,
             config: config.clone(),
             control: net.rate_control(config, true),
-            with_advice,
-            without_advice,
-            repeat,
+            with_advice: runs.capsule,
+            without_advice: runs.baseline,
+            repeat: runs.repeat,
         })
     }
 

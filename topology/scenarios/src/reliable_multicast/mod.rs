@@ -36,13 +36,13 @@ use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
 use ants_router::time::Timestamp;
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use capsule_reliable_multicast::{MAX_DATA, MAX_NACK_SEQS, Message, RETRY_AFTER_MS};
 use capsule_sdk::Address;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::{Loaded, Probe, Scenario, ScenarioReport, Table, ms};
+use crate::{Compared, Loaded, Probe, Scenario, ScenarioReport, Table, ms};
 use ants_emulator::{AppContext, AppDelivery, AppError, Application, Emulator, EmulatorOptions};
 use ants_topology::capsules::CapsuleLocator;
 use ants_topology::model::{LinkId, NodeId, Topology};
@@ -184,12 +184,7 @@ pub use source::*;
 
 /// The reliable multicast scenario: one [`Network`] run with local repair, end to end, and (if
 /// [`Config::repeat`]) with local repair again.
-#[derive(Clone, Debug)]
-pub struct ReliableMulticast {
-    network: Network,
-    config: Config,
-    seed: Option<u64>,
-}
+pub type ReliableMulticast = Compared<Network, Config>;
 
 /// What happened in the scenario's runs: everything its [`Report`] is made from.
 #[derive(Clone, Debug, PartialEq)]
@@ -214,13 +209,6 @@ pub struct Record {
     pub repeat: Option<RunStats>,
 }
 
-impl ReliableMulticast {
-    /// The network.
-    pub fn network(&self) -> &Network {
-        &self.network
-    }
-}
-
 impl Scenario for ReliableMulticast {
     type Plan = Config;
     type Record = Record;
@@ -230,29 +218,24 @@ impl Scenario for ReliableMulticast {
 
     fn build(loaded: Loaded, seed: Option<u64>, config: Config) -> anyhow::Result<Self> {
         let network = Network::new(loaded.file, loaded.topology, loaded.capsules)?;
-        Ok(ReliableMulticast {
-            network,
-            config,
-            seed,
-        })
+        Ok(Compared::new(network, config, seed))
     }
 
     fn run(&mut self) -> anyhow::Result<Record> {
-        let (net, config, seed) = (&self.network, &self.config, self.seed);
-        let local = net
-            .run(seed, config, Recovery::Local)
-            .context("local repair run")?;
-        let end_to_end = net
-            .run(seed, config, Recovery::EndToEnd)
-            .context("end-to-end run")?;
-        let repeat = if config.repeat {
-            let again = net
-                .run(seed, config, Recovery::Local)
-                .context("repeated local repair run")?;
-            Some(again)
-        } else {
-            None
-        };
+        let labels = [
+            "local repair run",
+            "end-to-end run",
+            "repeated local repair run",
+        ];
+        let runs = self.runs(self.config().repeat, labels, |net, seed, config, local| {
+            let recovery = if local {
+                Recovery::Local
+            } else {
+                Recovery::EndToEnd
+            };
+            net.run(seed, config, recovery)
+        })?;
+        let (net, config) = (self.network(), self.config());
         let t = &net.topology;
         Ok(Record {
             topology: t.name.clone(),
@@ -265,9 +248,9 @@ impl Scenario for ReliableMulticast {
                 .collect(),
             config: config.clone(),
             losses: t.links.iter().map(|l| l.params.loss).collect(),
-            local,
-            end_to_end,
-            repeat,
+            local: runs.capsule,
+            end_to_end: runs.baseline,
+            repeat: runs.repeat,
         })
     }
 
