@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use ants_router::fingerprint::Fingerprint;
+use ants_router::fingerprint::{Fingerprint, FingerprintAlgorithm};
 use ants_router::wire::{
     CapsulePacket, CapsuleRepr, CodeAnnouncePacket, CodeAnnounceRepr, CodeCookiePacket,
     CodeCookieRepr, CodeFragmentPacket, CodeFragmentRepr, CodeMissingPacket, CodeMissingRepr,
-    CodeRequestPacket, CodeRequestRepr, Cookie, Frame, WireError,
+    CodeRequestPacket, CodeRequestRepr, Cookie, Frame, HelloPacket, HelloRepr, WireError,
 };
 
 /// The empty WebAssembly module; every example's type is its hash.
@@ -81,6 +81,9 @@ fn sha256() -> Fingerprint {
 fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, d))
 }
+
+/// The routes of the hello example: 192.0.2.1 at 0, 198.51.100.7 at 2.
+const HELLO_ROUTES: [u8; 10] = [192, 0, 2, 1, 0, 198, 51, 100, 7, 2];
 
 /// The frames the valid examples stand for, exactly as the tables on the page state them.
 fn expected_frames() -> BTreeMap<&'static str, Frame<'static>> {
@@ -151,6 +154,16 @@ fn expected_frames() -> BTreeMap<&'static str, Frame<'static>> {
         (
             "code-announce",
             Frame::CodeAnnounce(CodeAnnounceRepr { fingerprint: fp }),
+        ),
+        (
+            "hello",
+            Frame::Hello(HelloRepr {
+                algorithm: FingerprintAlgorithm::Sha256,
+                interval_ms: 500,
+                sequence: 42,
+                v6: false,
+                entries: &HELLO_ROUTES,
+            }),
         ),
     ])
 }
@@ -226,7 +239,7 @@ fn valid_examples_decode_to_the_stated_values_and_reencode_identically() {
         );
         kinds.insert(frame.kind());
     }
-    assert_eq!(kinds.len(), 6, "every frame kind has an example");
+    assert_eq!(kinds.len(), 7, "every frame kind has an example");
 }
 
 #[test]
@@ -268,6 +281,7 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         Frame::CodeMissing(_) => "code_missing",
         Frame::CodeCookie(_) => "code_cookie",
         Frame::CodeAnnounce(_) => "code_announce",
+        Frame::Hello(_) => "hello",
     };
     let mut add = |name: String, frame: Frame<'_>| {
         let bytes = frame.to_vec().unwrap();
@@ -306,6 +320,24 @@ fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             cookie: None,
         }),
     );
+    let v6_routes = HelloRepr::encode_routes(
+        [
+            (IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)), 0),
+            (IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 9)), 16),
+        ],
+        true,
+    )
+    .unwrap();
+    add(
+        "hello-v6".into(),
+        Frame::Hello(HelloRepr {
+            algorithm: FingerprintAlgorithm::Sha256,
+            interval_ms: 1000,
+            sequence: u32::MAX,
+            v6: true,
+            entries: &v6_routes,
+        }),
+    );
     add(
         "code-missing-md5".into(),
         Frame::CodeMissing(CodeMissingRepr {
@@ -342,6 +374,9 @@ fn seed_is_valid(target: &str, bytes: &[u8]) -> Result<(), String> {
         "code_announce" => CodeAnnouncePacket::new_checked(bytes)
             .and_then(|p| CodeAnnounceRepr::parse(&p))
             .map(|r| r.to_vec()),
+        "hello" => HelloPacket::new_checked(bytes)
+            .and_then(|p| HelloRepr::parse(&p))
+            .and_then(|r| r.to_vec()),
         "code_cookie" => CodeCookiePacket::new_checked(bytes)
             .and_then(|p| CodeCookieRepr::parse(&p))
             .map(|r| r.to_vec()),
@@ -396,7 +431,8 @@ fn committed_fuzz_seeds_are_valid_and_complete() {
             "code_missing",
             "code_request",
             "fingerprint_str",
-            "frame"
+            "frame",
+            "hello"
         ]
     );
     for (target, name, bytes) in generated_seeds() {

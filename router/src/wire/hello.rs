@@ -207,7 +207,7 @@ impl<'a> HelloRepr<'a> {
     /// Checks what `emit` needs: whole entries, few enough, valid metrics, a non-zero interval.
     pub fn validate(&self) -> Result<(), WireError> {
         let entry = addr_len(self.v6) + 1;
-        if self.entries.len() % entry != 0 || self.buffer_len() > MAX_CODE_FRAME_LEN {
+        if !self.entries.len().is_multiple_of(entry) || self.buffer_len() > MAX_CODE_FRAME_LEN {
             return Err(WireError::FrameTooLong {
                 len: self.buffer_len(),
             });
