@@ -471,4 +471,41 @@ mod tests {
         t.add_neighbour(ip("10.0.0.3"));
         assert_eq!(t.neighbours().len(), 3, "adding twice keeps one entry");
     }
+
+    #[test]
+    fn lookups_skip_a_down_neighbour_and_configured_routes_win_over_learned_ones() {
+        let mut t = table();
+        let (n2, n3) = (ip("10.0.0.2"), ip("10.0.0.3"));
+        let d = ip("10.9.0.1");
+        t.add_route(Route {
+            prefix: d,
+            len: 32,
+            next_hop: NextHop::Neighbour(n2),
+        })
+        .unwrap();
+        t.add_route(Route {
+            prefix: ip("0.0.0.0"),
+            len: 0,
+            next_hop: NextHop::Neighbour(n2),
+        })
+        .unwrap();
+        t.set_learned([(d, n3), (ip("10.9.0.2"), ip("10.7.7.7"))]);
+        assert_eq!(
+            t.learned_count(),
+            1,
+            "a learned route needs a neighbour that is up"
+        );
+        assert_eq!(t.lookup(d, ip("10.0.0.1")), Some(NextHop::Neighbour(n2)));
+
+        assert!(t.set_neighbour_up(n2, false));
+        assert!(!t.set_neighbour_up(n2, false), "already down");
+        assert!(t.is_neighbour(n2) && t.neighbour(n2).is_none());
+        assert_eq!(t.neighbours().len(), 2);
+        assert_eq!(t.lookup(d, ip("10.0.0.1")), Some(NextHop::Neighbour(n3)));
+        // The default route goes through the down neighbour: no route at all.
+        assert_eq!(t.lookup(ip("192.0.2.1"), ip("10.0.0.1")), None);
+
+        assert!(t.set_neighbour_up(n2, true));
+        assert_eq!(t.lookup(d, ip("10.0.0.1")), Some(NextHop::Neighbour(n2)));
+    }
 }

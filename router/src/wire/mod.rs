@@ -275,7 +275,7 @@ mod tests {
             let parsed = Frame::parse(&bytes).unwrap();
             assert_eq!(parsed, frame);
             assert_eq!(parsed.kind().code(), bytes[3]);
-            assert_eq!(parsed.fingerprint(), Fingerprint::sha256(module));
+            assert_eq!(parsed.fingerprint(), Some(Fingerprint::sha256(module)));
         }
     }
 
@@ -310,8 +310,8 @@ mod tests {
         );
         assert_eq!(Frame::parse(b"GET / HTTP/1.1"), Err(WireError::BadMagic));
         assert_eq!(
-            Frame::parse(&[0x41, 0x4e, 1, 7, 0, 1]),
-            Err(WireError::UnknownKind(7))
+            Frame::parse(&[0x41, 0x4e, 1, 8, 0, 1]),
+            Err(WireError::UnknownKind(8))
         );
     }
 }
