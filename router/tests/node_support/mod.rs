@@ -15,7 +15,10 @@ use ants_router::routing::{NextHop, Route};
 use ants_router::time::Timestamp;
 use ants_router::wire::{CodeRequestRepr, Cookie, Frame};
 
+// Not every test file that includes this module uses them.
+#[allow(unused_imports)]
 pub use ants_emulator::mesh::link;
+#[allow(unused_imports)]
 pub use ants_topology::model::LinkParams;
 
 pub fn ip(s: &str) -> IpAddr {
