@@ -143,6 +143,7 @@ fn arrivals(kind: Option<FrameKind>, s: &NodeStats) -> u64 {
         Some(FrameKind::CodeAnnounce) => {
             s.announces_received + s.announces_ignored + drop("unsolicited_code")
         }
+        Some(FrameKind::Hello) => s.hellos_received + drop("not_a_neighbour"),
     }
 }
 
