@@ -106,3 +106,63 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use super::super::{LivenessLimits, Node, NodeConfig};
+    use crate::fingerprint::FingerprintAlgorithm;
+    use crate::routing::{NextHop, Route};
+    use crate::time::Timestamp;
+    use crate::wire::HelloRepr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn hello(routes: &[(IpAddr, u8)]) -> Vec<u8> {
+        let entries = HelloRepr::encode_routes(routes.iter().copied(), false).unwrap();
+        HelloRepr {
+            algorithm: FingerprintAlgorithm::Sha256,
+            interval_ms: 100,
+            sequence: 1,
+            v6: false,
+            entries: &entries,
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_strangers_hello_is_counted_and_a_silent_neighbour_goes_down() {
+        let (me, n) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        let mut config = NodeConfig::new(me);
+        config.neighbours.push(n);
+        config.routes.push(Route {
+            prefix: ip("10.0.0.7"),
+            len: 32,
+            next_hop: NextHop::Neighbour(n),
+        });
+        config.liveness = LivenessLimits::every(Duration::from_millis(100));
+        let mut node = Node::new(config).unwrap();
+        let t0 = Timestamp::ZERO;
+        // A stranger claims routes: dropped, counted, nothing learned.
+        node.handle_datagram(t0, Some(ip("10.0.0.9")), &hello(&[(ip("10.0.0.8"), 0)]));
+        let s = node.stats();
+        assert_eq!(s.drops.by_name("not_a_neighbour"), 1);
+        assert_eq!(s.hellos_received, 0);
+        assert_eq!(node.status().learned_routes, 0);
+        // The neighbour says hello, then falls silent for 3 of its intervals.
+        node.handle_datagram(t0, Some(n), &hello(&[(n, 0), (ip("10.0.0.8"), 1)]));
+        assert_eq!(node.stats().hellos_received, 1);
+        assert_eq!(node.status().learned_routes, 2);
+        node.handle_timeout(t0 + Duration::from_millis(301));
+        let s = node.stats();
+        assert_eq!(s.neighbours_down, 1);
+        assert!(s.hellos_sent > 0);
+        assert_eq!(node.status().neighbours_down, vec![n.to_string()]);
+        assert_eq!(node.status().learned_routes, 0);
+    }
+}
