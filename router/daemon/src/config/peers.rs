@@ -23,7 +23,8 @@ pub struct NeighbourConfig {
 /// `queue` wait behind the one being paced out, and the rest are dropped at the tail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkShaping {
-    /// Bits per second (UDP payload bits), more than 0.
+    /// Bits per second on the link (each datagram with its IP and UDP headers, as the
+    /// emulator's link `bandwidth` counts), more than 0.
     pub rate_bps: u64,
     /// Datagrams that may wait, from 1 to [`MAX_LINK_QUEUE`].
     pub queue: usize,

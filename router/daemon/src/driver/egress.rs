@@ -12,6 +12,7 @@
 //! most one UDP payload); without a rate nothing is ever kept.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use ants_router::routing::{LINK_LOAD_WINDOW, LinkLoad, LoadMeter};
@@ -23,6 +24,14 @@ pub use crate::config::LinkShaping;
 /// How late a pacing timer may fire and still be caught up on: beyond this, the link counts
 /// as idle from now, so a stalled loop never releases a burst above the rate.
 const CATCH_UP: Duration = Duration::from_millis(1);
+
+/// IP and UDP header bytes of a datagram to `socket`: 28 over IPv4, 48 over IPv6.
+pub fn udp_headers(socket: SocketAddr) -> usize {
+    match socket {
+        SocketAddr::V4(_) => 20 + 8,
+        SocketAddr::V6(_) => 40 + 8,
+    }
+}
 
 /// Counters of one neighbour's link since the daemon started (for `ants status`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -59,6 +68,8 @@ pub struct Egress {
     free_at: Timestamp,
     window: LoadMeter,
     window_ns: u64,
+    /// IP and UDP header bytes each datagram takes on the link besides its payload.
+    headers: usize,
     /// Counters since the start.
     pub stats: EgressStats,
 }
@@ -74,8 +85,16 @@ impl Egress {
             window_ns: u64::try_from(LINK_LOAD_WINDOW.as_nanos())
                 .unwrap_or(u64::MAX)
                 .max(1),
+            headers: 0,
             stats: EgressStats::default(),
         }
+    }
+
+    /// The same link toward a neighbour at `socket`: pacing counts each datagram's IP and UDP
+    /// headers too ([`udp_headers`]), as the emulator's link bandwidth does.
+    pub fn toward(mut self, socket: SocketAddr) -> Egress {
+        self.headers = udp_headers(socket);
+        self
     }
 
     /// The configured bottleneck, if any.
@@ -113,8 +132,10 @@ impl Egress {
         self.window.dropped(self.period(now), 1);
     }
 
-    /// Reserves the link for `len` bytes from `now` (or from when it frees, if only just).
+    /// Reserves the link for a datagram of `len` payload bytes (and its headers) from `now`
+    /// (or from when it frees, if only just).
     fn reserve(&mut self, now: Timestamp, len: usize, rate_bps: u64) {
+        let len = len + self.headers;
         let start = if now <= self.free_at + CATCH_UP {
             self.free_at
         } else {
@@ -269,6 +290,24 @@ mod tests {
         assert_eq!(load.drops_recent, 2);
         assert_eq!(load.tx_pps as u64, 4 * 1000 / W);
         assert_eq!(load.queue_len, 0);
+    }
+
+    #[test]
+    fn pacing_counts_the_headers_like_the_emulator() {
+        // 72 bytes of payload + 28 of IPv4 and UDP at 80 kbit/s: 10 ms on the wire; over
+        // IPv6 (48 bytes of headers) 12 ms.
+        let shaping = Some(LinkShaping {
+            rate_bps: 80_000,
+            queue: 3,
+        });
+        let v4: SocketAddr = "10.0.0.1:3322".parse().unwrap();
+        let v6: SocketAddr = "[fd00::1]:3322".parse().unwrap();
+        for (socket, gap) in [(v4, 10_000_000), (v6, 12_000_000)] {
+            let mut e = Egress::new(shaping).toward(socket);
+            assert_eq!(e.offer(ms(0), &[1; 72]), Offer::Send);
+            assert_eq!(e.offer(ms(0), &[2; 72]), Offer::Queued);
+            assert_eq!(e.due(), Some(Timestamp::from_nanos(gap)), "{socket}");
+        }
     }
 
     #[test]

@@ -266,7 +266,7 @@ impl Driver {
         let egress = config
             .neighbours
             .iter()
-            .map(|n| (n.address, Egress::new(n.shaping)))
+            .map(|n| (n.address, Egress::new(n.shaping).toward(n.socket)))
             .collect();
         Ok(Driver {
             node,
@@ -649,7 +649,7 @@ impl Driver {
                         }
                         e
                     }
-                    None => Egress::new(n.shaping),
+                    None => Egress::new(n.shaping).toward(n.socket),
                 };
                 (n.address, e)
             })

@@ -214,7 +214,12 @@ fn shape(plan: &Plan, progress: &mut Progress) -> Vec<String> {
         let Some(shaping) = link.shaping else {
             continue;
         };
-        let ends = [&link.a, &link.b];
+        // An end whose daemon paces the link itself gets no second (kernel) bottleneck.
+        let ends: Vec<&(String, String)> = [&link.a, &link.b]
+            .into_iter()
+            .zip(link.daemon_shaped)
+            .filter_map(|(end, by_daemon)| (!by_daemon).then_some(end))
+            .collect();
         let result = ends.iter().try_for_each(|(ns, dev)| {
             shaping.tc_commands(dev).iter().try_for_each(|args| {
                 let mut full = vec!["-n".to_string(), ns.clone()];

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ants_daemon::config::{ConfigWriter, DEFAULT_PORT, DriverLimits};
+use ants_daemon::config::{ConfigWriter, DEFAULT_PORT, DriverLimits, LinkShaping, MAX_LINK_QUEUE};
 use ants_router::routing::NextHop;
 
 use ants_topology::model::{LinkId, NodeId, NodeKind, Topology};
@@ -200,7 +200,9 @@ impl NodePlan {
     }
 }
 
-/// Rate limiting of one link, applied with the `tbf` qdisc on both ends (each direction).
+/// Rate limiting of one link: by the `tbf` qdisc at each end that runs no `antsd` (or whose
+/// `antsd` sends nothing over it), and by the daemon's own egress queue toward its neighbours
+/// at an end that does (see [`daemon_shaping`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shaping {
     /// Bits per second.
@@ -280,6 +282,10 @@ pub struct LinkPlan {
     pub b: (String, String),
     /// Rate limiting, when the link has a bandwidth.
     pub shaping: Option<Shaping>,
+    /// Whether the daemon at end `a` (index 0) or `b` (index 1) paces what it sends over the
+    /// link itself (its neighbours' `rate` and `queue`), so that end gets no `tbf`: a capsule
+    /// there reads the queue it fills, as in the emulator.
+    pub daemon_shaped: [bool; 2],
     /// Options set in the file that are not applied.
     pub not_applied: Vec<NotApplied>,
 }
@@ -392,6 +398,16 @@ impl Plan {
             });
         }
 
+        // (node, link) pairs whose sending end is paced by the node's daemon.
+        let shaped_by_daemon: Vec<(NodeId, LinkId)> = nodes
+            .iter()
+            .filter(|n| n.daemon.is_some())
+            .flat_map(|n| {
+                daemon_shaping(topology, routes, n.node)
+                    .into_iter()
+                    .map(move |(_, link, _)| (n.node, link))
+            })
+            .collect();
         let links = topology
             .links
             .iter()
@@ -421,6 +437,8 @@ impl Plan {
                         rate_bps,
                         queue: p.queue,
                     }),
+                    daemon_shaped: [link.a, link.b]
+                        .map(|end| shaped_by_daemon.contains(&(end, l))),
                     not_applied,
                 }
             })
@@ -492,9 +510,33 @@ fn percent(p: f64) -> f64 {
     (p * 1e6).round() / 1e4
 }
 
+/// The software bottlenecks of node `node`'s daemon: for every active neighbour whose IP path
+/// starts on a link with a bandwidth, that neighbour, the link and its `rate` (the link's
+/// bandwidth) and `queue` (the link's, within the daemon's bounds). Each such neighbour gets
+/// the whole rate: several neighbours behind one link together may send more than it carries.
+pub fn daemon_shaping(
+    topology: &Topology,
+    routes: &Routes,
+    node: NodeId,
+) -> Vec<(NodeId, LinkId, LinkShaping)> {
+    routes
+        .active_neighbours(node)
+        .iter()
+        .filter_map(|&m| {
+            let first = routes.ip_next_hop(node, m)?;
+            let link = topology.link_between(node, first)?;
+            let p = &topology.links[link].params;
+            let rate_bps = p.bandwidth_bps.filter(|b| *b > 0)?;
+            let queue = p.queue.clamp(1, MAX_LINK_QUEUE);
+            Some((m, link, LinkShaping { rate_bps, queue }))
+        })
+        .collect()
+}
+
 /// The part of node `node`'s `antsd` configuration the topology decides, shared by the
 /// namespace deployer and `ants topo configs` (real hosts): its node address, its active
-/// neighbours with the sockets `socket_of` gives them, a route to every node through its next
+/// neighbours with the sockets `socket_of` gives them and the bottlenecks toward them
+/// ([`daemon_shaping`]), a route to every node through its next
 /// active hop, and, as `[peers]`, every other node running a node core that is not a neighbour
 /// and whose socket is not the one its address implies (address, port 3322). Without that
 /// entry such a node could neither be asked for code nor be named when it asks; with default
@@ -514,6 +556,9 @@ pub fn daemon_config(
     let mut config = ConfigWriter::new(IpAddr::V4(n.address));
     for &m in neighbours {
         config.neighbour(IpAddr::V4(topology.nodes[m].address), socket_of(m));
+    }
+    for (m, _, shaping) in daemon_shaping(topology, routes, node) {
+        config.shape(IpAddr::V4(topology.nodes[m].address), shaping);
     }
     for (m, other) in topology.nodes.iter().enumerate() {
         let implied = SocketAddr::new(IpAddr::V4(other.address), DEFAULT_PORT);

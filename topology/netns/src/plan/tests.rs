@@ -262,3 +262,51 @@ fn prefixes_and_paths_are_checked() {
         Path::new("/run/ants-topo/ants-line")
     );
 }
+
+#[test]
+fn a_bandwidth_leaving_a_daemon_is_its_neighbours_rate_and_queue() {
+    // h1 - a1 =(400 kbit/s, 8)= l1 - a2 - h2: a1's daemon paces what it sends to a2 over the
+    // slow link itself, so a capsule at a1 reads that queue; l1's end keeps the kernel's tbf.
+    let mut b = TopologyBuilder::new("neck");
+    b.node("h1", NodeKind::Host, None)
+        .node("a1", NodeKind::Active, None)
+        .node("l1", NodeKind::Legacy, None)
+        .node("a2", NodeKind::Active, None)
+        .node("h2", NodeKind::Host, None)
+        .link("h1", "a1");
+    let neck = LinkParams {
+        bandwidth_bps: Some(400_000),
+        queue: 8,
+        ..LinkParams::default()
+    };
+    let set = LinkOptionsSet {
+        bandwidth: true,
+        queue: true,
+        ..LinkOptionsSet::default()
+    };
+    b.link_with("a1", "l1", neck, set)
+        .link("l1", "a2")
+        .link("a2", "h2");
+    let t = b.build().unwrap();
+    let r = Routes::compute(&t);
+    let p = Plan::new(&t, &r, "ants-neck", Path::new("/run/ants-topo/ants-neck")).unwrap();
+    let (a1, a2) = (t.node_id("a1").unwrap(), t.node_id("a2").unwrap());
+    let link = t.link_between(a1, t.node_id("l1").unwrap()).unwrap();
+    assert_eq!(p.links[link].daemon_shaped, [true, false]);
+    let shaping = LinkShaping {
+        rate_bps: 400_000,
+        queue: 8,
+    };
+    assert_eq!(daemon_shaping(&t, &r, a1), [(a2, link, shaping)]);
+    // a2 sends toward a1 over l1's end, which is not slow: a2's daemon paces nothing.
+    assert!(daemon_shaping(&t, &r, a2).is_empty());
+    let path = Path::new("/x/a1.toml");
+    let config = Config::parse(&p.nodes[a1].daemon.as_ref().unwrap().config, path).unwrap();
+    let to_a2 = config
+        .neighbours
+        .iter()
+        .find(|n| n.address == IpAddr::V4(t.nodes[a2].address))
+        .unwrap();
+    assert_eq!(to_a2.shaping, Some(shaping));
+    assert!(config.neighbours.iter().filter(|n| n.shaping.is_some()).count() == 1);
+}
