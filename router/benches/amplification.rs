@@ -12,7 +12,8 @@
 use std::net::IpAddr;
 
 use ants_router::fingerprint::{Fingerprint, FingerprintPolicy};
-use ants_router::node::{Event, Node, NodeConfig};
+use ants_router::harness::{compile_pending, custom_section};
+use ants_router::node::{Node, NodeConfig};
 use ants_router::time::Timestamp;
 use ants_router::wire::{CodeRequestRepr, Cookie, Frame, FrameKind};
 
@@ -32,16 +33,7 @@ fn modules() -> (Vec<u8>, Vec<u8>) {
     let forward = std::fs::read(path).expect("the forward capsule: run `make capsules` first");
     let mut large = forward.clone();
     let pad = 64 * 1024 - forward.len() - 8;
-    let mut body = vec![3, b'p', b'a', b'd'];
-    body.resize(pad, 0x5a);
-    large.push(0);
-    let mut len = body.len();
-    while len >= 0x80 {
-        large.push((len as u8 & 0x7f) | 0x80);
-        len >>= 7;
-    }
-    large.push(len as u8);
-    large.extend_from_slice(&body);
+    large.extend(custom_section("pad", pad, 0x5a));
     (forward, large)
 }
 
@@ -56,17 +48,7 @@ fn node() -> Node {
     let (forward, large) = modules();
     node.register_protocol(T0, forward).expect("forward");
     node.register_protocol(T0, large).expect("large");
-    while let Some(event) = node.poll_event() {
-        if let Event::Compile {
-            fingerprint,
-            bytes,
-            tier,
-        } = event
-        {
-            let compiled = node.compiler().compile_tier(fingerprint, &bytes, tier);
-            node.compile_done(T0, fingerprint, compiled);
-        }
-    }
+    compile_pending(&mut node, T0);
     node
 }
 

@@ -7,6 +7,7 @@ mod node_support;
 use std::time::{Duration, Instant};
 
 use ants_router::fingerprint::Fingerprint;
+use ants_router::harness::compile_pending;
 use ants_router::node::{DropReason, Event, Node, NodeConfig, NodeError, Transmit};
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{LogLevel, SandboxLimits};
@@ -33,25 +34,6 @@ fn node_with(tweak: impl FnOnce(&mut NodeConfig)) -> Node {
 
 fn node() -> Node {
     node_with(|_| {})
-}
-
-/// Answers every pending compile request at once, the way the emulator does.
-fn compile_pending(node: &mut Node, now: Timestamp) -> Vec<Event> {
-    let mut others = Vec::new();
-    while let Some(event) = node.poll_event() {
-        match event {
-            Event::Compile {
-                fingerprint,
-                bytes,
-                tier,
-            } => {
-                let result = node.compiler().compile_tier(fingerprint, &bytes, tier);
-                node.compile_done(now, fingerprint, result);
-            }
-            other => others.push(other),
-        }
-    }
-    others
 }
 
 fn transmits(node: &mut Node) -> Vec<Transmit> {

@@ -9,8 +9,9 @@ mod node_support;
 use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
+use ants_router::harness::compile_pending;
 use ants_router::harness::hostile::HostileLoop;
-use ants_router::node::{CpuShareLimits, DropReason, Event, Node, NodeConfig};
+use ants_router::node::{CpuShareLimits, DropReason, Node, NodeConfig};
 use ants_router::time::Timestamp;
 use ants_router::wire::CapsuleRepr;
 use node_support::{addr, chain_config, forward_wasm};
@@ -27,17 +28,7 @@ fn node() -> Node {
 
 fn register(node: &mut Node, module: Vec<u8>) -> Fingerprint {
     let fp = node.register_protocol(T0, module).unwrap();
-    while let Some(event) = node.poll_event() {
-        if let Event::Compile {
-            fingerprint,
-            bytes,
-            tier,
-        } = event
-        {
-            let result = node.compiler().compile_tier(fingerprint, &bytes, tier);
-            node.compile_done(T0, fingerprint, result);
-        }
-    }
+    compile_pending(node, T0);
     fp
 }
 

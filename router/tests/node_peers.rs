@@ -17,7 +17,7 @@ use node_support::{addr, chain, chain_config, cookie_from, forward_wasm, ip, lin
 /// load; what comes back from other senders must change nothing.
 mod unsolicited {
     use super::*;
-    use ants_router::node::Event;
+    use ants_router::harness::compile_pending;
     use ants_router::time::Timestamp;
     use ants_router::wire::CodeMissingRepr;
 
@@ -46,17 +46,7 @@ mod unsolicited {
         for f in CodeFragmentRepr::fragments(fp, wasm).unwrap() {
             node.handle_datagram(T0, Some(addr(0)), &f.to_vec().unwrap());
         }
-        while let Some(event) = node.poll_event() {
-            if let Event::Compile {
-                fingerprint,
-                bytes,
-                tier,
-            } = event
-            {
-                let compiled = node.compiler().compile_tier(fingerprint, &bytes, tier);
-                node.compile_done(T0, fingerprint, compiled);
-            }
-        }
+        compile_pending(node, T0);
     }
 
     /// One fragment announcing a wrong length, from a socket the driver cannot name, used to

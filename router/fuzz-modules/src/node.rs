@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
-use ants_router::harness::MINIMAL_FORWARD_WAT;
+use ants_router::harness::{MINIMAL_FORWARD_WAT, custom_section};
 use ants_router::node::{Event, Node, NodeConfig, NodeStats};
 use ants_router::routing::{NextHop, Route};
 use ants_router::sandbox::{CompiledCapsule, Compiler, Sandbox};
@@ -88,18 +88,7 @@ fn modules() -> &'static Modules {
         let small = wat::parse_str(MINIMAL_FORWARD_WAT).expect("the minimal forward capsule");
         let mut large = small.clone();
         // A custom section of 2,500 bytes: same code, another type, three fragments.
-        let name = b"pad";
-        let mut body = vec![name.len() as u8];
-        body.extend_from_slice(name);
-        body.resize(2500, 0xa5);
-        large.push(0);
-        let mut len = body.len();
-        while len >= 0x80 {
-            large.push((len as u8 & 0x7f) | 0x80);
-            len >>= 7;
-        }
-        large.push(len as u8);
-        large.extend_from_slice(&body);
+        large.extend(custom_section("pad", 2500, 0xa5));
         let compiler = Sandbox::new(config().sandbox)
             .expect("the sandbox engine")
             .compiler();

@@ -7,6 +7,9 @@
 //! and the real node API, so what passes here behaves the same in a router; it never opens a
 //! socket or reads a clock.
 //!
+//! For tests that drive a whole [`Node`] instead, [`compile_pending`] plays the driver's
+//! compile threads, and [`custom_section`] makes module variants of any length.
+//!
 //! ```no_run
 //! use ants_router::harness::{ScriptedNode, TestCapsule};
 //!
@@ -26,6 +29,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::fingerprint::Fingerprint;
+use crate::node::{Event, Node};
 use crate::routing::{LinkLoad, NextHop, Route};
 use crate::sandbox::{
     CompiledCapsule, EvalError, LoadError, LogLevel, NodeContext, Sandbox, SandboxLimits,
@@ -50,6 +54,53 @@ pub const MINIMAL_FORWARD_WAT: &str = r#"(module
     (local.set $len (call $payload (i32.const 64) (i32.const 1200)))
     (i32.lt_s (call $send (i32.const 0) (i32.const 0) (call $budget) (i32.const 0)
                           (i32.const 64) (local.get $len)) (i32.const 0))))"#;
+
+/// A custom section named `name` (under 128 bytes) with `len` bytes of contents in all (the
+/// name's length byte and the name, then `fill`). Appended to a module it gives the same code
+/// another fingerprint, padded to the length a test needs.
+pub fn custom_section(name: &str, len: usize, fill: u8) -> Vec<u8> {
+    assert!(
+        name.len() < 0x80 && name.len() < len,
+        "custom section `{name}` of {len}"
+    );
+    let mut section = vec![0]; // section id: custom
+    let mut rest = len;
+    while rest >= 0x80 {
+        section.push((rest as u8 & 0x7f) | 0x80);
+        rest >>= 7;
+    }
+    section.push(rest as u8);
+    section.push(name.len() as u8);
+    section.extend_from_slice(name.as_bytes());
+    section.resize(section.len() + len - 1 - name.len(), fill);
+    section
+}
+
+/// Answers every pending compile request of `node` at once, in the order asked (answers may
+/// ask for more), the way the emulator does; returns the node's other events in order.
+pub fn compile_pending(node: &mut Node, now: Timestamp) -> Vec<Event> {
+    let mut others = Vec::new();
+    while let Some(event) = node.poll_event() {
+        others.extend(answer_compile(node, now, event));
+    }
+    others
+}
+
+/// Compiles the module of `event` at once with the node's own compiler, if it is an
+/// [`Event::Compile`], and hands the node the result; any other event comes back.
+pub fn answer_compile(node: &mut Node, now: Timestamp, event: Event) -> Option<Event> {
+    let Event::Compile {
+        fingerprint,
+        bytes,
+        tier,
+    } = event
+    else {
+        return Some(event);
+    };
+    let compiled = node.compiler().compile_tier(fingerprint, &bytes, tier);
+    node.compile_done(now, fingerprint, compiled);
+    None
+}
 
 fn ip(s: &str) -> IpAddr {
     s.parse()
@@ -320,5 +371,24 @@ impl ScriptedNode {
     /// The node time evaluations see.
     pub fn now(&self) -> Timestamp {
         self.ctx.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_section_is_as_long_as_asked_and_keeps_the_module_valid() {
+        let section = custom_section("pad", 300, 0x5a);
+        // Id 0, contents length 300 as LEB128 (ac 02), then the name as a length and bytes.
+        assert_eq!(section[..7], [0, 0xac, 0x02, 3, b'p', b'a', b'd']);
+        assert_eq!(section.len(), 3 + 300);
+        assert!(section[7..].iter().all(|&b| b == 0x5a));
+        let mut module = wat::parse_str(MINIMAL_FORWARD_WAT).unwrap();
+        module.extend(section);
+        let compiler = Sandbox::new(SandboxLimits::default()).unwrap().compiler();
+        let fp = Fingerprint::sha256(&module);
+        assert!(compiler.compile(fp, &module).is_ok());
     }
 }

@@ -195,17 +195,7 @@ mod tests {
         let mut node = Node::new(config).unwrap();
         let module = wat::parse_str(crate::harness::MINIMAL_FORWARD_WAT).unwrap();
         let fp = node.register_protocol(Timestamp::ZERO, module).unwrap();
-        while let Some(event) = node.poll_event() {
-            if let Event::Compile {
-                fingerprint,
-                bytes,
-                tier,
-            } = event
-            {
-                let compiled = node.compiler().compile_tier(fingerprint, &bytes, tier);
-                node.compile_done(Timestamp::ZERO, fingerprint, compiled);
-            }
-        }
+        crate::harness::compile_pending(&mut node, Timestamp::ZERO);
         let capsule = |payload: &'static [u8], budget| CapsuleRepr {
             fingerprint: fp,
             source: ip("10.0.5.5"),
