@@ -5,5 +5,7 @@ pub mod configs;
 pub mod demo;
 pub mod emulate;
 pub mod graph;
+pub mod live;
 pub mod netns;
 pub mod scenario;
+pub mod scenario_netns;

@@ -1,15 +1,21 @@
-//! `ants topo scenario NAME`: runs one shipped capsule's scenario in the emulator and prints its
-//! tables (or `--json`). It only runs and prints; the bars each scenario must meet are checked
-//! by its tests (`topology/scenarios/tests/scenario_*.rs`) and shown in its tables.
+//! `ants topo scenario NAME`: runs one shipped capsule's scenario in the emulator (or, for
+//! `congestion`, with `--netns` on real daemons in network namespaces) and prints its tables (or
+//! `--json`). It only runs and prints; the bars each scenario must meet are checked by its tests
+//! (`topology/scenarios/tests/scenario_*.rs`, `topology/cli/tests/netns_congestion.rs`) and
+//! shown in its tables.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anyhow::bail;
+
 use ants_scenarios::{
     Anycast, Congestion, Multicast, PrivateIp, ReliableMulticast, Scenario, ScenarioOptions,
     ScenarioReport,
 };
+
+use crate::scenario_netns::{self, NetnsOptions};
 
 /// The scenarios, one per shipped capsule application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -45,6 +51,16 @@ pub struct ScenarioArgs {
     /// Print the report as JSON (deterministic for a seed) instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Run on real `antsd` daemons in network namespaces, in real time, instead of the
+    /// emulator (congestion only; needs root). Each run brings the topology up and down.
+    #[arg(long)]
+    pub netns: bool,
+    /// With --netns: the namespace prefix [default: ants-scenario-<pid>].
+    #[arg(long, requires = "netns")]
+    pub prefix: Option<String>,
+    /// With --netns: the `antsd` to run [default: the one next to this program, else on PATH].
+    #[arg(long, value_name = "PATH", requires = "netns")]
+    pub antsd: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -55,6 +71,22 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         capsules: args.capsules,
     };
     let started = Instant::now();
+    if args.netns {
+        if args.name != Name::Congestion {
+            bail!("only the congestion scenario runs in namespaces (--netns) so far");
+        }
+        let netns = NetnsOptions {
+            prefix: args
+                .prefix
+                .unwrap_or_else(|| format!("ants-scenario-{}", std::process::id())),
+            antsd: args.antsd,
+        };
+        let loaded = Congestion::load(&options)?;
+        let record = scenario_netns::run_congestion(loaded, &Default::default(), &netns)?;
+        show(&Congestion::report(&record), args.json)?;
+        eprintln!("wall time {:.0} ms", started.elapsed().as_secs_f64() * 1e3);
+        return Ok(ExitCode::SUCCESS);
+    }
     match args.name {
         Name::Multicast => print::<Multicast>(&options, args.json)?,
         Name::ReliableMulticast => print::<ReliableMulticast>(&options, args.json)?,
@@ -68,9 +100,13 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs scenario `S` with its default plan on the network `options` name, and prints.
 fn print<S: Scenario>(options: &ScenarioOptions, json: bool) -> anyhow::Result<()> {
-    let report = S::run_default(options)?;
+    show(&S::run_default(options)?, json)
+}
+
+/// Prints `report` as tables or JSON.
+fn show<R: ScenarioReport>(report: &R, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
         print!("{}", report.table());
     }

@@ -32,7 +32,8 @@ pub mod report;
 pub mod rng;
 
 pub use apps::{
-    AppContext, AppDelivery, AppError, Application, ListenApp, PingApp, PingReply, SendApp,
+    AppContext, AppDelivery, AppError, AppNode, AppRequests, Application, ListenApp, Modules,
+    PingApp, PingReply, SendApp,
 };
 pub use network::{Datagram, DirectionStats, IP_UDP_OVERHEAD, ProtocolCount};
 pub use report::EmulatorReport;

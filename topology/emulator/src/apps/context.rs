@@ -1,21 +1,93 @@
-//! What an application may do on its node during one call: its [`AppContext`], and the
-//! capsule modules a run reads once ([`Modules`]).
+//! What an application may do on its node during one call: its [`AppContext`], the node
+//! behind it ([`AppNode`]: the emulator's node core, or a real `antsd`), and the capsule
+//! modules a run reads once ([`Modules`]).
+//!
+//! It never runs the application or keeps its timers: the loop that drives it (the emulator's
+//! virtual time, or a real-time runner) reads back what a call asked for ([`AppRequests`]).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use ants_router::fingerprint::Fingerprint;
-use ants_router::node::Node;
+use ants_router::node::{Node, NodeError};
 use ants_router::time::Timestamp;
 use ants_topology::capsules::{CapsuleError, CapsuleLocator};
 use ants_topology::model::{NodeId, Topology};
 
 use super::AppError;
 
+/// The node an application runs on, as the application uses it. The emulator's node core is
+/// one; a real `antsd` reached through its application socket is another, so the same
+/// [`Application`](super::Application) runs in both.
+pub trait AppNode {
+    /// Registers (pins) `module`, called `label` in errors, at `now`; returns its fingerprint.
+    fn register(
+        &mut self,
+        now: Timestamp,
+        label: &str,
+        module: Vec<u8>,
+    ) -> Result<Fingerprint, AppError>;
+
+    /// Injects a capsule of a registered protocol at `now`.
+    fn send_capsule(
+        &mut self,
+        now: Timestamp,
+        fingerprint: Fingerprint,
+        destination: IpAddr,
+        budget: u16,
+        payload: &[u8],
+    ) -> Result<(), AppError>;
+
+    /// The node core itself, read-only, where the application runs beside it (the emulator).
+    fn core(&self) -> Option<&Node> {
+        None
+    }
+}
+
+impl AppNode for Node {
+    fn register(
+        &mut self,
+        now: Timestamp,
+        label: &str,
+        module: Vec<u8>,
+    ) -> Result<Fingerprint, AppError> {
+        self.register_protocol(now, module)
+            .map_err(|error: NodeError| AppError::Module {
+                name: label.to_string(),
+                error,
+            })
+    }
+
+    fn send_capsule(
+        &mut self,
+        now: Timestamp,
+        fingerprint: Fingerprint,
+        destination: IpAddr,
+        budget: u16,
+        payload: &[u8],
+    ) -> Result<(), AppError> {
+        Node::send_capsule(self, now, fingerprint, destination, budget, payload)?;
+        Ok(())
+    }
+
+    fn core(&self) -> Option<&Node> {
+        Some(self)
+    }
+}
+
+/// What one call of an application asked of the loop that drives it.
+#[derive(Debug, Default)]
+pub struct AppRequests {
+    /// Timers set during the call: when, token.
+    pub timers: Vec<(Timestamp, u64)>,
+    /// Ports listened on during the call.
+    pub ports: Vec<u16>,
+}
+
 /// Capsule modules read once per run, and the names of the protocols they define.
 #[derive(Debug, Default)]
-pub(crate) struct Modules {
+pub struct Modules {
     /// Capsule name (as given) → module bytes.
     bytes: BTreeMap<String, Vec<u8>>,
     /// Fingerprint → label for output.
@@ -24,7 +96,7 @@ pub(crate) struct Modules {
 
 impl Modules {
     /// The label of a fingerprint: the capsule's name if known, else the first 12 hex digits.
-    pub(crate) fn label(&self, fp: &Fingerprint) -> String {
+    pub fn label(&self, fp: &Fingerprint) -> String {
         self.labels
             .get(fp)
             .cloned()
@@ -58,20 +130,41 @@ pub(crate) fn capsule_label(name: &str) -> String {
 
 /// What an application may do on its node during one call. See [`Application`].
 pub struct AppContext<'a> {
-    pub(crate) now: Timestamp,
-    pub(crate) node: NodeId,
-    pub(crate) topology: &'a Topology,
-    pub(crate) core: &'a mut Node,
-    pub(crate) modules: &'a mut Modules,
-    pub(crate) locator: &'a CapsuleLocator,
-    /// Timers set during the call: when, token.
-    pub(crate) timers: &'a mut Vec<(Timestamp, u64)>,
-    /// Ports listened on during the call.
-    pub(crate) ports: &'a mut Vec<u16>,
+    now: Timestamp,
+    node: NodeId,
+    topology: &'a Topology,
+    host: &'a mut dyn AppNode,
+    modules: &'a mut Modules,
+    locator: &'a CapsuleLocator,
+    requests: &'a mut AppRequests,
+}
+
+impl<'a> AppContext<'a> {
+    /// The context of one call at `now` of an application on node `node` of `topology`,
+    /// reaching its node through `host`; what the call asks for goes into `requests`.
+    pub fn new(
+        now: Timestamp,
+        node: NodeId,
+        topology: &'a Topology,
+        host: &'a mut dyn AppNode,
+        modules: &'a mut Modules,
+        locator: &'a CapsuleLocator,
+        requests: &'a mut AppRequests,
+    ) -> Self {
+        AppContext {
+            now,
+            node,
+            topology,
+            host,
+            modules,
+            locator,
+            requests,
+        }
+    }
 }
 
 impl AppContext<'_> {
-    /// Virtual time now (the start of the run is zero).
+    /// Time now since the start of the run (virtual in the emulator).
     pub fn now(&self) -> Timestamp {
         self.now
     }
@@ -124,9 +217,10 @@ impl AppContext<'_> {
         self.topology.groups.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// This node's core, read-only (counters, status, routing table).
-    pub fn core(&self) -> &Node {
-        self.core
+    /// This node's core, read-only (counters, status, routing table), where the application
+    /// runs beside it (in the emulator; `None` on a real daemon).
+    pub fn core(&self) -> Option<&Node> {
+        self.host.core()
     }
 
     /// Registers a shipped capsule (`forward`, `ping`, ...) or a `.wasm` path on this node
@@ -147,13 +241,7 @@ impl AppContext<'_> {
     }
 
     fn register(&mut self, label: String, module: Vec<u8>) -> Result<Fingerprint, AppError> {
-        let fp = self
-            .core
-            .register_protocol(self.now, module)
-            .map_err(|error| AppError::Module {
-                name: label.clone(),
-                error,
-            })?;
+        let fp = self.host.register(self.now, &label, module)?;
         self.modules.labels.entry(fp).or_insert(label);
         Ok(fp)
     }
@@ -167,19 +255,18 @@ impl AppContext<'_> {
         budget: u16,
         payload: &[u8],
     ) -> Result<(), AppError> {
-        self.core
-            .send_capsule(self.now, fingerprint, destination, budget, payload)?;
-        Ok(())
+        self.host
+            .send_capsule(self.now, fingerprint, destination, budget, payload)
     }
 
     /// Calls [`Application::on_timer`] with `token` after `after` of virtual time.
     pub fn set_timer(&mut self, after: Duration, token: u64) {
-        self.timers.push((self.now + after, token));
+        self.requests.timers.push((self.now + after, token));
     }
 
     /// Hands this application every payload delivered on `port` at this node (several
     /// applications may listen on one port; each gets every payload).
     pub fn listen(&mut self, port: u16) {
-        self.ports.push(port);
+        self.requests.ports.push(port);
     }
 }

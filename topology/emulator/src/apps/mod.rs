@@ -26,10 +26,9 @@ use ants_topology::model::{AppSpec, NodeId, Target, Topology};
 
 mod context;
 
-pub use context::AppContext;
 #[cfg(test)]
 use context::capsule_label;
-pub(crate) use context::Modules;
+pub use context::{AppContext, AppNode, AppRequests, Modules};
 
 /// Budget of each ping request: enough for any path of a generated topology and back.
 pub const PING_BUDGET: u16 = 64;

@@ -18,7 +18,7 @@ use ants_topology::model::NodeId;
 
 use super::instruments::{Delivery, Sent, TraceRecord, Verdict};
 use super::{CodeLoad, Emulator, LogLine, NeighbourChange, lookup_dir};
-use crate::apps::{AppContext, AppDelivery, Application};
+use crate::apps::{AppContext, AppDelivery, AppRequests, Application};
 use crate::network::{Datagram, Offer};
 use crate::options::MAX_LOGS;
 
@@ -481,24 +481,22 @@ impl Emulator {
         n.core.as_ref()?;
         let mut app = n.apps.get_mut(index)?.app.take()?;
         self.refresh_loads(node);
-        let mut timers = Vec::new();
-        let mut ports = Vec::new();
+        let mut requests = AppRequests::default();
         let result = {
             let core = self.nodes[node].core.as_deref_mut()?;
-            let mut ctx = AppContext {
-                now: self.now,
+            let mut ctx = AppContext::new(
+                self.now,
                 node,
-                topology: &self.topology,
+                &self.topology,
                 core,
-                modules: &mut self.modules,
-                locator: &self.locator,
-                timers: &mut timers,
-                ports: &mut ports,
-            };
+                &mut self.modules,
+                &self.locator,
+                &mut requests,
+            );
             f(app.as_mut(), &mut ctx)
         };
         self.nodes[node].apps[index].app = Some(app);
-        for (at, token) in timers {
+        for (at, token) in requests.timers {
             self.schedule(
                 at,
                 Scheduled::AppTimer {
@@ -508,7 +506,7 @@ impl Emulator {
                 },
             );
         }
-        for port in ports {
+        for port in requests.ports {
             let listeners = self.nodes[node].ports.entry(port).or_default();
             if !listeners.contains(&index) {
                 listeners.push(index);

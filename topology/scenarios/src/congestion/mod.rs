@@ -370,6 +370,46 @@ fn all_queue_drops(emu: &Emulator) -> u64 {
         .sum()
 }
 
+/// Where the runs of a [`Record`] happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOn {
+    /// In the emulator, in virtual time, deterministic for a seed.
+    Emulator,
+    /// On real `antsd` daemons in network namespaces, in real time (`ants topo scenario
+    /// congestion --netns`).
+    Namespaces,
+}
+
+impl Network {
+    /// The record of runs of `config` on this network: the run with the capsule's advice, the
+    /// one without, and the repeated one if any.
+    pub fn record(
+        &self,
+        config: &Config,
+        run_on: RunOn,
+        with_advice: RunStats,
+        without_advice: RunStats,
+        repeat: Option<RunStats>,
+    ) -> Record {
+        let t = &self.topology;
+        Record {
+            run_on,
+            topology: t.name.clone(),
+            file: self.file.clone(),
+            sender: t.nodes[self.sender].name.clone(),
+            receiver: t.nodes[self.receiver].name.clone(),
+            bottleneck: self.bottleneck.clone(),
+            rtt: self.rtt,
+            config: config.clone(),
+            control: self.rate_control(config, true),
+            with_advice,
+            without_advice,
+            repeat,
+        }
+    }
+}
+
 /// The congestion scenario: the flow on one [`Network`] with the capsule's advice, without it,
 /// and (if [`Config::repeat`]) with it again.
 pub type Congestion = Compared<Network, Config>;
@@ -377,6 +417,8 @@ pub type Congestion = Compared<Network, Config>;
 /// What happened in the congestion scenario's runs: everything its [`Report`] is made from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
+    /// Where the runs happened.
+    pub run_on: RunOn,
     /// Topology name.
     pub topology: String,
     /// The topology file.
@@ -426,21 +468,13 @@ impl Scenario for Congestion {
             "the repeated run with the capsule's advice",
         ];
         let runs = self.runs(self.config().repeat, labels, Network::run)?;
-        let (net, config) = (self.network(), self.config());
-        let t = &net.topology;
-        Ok(Record {
-            topology: t.name.clone(),
-            file: net.file.clone(),
-            sender: t.nodes[net.sender].name.clone(),
-            receiver: t.nodes[net.receiver].name.clone(),
-            bottleneck: net.bottleneck.clone(),
-            rtt: net.rtt,
-            config: config.clone(),
-            control: net.rate_control(config, true),
-            with_advice: runs.capsule,
-            without_advice: runs.baseline,
-            repeat: runs.repeat,
-        })
+        Ok(self.network().record(
+            self.config(),
+            RunOn::Emulator,
+            runs.capsule,
+            runs.baseline,
+            runs.repeat,
+        ))
     }
 
     fn report(record: &Record) -> Report {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Bottleneck, RateControl, Record, wire_len};
+use super::{Bottleneck, RateControl, Record, RunOn, wire_len};
 use crate::{ScenarioReport, Table, ms};
 
 /// One run's numbers.
@@ -70,6 +70,8 @@ pub struct RunStats {
 /// The scenario's result: the same flow with and without the capsule's advice.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// Where the runs happened.
+    pub run_on: RunOn,
     /// Topology name.
     pub topology: String,
     /// The topology file.
@@ -125,6 +127,7 @@ pub(super) fn build_report(r: &Record) -> Report {
     let (with_advice, without_advice) = (&r.with_advice, &r.without_advice);
     let ratio = |a: f64, b: f64| if b == 0.0 { f64::INFINITY } else { a / b };
     Report {
+        run_on: r.run_on,
         topology: r.topology.clone(),
         file: r.file.display().to_string(),
         sender: r.sender.clone(),
@@ -153,12 +156,17 @@ impl ScenarioReport for Report {
         let c = &self.control;
         let n = &self.bottleneck;
         let mut out = String::new();
+        let world = match self.run_on {
+            RunOn::Emulator => format!("in the emulator, seed {}", a.seed),
+            RunOn::Namespaces => "on antsd in network namespaces, real time; link delays are \
+                                  not applied there, the sender paces by the file's round trip"
+                .to_string(),
+        };
         let _ = writeln!(
             out,
-            "congestion notification on {} (seed {}): {} -> {}, bottleneck {} -> {} at {} kbit/s \
+            "congestion notification on {} ({world}): {} -> {}, bottleneck {} -> {} at {} kbit/s \
              with a {}-datagram queue ({:.0} capsules/s of {} bytes), path round trip {:.1} ms",
             self.topology,
-            a.seed,
             self.sender,
             self.receiver,
             n.from,

@@ -134,7 +134,9 @@ impl PrivateEdge {
     ) -> Option<(u64, bool)> {
         let fp = self.fingerprint?;
         let me = ctx.address();
-        let before = ctx.core().stats();
+        // What the injection caused is read from the node core's counters, which only an
+        // application beside the core (in the emulator) can see.
+        let before = ctx.core()?.stats();
         if !send(
             ctx,
             &self.log,
@@ -146,7 +148,7 @@ impl PrivateEdge {
         ) {
             return None;
         }
-        let after = ctx.core().stats();
+        let after = ctx.core()?.stats();
         let sent = after.capsules_sent - before.capsules_sent;
         let failed = after.drops.by_name(REFUSED_COUNTER) > before.drops.by_name(REFUSED_COUNTER);
         Some((sent, failed))
