@@ -110,6 +110,7 @@ impl Driver {
             listening_ports: Vec<u16>,
             pinned: Vec<String>,
             stats: &'a DriverStats,
+            send_buffer_full: u64,
             links: Vec<Link>,
             code_store: Option<&'a code_store::CodeStoreStats>,
         }
@@ -135,6 +136,7 @@ impl Driver {
                 listening_ports: ports,
                 pinned: self.pinned.iter().map(ToString::to_string).collect(),
                 stats: &self.stats,
+                send_buffer_full: self.io.send_waits(),
                 links: self
                     .config
                     .neighbours

@@ -14,6 +14,7 @@
 
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -35,6 +36,8 @@ pub struct UdpIo {
     local: SocketAddr,
     bufs: Vec<Box<[u8]>>,
     meta: Vec<RecvMeta>,
+    /// Sends that found the kernel's send buffer full (EAGAIN) and waited for room.
+    send_waits: AtomicU64,
 }
 
 impl UdpIo {
@@ -71,7 +74,14 @@ impl UdpIo {
                 .map(|_| vec![0u8; RECV_BUFFER].into_boxed_slice())
                 .collect(),
             meta: vec![RecvMeta::default(); quinn_udp::BATCH_SIZE],
+            send_waits: AtomicU64::new(0),
         })
+    }
+
+    /// Times a send found the kernel's send buffer full (`EAGAIN`) and waited for room:
+    /// backpressure, not a loss, counted so that an operator sees a saturated socket.
+    pub fn send_waits(&self) -> u64 {
+        self.send_waits.load(Ordering::Relaxed)
     }
 
     /// The bound address.
@@ -159,7 +169,10 @@ impl UdpIo {
                     .try_send(UdpSockRef::from(&self.socket), &transmit)
             });
             match sent {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.socket.writable().await?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.send_waits.fetch_add(1, Ordering::Relaxed);
+                    self.socket.writable().await?
+                }
                 other => return other,
             }
         }
