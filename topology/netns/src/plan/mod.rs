@@ -437,8 +437,7 @@ impl Plan {
                         rate_bps,
                         queue: p.queue,
                     }),
-                    daemon_shaped: [link.a, link.b]
-                        .map(|end| shaped_by_daemon.contains(&(end, l))),
+                    daemon_shaped: [link.a, link.b].map(|end| shaped_by_daemon.contains(&(end, l))),
                     not_applied,
                 }
             })

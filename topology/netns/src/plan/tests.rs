@@ -308,5 +308,12 @@ fn a_bandwidth_leaving_a_daemon_is_its_neighbours_rate_and_queue() {
         .find(|n| n.address == IpAddr::V4(t.nodes[a2].address))
         .unwrap();
     assert_eq!(to_a2.shaping, Some(shaping));
-    assert!(config.neighbours.iter().filter(|n| n.shaping.is_some()).count() == 1);
+    assert!(
+        config
+            .neighbours
+            .iter()
+            .filter(|n| n.shaping.is_some())
+            .count()
+            == 1
+    );
 }
