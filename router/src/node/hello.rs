@@ -165,4 +165,33 @@ mod tests {
         assert_eq!(node.status().neighbours_down, vec![n.to_string()]);
         assert_eq!(node.status().learned_routes, 0);
     }
+
+    #[test]
+    fn a_neighbour_flapping_its_routes_cannot_make_the_node_flood_hellos() {
+        // Three neighbours, hellos every 500 ms. n1 changes what it advertises every 1 ms for
+        // 1 s: each hello changes the learned routes, and each change asks for a triggered
+        // update to all three neighbours.
+        let me = ip("10.0.0.1");
+        let ns = [ip("10.0.0.2"), ip("10.0.0.3"), ip("10.0.0.4")];
+        let mut config = NodeConfig::new(me);
+        config.neighbours.extend(ns);
+        config.liveness = LivenessLimits::every(Duration::from_millis(500));
+        let mut node = Node::new(config).unwrap();
+        let flap = [
+            hello(&[(ns[0], 0), (ip("10.9.0.1"), 1)]),
+            hello(&[(ns[0], 0)]),
+        ];
+        for i in 0..1000u64 {
+            let now = Timestamp::ZERO + Duration::from_millis(i);
+            if node.poll_timeout().is_some_and(|t| t <= now) {
+                node.handle_timeout(now);
+            }
+            node.handle_datagram(now, Some(ns[0]), &flap[(i % 2) as usize]);
+            while node.poll_transmit().is_some() {}
+        }
+        let s = node.stats();
+        assert_eq!(s.hellos_received, 1000);
+        // At most one round of hellos per quarter interval (plus the first): 9 rounds of 3.
+        assert!(s.hellos_sent <= 27, "{} hellos sent", s.hellos_sent);
+    }
 }

@@ -43,6 +43,10 @@ pub const MIN_HELLO_INTERVAL: Duration = Duration::from_millis(10);
 /// Longest hello interval (the wire field holds milliseconds in 16 bits).
 pub const MAX_HELLO_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Triggered updates (hellos sent early because routes changed) leave at least the hello
+/// interval divided by this after the previous round: at most 4 rounds per interval.
+pub const TRIGGER_SPACING: u32 = 4;
+
 impl Default for LivenessLimits {
     fn default() -> Self {
         LivenessLimits {
@@ -115,6 +119,8 @@ pub(super) struct Liveness {
     order: Vec<IpAddr>,
     peers: BTreeMap<IpAddr, Peer>,
     next_hello: Timestamp,
+    /// When the last round of hellos went out: triggered updates keep their distance from it.
+    last_hello: Option<Timestamp>,
     sequence: u32,
     /// Learned routes: destination → (next hop, metric).
     learned: BTreeMap<IpAddr, (IpAddr, u8)>,
@@ -140,6 +146,7 @@ impl Liveness {
             order: neighbours.to_vec(),
             peers,
             next_hello: Timestamp::ZERO,
+            last_hello: None,
             sequence: 0,
             learned: BTreeMap::new(),
         }
@@ -195,11 +202,12 @@ impl Liveness {
         if !changes.is_empty() {
             self.recompute();
             // A triggered update, so that the rest of the overlay hears of it at once.
-            self.next_hello = self.next_hello.min(now);
+            self.trigger(now);
         }
         let due = self.next_hello <= now;
         if due {
             self.next_hello = now + self.limits.hello_interval;
+            self.last_hello = Some(now);
         }
         (changes, due)
     }
@@ -224,13 +232,24 @@ impl Liveness {
         peer.routes = routes;
         let changed_routes = (came_up || changed_vector) && self.recompute();
         if changed_routes {
-            self.next_hello = self.next_hello.min(now);
+            self.trigger(now);
         }
         let change = came_up.then_some(Change {
             neighbour: from,
             up: true,
         });
         Some((change, changed_routes))
+    }
+
+    /// Brings the next round of hellos forward to now, but no closer than a
+    /// [`TRIGGER_SPACING`] of the interval to the previous round: a neighbour that changes
+    /// what it advertises at every hello cannot make this node send more than that many rounds
+    /// per interval to all its neighbours.
+    fn trigger(&mut self, now: Timestamp) {
+        let earliest = self.last_hello.map_or(now, |last| {
+            (last + self.limits.hello_interval / TRIGGER_SPACING).max(now)
+        });
+        self.next_hello = self.next_hello.min(earliest);
     }
 
     /// Recomputes the learned routes; true if they changed.
