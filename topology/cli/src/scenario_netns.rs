@@ -27,7 +27,7 @@ use ants_netns::apply::{self, Progress, UpOptions};
 use ants_netns::plan::{self, Plan};
 use ants_router::time::Timestamp;
 use ants_scenarios::congestion::{
-    Config, CongestionSender, FlowReceiver, Network, Record, RunOn, RunStats,
+    Config, CongestionSender, Counted, FlowReceiver, Network, Record, RunOn, RunStats,
 };
 use ants_scenarios::{Loaded, ms};
 use ants_topology::model::NodeId;
@@ -148,36 +148,18 @@ fn run_once(
     apps.run_until(Timestamp::ZERO + stop + config.settle)?;
     let end = counts(net, &plan)?;
 
-    let (s, r) = (sent.snapshot(), received.snapshot());
     let bottleneck_drops = end.bottleneck_drops - warm_up.bottleneck_drops;
-    let secs = config.duration.as_secs_f64();
-    Ok(RunStats {
-        react,
-        seed: topology.seed,
-        sent: s.sent,
-        delivered: r.delivered,
-        lost: s.sent.saturating_sub(r.delivered),
+    let counted = Counted {
         bottleneck_drops,
         bottleneck_packets: end.bottleneck_packets - warm_up.bottleneck_packets,
         warm_up_drops: warm_up.bottleneck_drops,
-        warm_up_delivered: r.warm_up,
         other_queue_drops: (end.all_drops - warm_up.all_drops) - bottleneck_drops,
         capsule_drops: end.capsule_drops,
-        window_packets: r.window_packets,
-        goodput_bps: r.window_bytes as f64 * 8.0 / secs,
-        goodput_pps: r.window_packets as f64 / secs,
-        notifications: s.notifications,
-        ignored: s.ignored,
-        decreases: s.decreases,
-        increases: s.increases,
-        min_rate_pps: s.min_rate_pps,
-        max_rate_pps: s.max_rate_pps,
-        final_rate_pps: s.final_rate_pps,
-        duplicates: r.duplicates,
-        send_errors: s.send_errors,
-        virtual_ms: ms(started.elapsed()),
+        elapsed_ms: ms(started.elapsed()),
         events: 0,
-    })
+    };
+    let (s, r) = (sent.snapshot(), received.snapshot());
+    Ok(RunStats::new(react, topology.seed, config, &s, &r, counted))
 }
 
 /// Loads the code along the path before the measured run: a flow of only its warm-up capsule,

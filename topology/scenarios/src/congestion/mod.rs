@@ -315,42 +315,22 @@ impl Network {
         let (warm_up_drops, warm_up_packets) = self.bottleneck_counts(&emu);
         let warm_up_all = all_queue_drops(&emu);
         emu.run_until(Timestamp::ZERO + config.start + config.duration + config.settle);
-        let (s, r) = (sender.snapshot(), receiver.snapshot());
         let (drops, packets) = self.bottleneck_counts(&emu);
         let bottleneck_drops = drops - warm_up_drops;
-        let capsule_drops = (0..self.topology.nodes.len())
-            .filter_map(|n| emu.node(n))
-            .map(|n| n.stats().drops.total())
-            .sum();
-        let secs = config.duration.as_secs_f64();
-        let delivered = r.delivered;
-        Ok(RunStats {
-            react,
-            seed: emu.seed(),
-            sent: s.sent,
-            delivered,
-            lost: s.sent.saturating_sub(delivered),
+        let counted = Counted {
             bottleneck_drops,
             bottleneck_packets: packets - warm_up_packets,
             warm_up_drops,
-            warm_up_delivered: r.warm_up,
             other_queue_drops: all_queue_drops(&emu) - warm_up_all - bottleneck_drops,
-            capsule_drops,
-            window_packets: r.window_packets,
-            goodput_bps: r.window_bytes as f64 * 8.0 / secs,
-            goodput_pps: r.window_packets as f64 / secs,
-            notifications: s.notifications,
-            ignored: s.ignored,
-            decreases: s.decreases,
-            increases: s.increases,
-            min_rate_pps: s.min_rate_pps,
-            max_rate_pps: s.max_rate_pps,
-            final_rate_pps: s.final_rate_pps,
-            duplicates: r.duplicates,
-            send_errors: s.send_errors,
-            virtual_ms: ms(emu.now()),
+            capsule_drops: (0..self.topology.nodes.len())
+                .filter_map(|n| emu.node(n))
+                .map(|n| n.stats().drops.total())
+                .sum(),
+            elapsed_ms: ms(emu.now()),
             events: emu.events(),
-        })
+        };
+        let (s, r) = (sender.snapshot(), receiver.snapshot());
+        Ok(RunStats::new(react, emu.seed(), config, &s, &r, counted))
     }
 
     /// Queue drops and datagrams sent so far on the bottleneck, in the flow's direction.

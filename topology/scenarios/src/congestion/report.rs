@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Bottleneck, RateControl, Record, RunOn, wire_len};
+use super::{Bottleneck, Config, RateControl, ReceiverLog, Record, RunOn, SenderLog, wire_len};
 use crate::{ScenarioReport, Table, ms};
 
 /// One run's numbers.
@@ -65,6 +65,68 @@ pub struct RunStats {
     pub virtual_ms: f64,
     /// Emulator events processed.
     pub events: u64,
+}
+
+/// What the network counted during one run, from the emulator's counters or from the
+/// daemons' (the applications' own logs give the rest of a [`RunStats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Counted {
+    /// Datagrams the bottleneck's queue refused during the flow.
+    pub bottleneck_drops: u64,
+    /// Datagrams the bottleneck put on the wire during the flow.
+    pub bottleneck_packets: u64,
+    /// Datagrams the bottleneck's queue refused before the flow started.
+    pub warm_up_drops: u64,
+    /// Queue drops anywhere else during the flow.
+    pub other_queue_drops: u64,
+    /// Capsules the nodes dropped, all reasons.
+    pub capsule_drops: u64,
+    /// Time the run covered (ms: virtual in the emulator, real on daemons).
+    pub elapsed_ms: f64,
+    /// Emulator events processed (0 on daemons).
+    pub events: u64,
+}
+
+impl RunStats {
+    /// One run's numbers from the sender's and the receiver's logs and what the network
+    /// `counted`, for a flow of `config`.
+    pub fn new(
+        react: bool,
+        seed: u64,
+        config: &Config,
+        s: &SenderLog,
+        r: &ReceiverLog,
+        counted: Counted,
+    ) -> RunStats {
+        let secs = config.duration.as_secs_f64();
+        RunStats {
+            react,
+            seed,
+            sent: s.sent,
+            delivered: r.delivered,
+            lost: s.sent.saturating_sub(r.delivered),
+            bottleneck_drops: counted.bottleneck_drops,
+            bottleneck_packets: counted.bottleneck_packets,
+            warm_up_drops: counted.warm_up_drops,
+            warm_up_delivered: r.warm_up,
+            other_queue_drops: counted.other_queue_drops,
+            capsule_drops: counted.capsule_drops,
+            window_packets: r.window_packets,
+            goodput_bps: r.window_bytes as f64 * 8.0 / secs,
+            goodput_pps: r.window_packets as f64 / secs,
+            notifications: s.notifications,
+            ignored: s.ignored,
+            decreases: s.decreases,
+            increases: s.increases,
+            min_rate_pps: s.min_rate_pps,
+            max_rate_pps: s.max_rate_pps,
+            final_rate_pps: s.final_rate_pps,
+            duplicates: r.duplicates,
+            send_errors: s.send_errors,
+            virtual_ms: counted.elapsed_ms,
+            events: counted.events,
+        }
+    }
 }
 
 /// The scenario's result: the same flow with and without the capsule's advice.
