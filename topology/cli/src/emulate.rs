@@ -1,5 +1,6 @@
 //! `ants topo emulate`: runs a topology file in the in-process emulator and prints what
-//! happened (tables, or the JSON report), optionally with a picture of the traffic.
+//! happened (tables, or the JSON report), optionally with a picture of the traffic and one pcap
+//! file per link (`--pcap DIR`, `docs/wireshark.md`).
 //!
 //! It only reads the file, builds the [`Emulator`], runs it and prints; the wall-clock times it
 //! measures are printed apart from the report, which stays deterministic.
@@ -44,6 +45,37 @@ pub struct EmulateArgs {
     /// measured Cranelift time for a ~13 KB capsule).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub compile_delay: Option<Duration>,
+    /// Also write one pcap file per link into DIR (`a1--l1.pcap`): every datagram the link
+    /// carried, as IPv4/UDP on port 3322 with virtual timestamps (docs/wireshark.md).
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+    /// Bound on the bytes of all pcap files together, e.g. `64MiB` (the default), `500KiB`
+    /// or a number of bytes; the capture stops when it is reached, and says so.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size, default_value = "64MiB")]
+    pub pcap_limit: u64,
+}
+
+/// Parses a size: a whole number of bytes, optionally followed by `B`, `KiB`, `MiB` or `GiB`.
+pub fn byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "\"{text}\" is not a size: write a number of bytes, or a number with KiB, MiB or GiB (\"64MiB\")"
+            ));
+        }
+    };
+    let n: u64 = number.parse().map_err(|_| {
+        format!("\"{text}\" is not a size: it must start with a whole number (\"64MiB\")")
+    })?;
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("\"{text}\" is too large a size"))
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -64,6 +96,9 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut emu = Emulator::new(&topology, &routes, &locator, options)
         .with_context(|| format!("cannot emulate {}", args.file.display()))?;
+    if args.pcap.is_some() {
+        emu.record_pcap(args.pcap_limit);
+    }
     let built = started.elapsed();
     let started = Instant::now();
     let went_idle = match args.duration.or(topology.emulator.duration) {
@@ -97,6 +132,9 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         }
         println!("\n{wall}");
     }
+    if let Some(dir) = &args.pcap {
+        write_pcaps(&mut emu, dir, args.json)?;
+    }
     if let Some(path) = &args.svg {
         let traffic = emu.traffic(None);
         let picture = ants_topology::graph::svg(&topology, Some(&traffic));
@@ -110,4 +148,65 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the run's pcap files into `dir` and says what was written (on standard error with
+/// `--json`, so the report stays alone on standard output).
+fn write_pcaps(emu: &mut Emulator, dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let Some(capture) = emu.take_pcap() else {
+        return Ok(());
+    };
+    let limit_message = capture.limit_message();
+    let too_long = capture.too_long();
+    let files = capture.into_files();
+    ants_emulator::pcap::write_files(dir, &files)?;
+    let mut lines = vec![format!(
+        "pcap files in {} (raw IPv4/UDP, port {}):",
+        dir.display(),
+        ants_emulator::CAPSULE_PORT
+    )];
+    for f in &files {
+        lines.push(format!(
+            "  {}: {} datagrams, {} bytes",
+            f.file_name,
+            f.packets,
+            f.bytes.len()
+        ));
+    }
+    if too_long > 0 {
+        lines.push(format!(
+            "  {too_long} datagrams longer than an IPv4 datagram can be were not written"
+        ));
+    }
+    if let Some(message) = limit_message {
+        lines.push(format!("{message} (--pcap-limit SIZE)"));
+    }
+    for line in lines {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(byte_size("4096"), Ok(4096));
+        assert_eq!(byte_size("500KiB"), Ok(500 * 1024));
+        assert_eq!(byte_size("64MiB"), Ok(64 << 20));
+        assert_eq!(byte_size("1GiB"), Ok(1 << 30));
+        assert!(byte_size("64MB").unwrap_err().contains("KiB, MiB or GiB"));
+        assert!(byte_size("MiB").unwrap_err().contains("whole number"));
+        assert!(
+            byte_size("99999999999GiB")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
 }

@@ -12,7 +12,8 @@
 //! capsules and receive deliveries. [`report`] turns the run into a serialisable report and
 //! tables. [`Mesh`] builds a network node by node from node configurations instead of a file:
 //! the node library's own tests run on it, with the instruments a test may attach to any run
-//! (a tamper hook, a trace, a delivery log, stuck compilers).
+//! (a tamper hook, a trace, a delivery log, stuck compilers), and [`pcap`] files of what each
+//! link carried.
 //!
 //! Determinism: the same topology, seed and applications give the same report, byte for byte.
 //! Events are ordered by (virtual time, insertion order), losses come from per-direction
@@ -28,6 +29,7 @@ pub mod apps;
 pub mod generate;
 pub mod mesh;
 pub mod network;
+pub mod pcap;
 pub mod report;
 pub mod rng;
 
@@ -36,6 +38,7 @@ pub use apps::{
     PingApp, PingReply, SendApp,
 };
 pub use network::{Datagram, DirectionStats, IP_UDP_OVERHEAD, ProtocolCount};
+pub use pcap::{CAPSULE_PORT, DEFAULT_PCAP_LIMIT, PcapCapture, PcapError, PcapFile};
 pub use report::EmulatorReport;
 
 mod emulator;

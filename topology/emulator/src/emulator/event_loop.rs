@@ -121,6 +121,11 @@ impl Emulator {
             Scheduled::Local { node, datagram } => self.arrive(node, datagram),
             Scheduled::Delayed { node, datagram } => self.send_from(node, datagram),
             Scheduled::TxDone { dir, datagram } => {
+                // Captured when its last bit leaves: it is on the wire now.
+                if let Some(pcap) = self.instruments.pcap.as_mut() {
+                    let (src, dst) = (datagram.src, datagram.dst);
+                    pcap.record(dir / 2, self.now, src, dst, &datagram.bytes);
+                }
                 let (now, period) = (self.now, self.period());
                 let (arrival, next) = self.dirs[dir].finish(now, period, &datagram);
                 if let Some(at) = arrival {
@@ -203,6 +208,14 @@ impl Emulator {
             self.nodes[at].ip_unroutable += 1;
             return;
         };
+        // Without a bandwidth a datagram is on the wire as soon as it is offered; with one, it
+        // is captured when its serialisation ends (`TxDone`).
+        if let Some(pcap) = self.instruments.pcap.as_mut()
+            && !self.dirs[dir].is_limited()
+        {
+            let (src, dst) = (datagram.src, datagram.dst);
+            pcap.record(dir / 2, self.now, src, dst, &datagram.bytes);
+        }
         let period = self.period();
         match self.dirs[dir].offer(self.now, period, datagram) {
             Offer::Serialising { done, datagram } => {

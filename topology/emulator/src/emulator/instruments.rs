@@ -1,7 +1,8 @@
 //! What a test may attach to a run beyond the topology file: a hook that sees every datagram a
 //! node sends and may rewrite, drop or delay it (fragment loss, reordering, a node that serves
-//! spoofed code); a trace of those datagrams; a log of every delivery with its payload; and
-//! nodes whose compilations are never answered (a stuck compile worker).
+//! spoofed code); a trace of those datagrams; a log of every delivery with its payload; nodes
+//! whose compilations are never answered (a stuck compile worker); and a pcap capture of what
+//! every link carries (`crate::pcap`).
 //!
 //! All of it is off by default and costs one branch per datagram then, so large runs pay
 //! nothing. It never decides anything itself: the hook is the test's, and the rest records.
@@ -17,6 +18,7 @@ use ants_router::time::Timestamp;
 use ants_topology::model::NodeId;
 
 use super::Emulator;
+use crate::pcap::PcapCapture;
 
 /// A datagram a node is sending, as the tamper hook sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +88,8 @@ pub(crate) struct Instruments {
     pub(crate) deliveries: Option<Vec<Delivery>>,
     /// Nodes whose compilations are never answered.
     pub(crate) not_compiling: BTreeSet<NodeId>,
+    /// The pcap capture of the links.
+    pub(crate) pcap: Option<PcapCapture>,
 }
 
 impl Instruments {
@@ -115,6 +119,27 @@ impl Emulator {
     /// The datagrams nodes sent since [`Emulator::record_trace`], in order.
     pub fn trace(&self) -> &[TraceRecord] {
         self.instruments.trace.as_deref().unwrap_or(&[])
+    }
+
+    /// Starts capturing every datagram the links carry from now on, into one pcap file per
+    /// link holding at most `limit` bytes in all (see [`crate::pcap`]). Already capturing: the
+    /// capture goes on as it was.
+    pub fn record_pcap(&mut self, limit: u64) {
+        let topology = &self.topology;
+        self.instruments
+            .pcap
+            .get_or_insert_with(|| PcapCapture::new(topology, limit));
+    }
+
+    /// The pcap capture so far, if [`Emulator::record_pcap`] started one.
+    pub fn pcap(&self) -> Option<&PcapCapture> {
+        self.instruments.pcap.as_ref()
+    }
+
+    /// Stops the pcap capture and hands it over (its files with
+    /// [`PcapCapture::into_files`]).
+    pub fn take_pcap(&mut self) -> Option<PcapCapture> {
+        self.instruments.pcap.take()
     }
 
     /// Starts keeping every delivery with its payload from now on (see
