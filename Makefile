@@ -20,10 +20,19 @@ FUZZ_SECONDS ?= 30
 
 all: build
 
-## setup: idempotent; installs the wasm32 target for the pinned toolchain.
+## setup: idempotent; installs the wasm32 target for the pinned toolchain, and tshark (for the
+## Wireshark dissector's test) with apt-get when it is missing. Without apt-get, or when the
+## install fails, it says so and goes on: the dissector test then skips (without apt-get) or
+## asks for ANTS_SKIP_TSHARK=1.
 setup:
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' \
 		|| rustup target add $(WASM_TARGET)
+	@command -v tshark >/dev/null \
+		|| { command -v apt-get >/dev/null \
+			|| { echo "setup: no apt-get here: tshark not installed, the dissector test will skip" >&2; exit 0; }; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null \
+			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; } \
+			|| echo "setup: tshark could not be installed with apt-get; set ANTS_SKIP_TSHARK=1 to skip the dissector test" >&2; }
 
 ## capsules: builds every shipped capsule to $(CAPSULES_OUT)/*.wasm (size-first profile).
 ## Each is built as a cdylib alone: the crates are also rlibs (host programs use their payload
