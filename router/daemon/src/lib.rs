@@ -14,4 +14,5 @@
 pub mod app;
 pub mod config;
 pub mod driver;
+pub mod metrics;
 pub mod notify;

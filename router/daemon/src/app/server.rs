@@ -39,6 +39,7 @@ pub(crate) enum AppEvent {
 pub(crate) struct AppServer {
     path: PathBuf,
     accept: JoinHandle<()>,
+    to_driver: mpsc::Sender<AppEvent>,
 }
 
 impl Drop for AppServer {
@@ -52,6 +53,12 @@ impl AppServer {
     /// The socket path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A way to put requests before the driver as a connection would (the metrics endpoint
+    /// asks for the status this way).
+    pub(crate) fn requests(&self) -> mpsc::Sender<AppEvent> {
+        self.to_driver.clone()
     }
 }
 
@@ -91,7 +98,7 @@ pub(crate) fn bind(
     let (to_driver, events) = mpsc::channel(1024);
     let accept = tokio::spawn(accept_loop(
         listener,
-        to_driver,
+        to_driver.clone(),
         queue.max(1),
         Arc::new(Semaphore::new(max_connections.max(1))),
     ));
@@ -99,6 +106,7 @@ pub(crate) fn bind(
         AppServer {
             path: path.to_path_buf(),
             accept,
+            to_driver,
         },
         events,
     ))

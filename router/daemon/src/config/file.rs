@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub(super) address: Spanned<IpAddr>,
     pub(super) listen: Option<Spanned<SocketAddr>>,
     pub(super) app_socket: Option<Spanned<String>>,
+    pub(super) metrics_listen: Option<Spanned<SocketAddr>>,
     pub(super) max_budget: Option<u16>,
     #[serde(default)]
     pub(super) pin: Vec<Spanned<String>>,

@@ -130,6 +130,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The Unix socket local applications connect to.
     pub app_socket: PathBuf,
+    /// Where `GET /metrics` is served (Prometheus text format); `None`: not served.
+    pub metrics_listen: Option<SocketAddr>,
     /// Active neighbours, in file order.
     pub neighbours: Vec<NeighbourConfig>,
     /// Every node address with a configured socket: neighbours and peers.
@@ -372,6 +374,7 @@ impl Config {
             address,
             listen,
             app_socket,
+            metrics_listen: raw.metrics_listen.as_ref().map(|m| *m.get_ref()),
             neighbours,
             peers,
             routes,

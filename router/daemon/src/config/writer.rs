@@ -42,6 +42,7 @@ pub struct ConfigWriter {
     address: IpAddr,
     listen: Option<SocketAddr>,
     app_socket: Option<PathBuf>,
+    metrics_listen: Option<SocketAddr>,
     max_budget: Option<u16>,
     pins: Vec<PathBuf>,
     neighbours: Vec<(IpAddr, Option<SocketAddr>, Option<LinkShaping>)>,
@@ -58,6 +59,7 @@ impl ConfigWriter {
             address,
             listen: None,
             app_socket: None,
+            metrics_listen: None,
             max_budget: None,
             pins: Vec::new(),
             neighbours: Vec::new(),
@@ -83,6 +85,12 @@ impl ConfigWriter {
     /// directory.
     pub fn app_socket(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.app_socket = Some(path.into());
+        self
+    }
+
+    /// Where `GET /metrics` is served (`metrics_listen`).
+    pub fn metrics_listen(&mut self, socket: SocketAddr) -> &mut Self {
+        self.metrics_listen = Some(socket);
         self
     }
 
@@ -204,6 +212,9 @@ impl ConfigWriter {
         }
         if let Some(p) = &self.app_socket {
             top.insert("app_socket".into(), text(p.to_string_lossy().into_owned()));
+        }
+        if let Some(m) = self.metrics_listen {
+            top.insert("metrics_listen".into(), text(m.to_string()));
         }
         if let Some(b) = self.max_budget {
             top.insert("max_budget".into(), Value::Integer(b.into()));

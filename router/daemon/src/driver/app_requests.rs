@@ -105,6 +105,7 @@ impl Driver {
             config: String,
             listen: SocketAddr,
             app_socket: String,
+            metrics_listen: Option<SocketAddr>,
             uptime_ms: u64,
             peers: Vec<Peer>,
             listening_ports: Vec<u16>,
@@ -126,6 +127,7 @@ impl Driver {
                 config: self.config.path.display().to_string(),
                 listen: self.io.local_addr(),
                 app_socket: self.app.path().display().to_string(),
+                metrics_listen: self.metrics.as_ref().map(|m| m.local_addr()),
                 uptime_ms: self.now().as_nanos() / 1_000_000,
                 peers: self
                     .peers

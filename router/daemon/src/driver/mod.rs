@@ -40,6 +40,7 @@ use crate::app::server::{AppEvent, AppServer, ConnId};
 use crate::app::{Delivery, ErrorReason, Request, Response};
 pub use crate::config::DriverLimits;
 use crate::config::{Config, PeerMap};
+use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
 use ants_router::fingerprint::Fingerprint;
 use ants_router::node::{DropReason, Event, Node, NodeError, NodeStats, Transmit};
@@ -86,6 +87,14 @@ pub enum DriverError {
     App {
         /// The configured `app_socket`.
         path: PathBuf,
+        /// The system's reason.
+        error: io::Error,
+    },
+    /// The metrics endpoint could not be opened.
+    #[error("cannot listen for metrics on {addr} (`metrics_listen`): {error}")]
+    Metrics {
+        /// The configured `metrics_listen`.
+        addr: SocketAddr,
         /// The system's reason.
         error: io::Error,
     },
@@ -165,6 +174,8 @@ pub struct Driver {
     store: Option<Arc<CodeStore>>,
     app: AppServer,
     app_events: mpsc::Receiver<AppEvent>,
+    /// The Prometheus endpoint, if `metrics_listen` is set.
+    metrics: Option<MetricsServer>,
     listeners: HashMap<u16, Listener>,
     pinned: Vec<Fingerprint>,
     stats: DriverStats,
@@ -219,6 +230,15 @@ impl Driver {
             path: config.app_socket.clone(),
             error,
         })?;
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                let server = crate::metrics::bind(addr, app.requests())
+                    .map_err(|error| DriverError::Metrics { addr, error })?;
+                tracing::info!(listen = %server.local_addr(), "serving metrics at /metrics");
+                Some(server)
+            }
+            None => None,
+        };
         let store = config.driver.code_store.as_ref().and_then(|dir| {
             CodeStore::open(dir, config.driver.code_store_max_bytes)
                 .map_err(|e| {
@@ -279,6 +299,7 @@ impl Driver {
             store,
             app,
             app_events,
+            metrics,
             listeners: HashMap::new(),
             pinned,
             stats: DriverStats::default(),
