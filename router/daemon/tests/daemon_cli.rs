@@ -227,6 +227,59 @@ fn application_endpoint_register_send_listen_status() {
     assert_eq!(status.code(), Some(1));
     assert!(err.contains("not registered on this node"), "{err}");
 
+    // A paced stream: `--count` capsules at `--rate`, on an absolute schedule; each one is
+    // delivered (nobody listens on port 1 now, so each counts as `no_application`).
+    let before = node.status()["node"]["stats"]["drops"]["no_application"]
+        .as_u64()
+        .unwrap();
+    let (status, out, err) = ants(&[
+        "send",
+        "--socket",
+        sock,
+        "--fingerprint",
+        &fps,
+        "--to",
+        "127.0.1.1",
+        "--count",
+        "20",
+        "--rate",
+        "100",
+        "tick",
+    ]);
+    assert!(status.success(), "{out}{err}");
+    assert!(
+        out.starts_with("sent 20 capsules of 4 bytes to 127.0.1.1"),
+        "{out}"
+    );
+    // 19 gaps of 10 ms: at least 0.19 s.
+    let secs: f64 = out
+        .split(" in ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(secs >= 0.18, "{out}");
+    eventually("20 more deliveries", Duration::from_secs(10), || {
+        node.status()["node"]["stats"]["drops"]["no_application"].as_u64() == Some(before + 20)
+    });
+    let (status, _, err) = ants(&[
+        "send",
+        "--socket",
+        sock,
+        "--fingerprint",
+        &fps,
+        "--to",
+        "127.0.1.1",
+        "--rate",
+        "0",
+        "x",
+    ]);
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("--rate 0"), "{err}");
+
     // No daemon there.
     let (status, _, err) = ants(&["status", "--socket", "/nonexistent/antsd.sock"]);
     assert_eq!(status.code(), Some(1));

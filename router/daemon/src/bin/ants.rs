@@ -15,8 +15,8 @@ use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use wasmparser::{ExternalKind, FuncType};
 
-use ants_daemon::app::Client;
 use ants_daemon::app::text::{bytes as human_bytes, status_text};
+use ants_daemon::app::{Client, ClientError};
 use ants_router::fingerprint::Fingerprint;
 use ants_router::sandbox::{ModuleShape, Sandbox, SandboxLimits};
 
@@ -58,7 +58,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Inject one capsule at the daemon's node.
+    /// Inject capsules at the daemon's node: one, or `--count` of them paced by `--interval`
+    /// or `--rate`.
     Send {
         #[command(flatten)]
         socket: SocketArg,
@@ -81,6 +82,15 @@ enum Command {
         /// Read PAYLOAD as hex digits instead of text.
         #[arg(long)]
         hex: bool,
+        /// Capsules to send.
+        #[arg(long, short = 'c', default_value_t = 1)]
+        count: u64,
+        /// Seconds between two capsules (default: 0.01 with --count).
+        #[arg(long, conflicts_with = "rate")]
+        interval: Option<f64>,
+        /// Capsules per second (instead of --interval).
+        #[arg(long)]
+        rate: Option<f64>,
         /// The payload.
         payload: String,
     },
@@ -152,16 +162,22 @@ fn main() -> ExitCode {
             to,
             budget,
             hex,
+            count,
+            interval,
+            rate,
             payload,
-        } => send(
-            &socket.socket,
-            module,
-            fingerprint,
-            to,
-            budget,
-            hex,
-            &payload,
-        ),
+        } => pace(interval, rate).and_then(|gap| {
+            send(
+                &socket.socket,
+                module,
+                fingerprint,
+                to,
+                budget,
+                hex,
+                &payload,
+                (count, gap),
+            )
+        }),
         Command::Listen {
             socket,
             port,
@@ -360,6 +376,17 @@ fn list_or_none(items: &[String]) -> String {
 
 // ---- send, listen, status ------------------------------------------------------------------
 
+/// Time between two capsules of `ants send`: `--interval`, or one over `--rate`, else 10 ms.
+fn pace(interval: Option<f64>, rate: Option<f64>) -> anyhow::Result<Duration> {
+    match (interval, rate) {
+        (Some(i), _) => seconds(i),
+        (None, Some(r)) if r > 0.0 && r.is_finite() => seconds(1.0 / r),
+        (None, Some(r)) => bail!("--rate {r}: give a positive number of capsules per second"),
+        (None, None) => Ok(Duration::from_millis(10)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn send(
     socket: &Path,
     module: Option<PathBuf>,
@@ -368,6 +395,7 @@ fn send(
     budget: u16,
     hex: bool,
     payload: &str,
+    (count, gap): (u64, Duration),
 ) -> anyhow::Result<ExitCode> {
     let payload = if hex {
         hex::decode(payload.trim()).context("PAYLOAD is not hex digits")?
@@ -381,13 +409,43 @@ fn send(
         (None, Some(f)) => f,
         (None, None) => bail!("give --module or --fingerprint"),
     };
-    client
-        .send(fingerprint, to, budget, &payload)
-        .context("sending the capsule")?;
+    if count == 1 {
+        client
+            .send(fingerprint, to, budget, &payload)
+            .context("sending the capsule")?;
+        println!(
+            "sent {} bytes to {to} as {fingerprint} (budget {budget})",
+            payload.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // An absolute schedule: a late send does not push the later ones back.
+    let start = Instant::now();
+    let (mut sent, mut refused, mut first_refusal) = (0u64, 0u64, None);
+    for i in 0..count {
+        let at = start + gap.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        match client.send(fingerprint, to, budget, &payload) {
+            Ok(()) => sent += 1,
+            Err(e @ ClientError::Refused { .. }) => {
+                refused += 1;
+                first_refusal.get_or_insert_with(|| e.to_string());
+            }
+            Err(e) => return Err(e).context(format!("sending capsule {}", i + 1)),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
     println!(
-        "sent {} bytes to {to} as {fingerprint} (budget {budget})",
-        payload.len()
+        "sent {sent} capsules of {} bytes to {to} as {fingerprint} (budget {budget}) in {secs:.3} s ({:.1} capsules/s)",
+        payload.len(),
+        sent as f64 / secs.max(1e-9)
     );
+    if let Some(why) = first_refusal {
+        eprintln!("{refused} refused by the node, the first because: {why}");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
