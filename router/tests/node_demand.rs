@@ -89,6 +89,19 @@ fn demand_loading_across_1_2_and_4_active_hops_loses_nothing() {
                     .unwrap();
                 assert_eq!(loaded.from, Some(addr(i - 1)));
             }
+            // The status says where the code came from.
+            let status = node.status();
+            let p = &status.protocols[0];
+            if i == 0 {
+                assert_eq!((p.origin, p.origin_node.as_deref()), ("registered", None));
+            } else {
+                let from = addr(i - 1).to_string();
+                assert_eq!(
+                    (p.origin, p.origin_node.as_deref()),
+                    ("loaded", Some(&*from))
+                );
+                assert!(p.cached_ms > 0, "node {i}: cached at {} ms", p.cached_ms);
+            }
         }
         // Each hop: capsule (2 ms), request (2 ms), cookie (2 ms), request with the cookie
         // (2 ms), fragments (2 ms); compiling takes no virtual time here. The cookie round

@@ -30,6 +30,7 @@ pub use limits::{DemandLimits, MIN_MAX_BUDGET};
 pub use liveness::{
     DEFAULT_HELLO_INTERVAL, LivenessLimits, MAX_HELLO_INTERVAL, MIN_HELLO_INTERVAL,
 };
+pub(crate) use stats::Origin;
 pub use stats::{
     DropCounters, DropReason, LoadStatus, NeighbourStatus, NodeStats, NodeStatus, ProtocolStatus,
     RejectedStatus,
@@ -222,8 +223,9 @@ pub struct Node {
     /// Address, time, routing table and protocol state lent to each evaluation.
     ctx: NodeContext,
     code: CodeCache<CompiledCapsule>,
-    /// The fingerprints `code` holds (the cache reports every insert and eviction), for status.
-    cached: BTreeSet<Fingerprint>,
+    /// The fingerprints `code` holds (the cache reports every insert and eviction), with
+    /// where each protocol's code came from, for status.
+    cached: BTreeMap<Fingerprint, Origin>,
     /// Loads in progress. Ordered, so timers fire in the same order on every run.
     loads: BTreeMap<Fingerprint, Load>,
     /// Bytes of capsules held by all loads.
@@ -345,7 +347,7 @@ impl Node {
         let d = &config.demand;
         Ok(Node {
             code: CodeCache::new(config.code_cache),
-            cached: BTreeSet::new(),
+            cached: BTreeMap::new(),
             loads: BTreeMap::new(),
             held_bytes: 0,
             compile_queue: VecDeque::new(),
@@ -496,7 +498,7 @@ impl Node {
         let module: Arc<[u8]> = module.into();
         let evicted = self.code.insert_pinned(fp, module.clone())?;
         self.evicted(evicted);
-        self.cached.insert(fp);
+        self.cached.insert(fp, Origin::registered(now));
         self.stats.protocols_registered += 1;
         self.register_load(fp, module);
         self.drain_loopback();
@@ -524,7 +526,7 @@ impl Node {
             let module: Arc<[u8]> = module.into();
             let evicted = self.code.insert(fp, module)?;
             self.evicted(evicted);
-            self.cached.insert(fp);
+            self.cached.insert(fp, Origin::stored(now));
         }
         let size = compiled.compiled_len();
         let evicted = self.code.attach_compiled(fp, compiled, size)?;
@@ -591,10 +593,13 @@ impl Node {
         let protocols = self
             .cached
             .iter()
-            .filter_map(|fp| {
+            .filter_map(|(fp, origin)| {
                 let e = self.code.peek(fp)?;
                 Some(ProtocolStatus {
                     fingerprint: fp.to_string(),
+                    origin: origin.how,
+                    origin_node: origin.from.map(|a| a.to_string()),
+                    cached_ms: origin.at.as_nanos() / 1_000_000,
                     module_bytes: e.size(),
                     compiled_bytes: e.compiled_bytes(),
                     pinned: e.is_pinned(),

@@ -7,7 +7,10 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use std::net::IpAddr;
+
 use crate::sandbox::{EvalError, ProtocolCounters};
+use crate::time::Timestamp;
 use crate::wire::WireError;
 
 /// Why the node dropped something. Cheap to copy; [`DropReason::name`] is the counter label.
@@ -348,11 +351,53 @@ pub struct NodeStats {
     pub cache_insertions: u64,
 }
 
+/// Where a cached protocol's code came from, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub(crate) how: &'static str,
+    pub(crate) from: Option<IpAddr>,
+    pub(crate) at: Timestamp,
+}
+
+impl Origin {
+    pub(crate) fn registered(at: Timestamp) -> Origin {
+        Origin {
+            how: "registered",
+            from: None,
+            at,
+        }
+    }
+
+    pub(crate) fn loaded(at: Timestamp, from: Option<IpAddr>) -> Origin {
+        Origin {
+            how: "loaded",
+            from,
+            at,
+        }
+    }
+
+    pub(crate) fn stored(at: Timestamp) -> Origin {
+        Origin {
+            how: "stored",
+            from: None,
+            at,
+        }
+    }
+}
+
 /// One cached protocol, as `ants status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ProtocolStatus {
     /// The fingerprint's text form.
     pub fingerprint: String,
+    /// Where its code came from: `registered` by a local application or a pin, `loaded` on
+    /// demand from another node, or `stored` (the daemon's code store at start).
+    pub origin: &'static str,
+    /// For `loaded` code: the node it came from (unknown if it was evicted and cached again
+    /// while it compiled).
+    pub origin_node: Option<String>,
+    /// When it entered the code cache, in milliseconds of node time.
+    pub cached_ms: u64,
     /// Module size in bytes.
     pub module_bytes: usize,
     /// Declared size of the compiled form (0 while compiling).

@@ -204,6 +204,17 @@ pub fn status_text(status: &Value) -> String {
         if let Some(us) = p["baseline_compile_time_us"].as_u64() {
             compiled_in.push_str(&format!(", baseline in {}", ms(us)));
         }
+        // Where the code came from, and when (node time since the daemon started).
+        let at = p["cached_ms"]
+            .as_u64()
+            .map(|t| format!(" at {:.1} s", t as f64 / 1e3))
+            .unwrap_or_default();
+        let origin = match (p["origin"].as_str(), p["origin_node"].as_str()) {
+            (Some("loaded"), Some(node)) => format!("; loaded from {node}{at}"),
+            (Some(how), _) => format!("; {how}{at}"),
+            (None, _) => String::new(),
+        };
+        compiled_in.push_str(&origin);
         let _ = writeln!(
             out,
             "  {}  {:>9}  {}{compiled_in}",
@@ -279,7 +290,8 @@ mod tests {
             "node": {
                 "address": "10.0.0.2", "neighbours": ["10.0.0.1", "10.0.0.3"],
                 "protocols": [{"fingerprint": "ab", "module_bytes": 2048, "compiled": true,
-                               "pinned": false,
+                               "pinned": false, "origin": "loaded", "origin_node": "10.0.0.1",
+                               "cached_ms": 1250,
                                "sandbox": {"evaluations": 5, "fuel_total": 2500, "fuel_max": 900,
                                            "cpu_ns": 1500000, "cpu_max_ns": 40000,
                                            "stops": {"out_of_fuel": 2}, "logs_dropped": 3,
@@ -306,7 +318,10 @@ mod tests {
             t.contains("code cache: 1 protocols, 4.0 KiB of 1.0 MiB"),
             "{t}"
         );
-        assert!(t.contains("  ab    2.0 KiB  compiled\n"), "{t}");
+        assert!(
+            t.contains("  ab    2.0 KiB  compiled; loaded from 10.0.0.1 at 1.2 s\n"),
+            "{t}"
+        );
         assert!(
             t.contains(
                 "      5 evaluations, fuel 2500 total / 900 max, CPU 1.500 ms total / 40.0 µs max; \

@@ -154,6 +154,7 @@ fn is_gauge(key: &str) -> bool {
                 | "compile_time_us"
                 | "baseline_compile_time_us"
                 | "uptime_ms"
+                | "cached_ms"
                 | "routes"
                 | "heard_ms_ago"
                 | "up"

@@ -174,7 +174,13 @@ impl Node {
                 self.code.insert(fp, bytes.clone())?
             };
             self.evicted(evicted);
-            self.cached.insert(fp);
+            // Cached again after an eviction while it compiled: the first origin is gone.
+            let origin = if registered {
+                crate::node::Origin::registered(self.now)
+            } else {
+                crate::node::Origin::loaded(self.now, None)
+            };
+            self.cached.entry(fp).or_insert(origin);
         }
         let size = compiled.compiled_len();
         let evicted = self.code.attach_compiled(fp, compiled, size)?;

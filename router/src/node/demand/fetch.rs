@@ -242,7 +242,8 @@ impl Node {
         match self.code.insert(fp, bytes.clone()) {
             Ok(evicted) => {
                 self.evicted(evicted);
-                self.cached.insert(fp);
+                self.cached
+                    .insert(fp, crate::node::Origin::loaded(self.now, Some(peer)));
             }
             Err(e) => {
                 tracing::warn!(fingerprint = %fp, "loaded module not cached: {e}");
