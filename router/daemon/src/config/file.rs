@@ -25,6 +25,8 @@ pub(super) struct RawConfig {
     pub(super) listen: Option<Spanned<SocketAddr>>,
     pub(super) app_socket: Option<Spanned<String>>,
     pub(super) metrics_listen: Option<Spanned<SocketAddr>>,
+    pub(super) pcap: Option<Spanned<String>>,
+    pub(super) pcap_max_bytes: Option<Spanned<u64>>,
     pub(super) max_budget: Option<u16>,
     #[serde(default)]
     pub(super) pin: Vec<Spanned<String>>,

@@ -57,6 +57,12 @@ pub const DEFAULT_PORT: u16 = 3322;
 /// Application socket used when the file does not set `app_socket`.
 pub const DEFAULT_APP_SOCKET: &str = "/run/antsd.sock";
 
+/// The default bound on the pcap file (`pcap_max_bytes`): 64 MiB.
+pub const DEFAULT_PCAP_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The smallest `pcap_max_bytes`: room for the file header and a few datagrams.
+pub const MIN_PCAP_MAX_BYTES: u64 = 4096;
+
 /// Why a configuration was refused: the file, where in it, which field, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
@@ -132,6 +138,11 @@ pub struct Config {
     pub app_socket: PathBuf,
     /// Where `GET /metrics` is served (Prometheus text format); `None`: not served.
     pub metrics_listen: Option<SocketAddr>,
+    /// The pcap file every datagram sent and received is written to (`pcap`, resolved against
+    /// the file's directory); `None`: none is written.
+    pub pcap: Option<PathBuf>,
+    /// Bound on the pcap file's bytes (`pcap_max_bytes`).
+    pub pcap_max_bytes: u64,
     /// Active neighbours, in file order.
     pub neighbours: Vec<NeighbourConfig>,
     /// Every node address with a configured socket: neighbours and peers.
@@ -352,6 +363,28 @@ impl Config {
             Some(s) => resolve(base, s.get_ref()),
             None => PathBuf::from(DEFAULT_APP_SOCKET),
         };
+        let pcap = match &raw.pcap {
+            Some(p) if p.get_ref().is_empty() => {
+                return Err(check.error(
+                    p.span(),
+                    "pcap",
+                    "must not be empty (leave it out for no pcap file)",
+                ));
+            }
+            Some(p) => Some(resolve(base, p.get_ref())),
+            None => None,
+        };
+        let pcap_max_bytes = match &raw.pcap_max_bytes {
+            Some(m) if *m.get_ref() < MIN_PCAP_MAX_BYTES => {
+                return Err(check.error(
+                    m.span(),
+                    "pcap_max_bytes",
+                    format!("must be at least {MIN_PCAP_MAX_BYTES} bytes"),
+                ));
+            }
+            Some(m) => *m.get_ref(),
+            None => DEFAULT_PCAP_MAX_BYTES,
+        };
         let listen = raw.listen.as_ref().map_or(
             SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), DEFAULT_PORT),
             |l| *l.get_ref(),
@@ -375,6 +408,8 @@ impl Config {
             listen,
             app_socket,
             metrics_listen: raw.metrics_listen.as_ref().map(|m| *m.get_ref()),
+            pcap,
+            pcap_max_bytes,
             neighbours,
             peers,
             routes,

@@ -23,6 +23,7 @@ mod app_requests;
 pub mod code_store;
 mod compile;
 pub mod egress;
+mod pcap;
 pub mod udp;
 
 use std::collections::HashMap;
@@ -50,6 +51,7 @@ use ants_router::time::Timestamp;
 use code_store::CodeStore;
 use compile::{CompileDone, CompileWorker};
 use egress::{Egress, Offer};
+use pcap::PcapLog;
 use udp::UdpIo;
 
 /// Receive batches handled per wake-up before the loop flushes and looks at its other
@@ -95,6 +97,14 @@ pub enum DriverError {
     Metrics {
         /// The configured `metrics_listen`.
         addr: SocketAddr,
+        /// The system's reason.
+        error: io::Error,
+    },
+    /// The pcap file could not be created.
+    #[error("cannot create the pcap file {} (`pcap`): {error}", path.display())]
+    Pcap {
+        /// The configured `pcap`.
+        path: PathBuf,
         /// The system's reason.
         error: io::Error,
     },
@@ -185,6 +195,8 @@ pub struct Driver {
     egress: foldhash::HashMap<IpAddr, Egress>,
     /// The service manager's notifications (off unless [`Driver::set_notifier`] is called).
     notify: Notifier,
+    /// The pcap log of every datagram sent and received, if `pcap` is set.
+    pcap: Option<PcapLog>,
 }
 
 /// What woke the loop.
@@ -236,6 +248,27 @@ impl Driver {
                     .map_err(|error| DriverError::Metrics { addr, error })?;
                 tracing::info!(listen = %server.local_addr(), "serving metrics at /metrics");
                 Some(server)
+            }
+            None => None,
+        };
+        let pcap = match &config.pcap {
+            Some(path) => {
+                // This end of every datagram: the bound socket, with the node address in
+                // place of an unspecified one.
+                let bound = io.local_addr();
+                let local = match bound.ip().is_unspecified() {
+                    true => SocketAddr::new(config.address, bound.port()),
+                    false => bound,
+                };
+                let log = PcapLog::create(path, config.pcap_max_bytes, local).map_err(|error| {
+                    DriverError::Pcap {
+                        path: path.clone(),
+                        error,
+                    }
+                })?;
+                tracing::info!(file = %path.display(), max_bytes = config.pcap_max_bytes,
+                    "writing every datagram sent and received to a pcap file");
+                Some(log)
             }
             None => None,
         };
@@ -306,6 +339,7 @@ impl Driver {
             segments: Vec::new(),
             egress,
             notify: Notifier::disabled(),
+            pcap,
         })
     }
 
@@ -450,6 +484,7 @@ impl Driver {
             peers,
             stats,
             start,
+            pcap,
             ..
         } = self;
         let slice = std::time::Instant::now();
@@ -464,6 +499,9 @@ impl Driver {
                 let sender = peers.node_for(from);
                 if sender.is_none() {
                     stats.unknown_senders += 1;
+                }
+                if let Some(pcap) = pcap.as_mut() {
+                    pcap.received(from, bytes);
                 }
                 node.handle_datagram(now, sender, bytes);
             });
@@ -549,6 +587,11 @@ impl Driver {
         let segment_size = (count > 1).then_some(size);
         match self.io.send(dst, bytes, segment_size).await {
             Ok(()) => {
+                if let Some(pcap) = self.pcap.as_mut() {
+                    for datagram in bytes.chunks(size.max(1)) {
+                        pcap.sent(dst, datagram);
+                    }
+                }
                 self.stats.datagrams_sent += count;
                 self.stats.bytes_sent += bytes.len() as u64;
                 if let Some(e) = self.egress.get_mut(&to) {
