@@ -15,7 +15,7 @@ use ants_router::time::Timestamp;
 use ants_router::wire::{
     CapsuleRepr, CodeMissingRepr, CodeRequestRepr, Frame, MAX_CODE_FRAME_LEN, WireError,
 };
-use node_support::{cookie_from, forward_wasm, ip, variant};
+use node_support::{cookie_from, forward_12k_wasm, forward_wasm, ip, variant};
 
 const T0: Timestamp = Timestamp::from_millis(1_000);
 
@@ -366,7 +366,7 @@ fn a_requester_asking_too_often_is_refused_and_counted() {
         c.demand.fragment_burst = 30;
         c.demand.fragments_per_requester_per_second = 12;
     });
-    let wasm = forward_wasm();
+    let wasm = forward_12k_wasm();
     let count = wasm.len().div_ceil(1024) as u64;
     assert!(
         (11..=15).contains(&count),
@@ -433,7 +433,7 @@ fn unsolicited_and_inconsistent_code_is_dropped() {
 #[test]
 fn a_module_over_the_size_limit_is_never_reassembled() {
     let mut n = node_with(|c| c.sandbox.max_module_bytes = 4096);
-    let wasm = forward_wasm();
+    let wasm = forward_12k_wasm();
     let fp = Fingerprint::sha256(&wasm);
     n.handle_datagram(T0, Some(ip("10.0.0.2")), &capsule(fp, 9, b"x"));
     transmits(&mut n);

@@ -12,8 +12,8 @@ use ants_router::fingerprint::Fingerprint;
 use ants_router::node::{DropReason, NodeConfig};
 use ants_router::wire::{CapsuleRepr, CodeFragmentRepr, Frame, FrameKind};
 use node_support::{
-    LinkParams, Net, addr, chain, chain_config, chain_mesh, forward_wasm, inert_wat, ip, link, ms,
-    variant,
+    LinkParams, Net, addr, chain, chain_config, chain_mesh, forward_12k_wasm, forward_wasm,
+    inert_wat, ip, link, ms, variant,
 };
 
 /// Sends `count` forward capsules from node 0 to node `to`, payload "capsule <k>".
@@ -45,7 +45,7 @@ fn frames_between(sim: &Net, from: IpAddr, to: IpAddr, kind: FrameKind) -> Vec<V
 
 #[test]
 fn demand_loading_across_1_2_and_4_active_hops_loses_nothing() {
-    let wasm = forward_wasm();
+    let wasm = forward_12k_wasm();
     let fragments = wasm.len().div_ceil(1024) as u64;
     assert!(
         fragments > 10,

@@ -82,7 +82,12 @@ impl Capsule for PingCapsule {
             Kind::Reply => forward_with(&raw),
         };
         if result == Err(Error::NoRoute) {
-            capsule_sdk::error!("ping {id}: no route toward the destination");
+            // A `Line` rather than `error!`, which would pull `core::fmt` into the module.
+            let _ = capsule_sdk::log::Line::new(capsule_sdk::log::Level::Error)
+                .text("ping ")
+                .number(u64::from(id))
+                .text(": no route toward the destination")
+                .send();
         }
         result
     }

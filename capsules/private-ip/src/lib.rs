@@ -256,7 +256,10 @@ fn announce(
         if let Some(held) = serving_edge(p)?
             && held != edge
         {
-            capsule_sdk::warn!("private-ip: a prefix is claimed by two edges; the first keeps it");
+            let _ = capsule_sdk::log::log(
+                capsule_sdk::log::Level::Warn,
+                "private-ip: a prefix is claimed by two edges; the first keeps it",
+            );
             continue;
         }
         state::put(&p.key(), &edge.octets(), ANNOUNCE_TTL)?;
