@@ -19,6 +19,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 use toml::Value;
@@ -29,6 +30,7 @@ use ants_router::text::PrefixError;
 /// A line and column in a topology file: the same text location as the daemon's
 /// configuration errors use.
 pub use ants_router::text::TextLocation as Location;
+pub use schema::schema;
 
 use crate::model::{
     AppDraft, EmulatorSettings, LinkOptionsSet, LinkParams, NodeKind, Pool, Topology,
@@ -314,79 +316,131 @@ fn whole(v: &Value, min: u64, max: u64) -> Result<u64, String> {
 
 // ---- The file as written ---------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    /// The topology's name (default: the file name without extension).
+    #[schemars(with = "Option<String>")]
     name: Option<Spanned<String>>,
+    #[schemars(with = "Option<schema::Seed>")]
     seed: Option<Spanned<Value>>,
+    /// Where node addresses and link subnets are drawn from.
     addressing: Option<RawAddressing>,
+    /// Emulator settings.
     emulator: Option<RawEmulator>,
+    /// Hellos, neighbour liveness and overlay routing on every node core.
     liveness: Option<RawLiveness>,
+    /// Defaults for every link.
     defaults: Option<RawDefaults>,
+    /// The nodes.
     #[serde(default)]
+    #[schemars(with = "Vec<RawNode>")]
     node: Vec<Spanned<RawNode>>,
+    /// The links.
     #[serde(default)]
+    #[schemars(with = "Vec<RawLink>")]
     link: Vec<Spanned<RawLink>>,
+    /// Named groups of nodes (also given per node with `groups`).
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Vec<String>>")]
     groups: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+    /// Scripted applications for the emulator.
     #[serde(default)]
+    #[schemars(with = "Vec<RawApp>")]
     app: Vec<Spanned<RawApp>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawAddressing {
+    /// Node addresses (default 10.0.0.0/16).
+    #[schemars(with = "Option<schema::Prefix>")]
     nodes: Option<Spanned<String>>,
+    /// Link subnets, one /30 per link (default 10.1.0.0/16).
+    #[schemars(with = "Option<schema::Prefix>")]
     links: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawEmulator {
+    /// Virtual time to run (default: until nothing is left to do).
+    #[schemars(with = "Option<schema::DurationText>")]
     duration: Option<Spanned<Value>>,
+    /// Virtual time one compilation takes.
+    #[schemars(with = "Option<schema::DurationText>")]
     compile_delay: Option<Spanned<Value>>,
+    /// Largest budget an arriving capsule keeps on every node.
+    #[schemars(with = "Option<schema::Budget>")]
     max_budget: Option<Spanned<Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawLiveness {
+    /// Hello interval of every node core (10 ms to 60 s), e.g. "500ms".
+    #[schemars(with = "Option<schema::DurationText>")]
     hello_interval: Option<Spanned<Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawDefaults {
+    /// Options of every link that does not set them itself.
     link: Option<RawLinkOptions>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawLinkOptions {
+    /// One-way delay.
+    #[schemars(with = "Option<schema::DurationText>")]
     delay: Option<Spanned<Value>>,
+    /// Bit rate of each direction (default: unlimited).
+    #[schemars(with = "Option<schema::BitRate>")]
     bandwidth: Option<Spanned<Value>>,
+    /// Random loss of each datagram.
+    #[schemars(with = "Option<schema::LossRate>")]
     loss: Option<Spanned<Value>>,
+    /// Drop-tail queue in datagrams, with a bandwidth.
+    #[schemars(with = "Option<schema::Queue>")]
     queue: Option<Spanned<Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawNode {
+    /// Unique name.
+    #[schemars(with = "String")]
     name: Spanned<String>,
+    #[schemars(with = "schema::NodeKindText")]
     kind: Spanned<String>,
+    /// IPv4 address (default: drawn from the node pool).
+    #[schemars(with = "Option<String>")]
     address: Option<Spanned<String>>,
+    /// Groups this node belongs to.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     groups: Vec<Spanned<String>>,
 }
 
 // serde's `flatten` does not combine with `deny_unknown_fields`, so the options are repeated.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawLink {
+    #[schemars(with = "schema::LinkEnds")]
     ends: Spanned<Vec<Spanned<String>>>,
+    /// One-way delay.
+    #[schemars(with = "Option<schema::DurationText>")]
     delay: Option<Spanned<Value>>,
+    /// Bit rate of each direction.
+    #[schemars(with = "Option<schema::BitRate>")]
     bandwidth: Option<Spanned<Value>>,
+    /// Random loss of each datagram.
+    #[schemars(with = "Option<schema::LossRate>")]
     loss: Option<Spanned<Value>>,
+    /// Drop-tail queue in datagrams, with a bandwidth.
+    #[schemars(with = "Option<schema::Queue>")]
     queue: Option<Spanned<Value>>,
 }
 
@@ -416,19 +470,40 @@ impl RawLink {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawApp {
+    #[schemars(with = "schema::AppKindText")]
     kind: Spanned<String>,
+    /// The host or active node it runs on.
+    #[schemars(with = "String")]
     node: Spanned<String>,
+    /// ping: a node; send: a node or a group.
+    #[schemars(with = "Option<String>")]
     to: Option<Spanned<String>>,
+    /// ping, send: how many.
+    #[schemars(with = "Option<schema::Count>")]
     count: Option<Spanned<Value>>,
+    /// ping, send: time between two.
+    #[schemars(with = "Option<schema::DurationText>")]
     interval: Option<Spanned<Value>>,
+    /// ping, send: when the first leaves.
+    #[schemars(with = "Option<schema::DurationText>")]
     start: Option<Spanned<Value>>,
+    /// send: a shipped capsule's name or a .wasm path.
+    #[schemars(with = "Option<String>")]
     protocol: Option<Spanned<String>>,
+    /// send: each capsule's budget.
+    #[schemars(with = "Option<schema::Budget>")]
     budget: Option<Spanned<Value>>,
+    /// send: the payload as text.
+    #[schemars(with = "Option<String>")]
     payload: Option<Spanned<String>>,
+    /// send: the payload as hex digits.
+    #[schemars(with = "Option<String>")]
     payload_hex: Option<Spanned<String>>,
+    /// listen: the port.
+    #[schemars(with = "Option<schema::Port>")]
     port: Option<Spanned<Value>>,
 }
 
@@ -572,6 +647,7 @@ fn describe_at(text: &str, offset: usize) -> Option<String> {
 }
 
 mod reader;
+mod schema;
 #[cfg(test)]
 mod tests;
 
