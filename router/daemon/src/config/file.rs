@@ -28,6 +28,8 @@ pub(super) struct RawConfig {
     pub(super) pcap: Option<Spanned<String>>,
     pub(super) pcap_max_bytes: Option<Spanned<u64>>,
     pub(super) max_budget: Option<u16>,
+    pub(super) mode: Option<Spanned<String>>,
+    pub(super) interfaces: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub(super) pin: Vec<Spanned<String>>,
     #[serde(default)]

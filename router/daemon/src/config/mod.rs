@@ -63,6 +63,35 @@ pub const DEFAULT_PCAP_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// The smallest `pcap_max_bytes`: room for the file header and a few datagrams.
 pub const MIN_PCAP_MAX_BYTES: u64 = 4096;
 
+/// Longest network interface name Linux accepts (`IFNAMSIZ` less the terminating zero).
+pub const MAX_INTERFACE_NAME: usize = 15;
+
+/// How capsules reach the node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Capsules are addressed to this node and arrive on its UDP socket (`mode = "overlay"`,
+    /// the default).
+    #[default]
+    Overlay,
+    /// Also every capsule that crosses the named interfaces toward the capsule port, whatever
+    /// its IP destination, is captured and evaluated here, and the kernel does not forward it
+    /// (`mode = "on-path"`, `docs/on-path.md`).
+    OnPath {
+        /// The interfaces captured on, in file order.
+        interfaces: Vec<String>,
+    },
+}
+
+impl Mode {
+    /// The interfaces of on-path mode; none in overlay mode.
+    pub fn interfaces(&self) -> &[String] {
+        match self {
+            Mode::Overlay => &[],
+            Mode::OnPath { interfaces } => interfaces,
+        }
+    }
+}
+
 /// Why a configuration was refused: the file, where in it, which field, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
@@ -143,6 +172,8 @@ pub struct Config {
     pub pcap: Option<PathBuf>,
     /// Bound on the pcap file's bytes (`pcap_max_bytes`).
     pub pcap_max_bytes: u64,
+    /// Overlay (the default) or on-path, with its interfaces (`mode`, `interfaces`).
+    pub mode: Mode,
     /// Active neighbours, in file order.
     pub neighbours: Vec<NeighbourConfig>,
     /// Every node address with a configured socket: neighbours and peers.
@@ -178,6 +209,93 @@ fn resolve(base: &Path, file: &str) -> PathBuf {
     } else {
         base.join(p)
     }
+}
+
+/// The `mode` and `interfaces` keys: overlay unless `mode = "on-path"`, which needs one or
+/// more distinct interface names and the capsule port as the listening port.
+fn mode(check: &Checker<'_>, raw: &RawConfig, listen: SocketAddr) -> Result<Mode, ConfigError> {
+    let on_path = match &raw.mode {
+        None => false,
+        Some(m) => match m.get_ref().as_str() {
+            "overlay" => false,
+            "on-path" => true,
+            other => {
+                return Err(check.error(
+                    m.span(),
+                    "mode",
+                    format_args!("unknown mode `{other}`, expected `overlay` or `on-path`"),
+                ));
+            }
+        },
+    };
+    let Some(list) = raw.interfaces.as_ref() else {
+        if on_path {
+            let span = raw.mode.as_ref().map(|m| m.span()).unwrap_or(0..0);
+            return Err(check.error(
+                span,
+                "mode",
+                "on-path mode captures on the interfaces it is given: add e.g. \
+                 interfaces = [\"eth0\", \"eth1\"]",
+            ));
+        }
+        return Ok(Mode::Overlay);
+    };
+    if !on_path {
+        return Err(check.error(
+            list.span(),
+            "interfaces",
+            "interfaces are captured only in on-path mode: add mode = \"on-path\" or remove `interfaces`",
+        ));
+    }
+    if list.get_ref().is_empty() {
+        return Err(check.error(
+            list.span(),
+            "interfaces",
+            "on-path mode needs at least one interface",
+        ));
+    }
+    let mut interfaces: Vec<String> = Vec::new();
+    for (i, name) in list.get_ref().iter().enumerate() {
+        let n = name.get_ref();
+        let field = format!("interfaces[{i}]");
+        let valid = !n.is_empty()
+            && n.len() <= MAX_INTERFACE_NAME
+            && n != "."
+            && n != ".."
+            && n.chars()
+                .all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
+        if !valid {
+            return Err(check.error(
+                name.span(),
+                field,
+                format_args!(
+                    "`{n}` is not an interface name (1 to {MAX_INTERFACE_NAME} visible characters, \
+                     no `/` or `:`)"
+                ),
+            ));
+        }
+        if interfaces.iter().any(|m| m == n) {
+            return Err(check.error(
+                name.span(),
+                field,
+                format_args!("interface `{n}` is listed twice"),
+            ));
+        }
+        interfaces.push(n.clone());
+    }
+    if listen.port() != DEFAULT_PORT {
+        let span = raw.listen.as_ref().map(|l| l.span()).unwrap_or(0..0);
+        return Err(check.error(
+            span,
+            "listen",
+            format_args!(
+                "on-path mode captures datagrams to the capsule port {DEFAULT_PORT} and sends \
+                 from it: listen on port {DEFAULT_PORT}, not {}",
+                listen.port()
+            ),
+        ));
+    }
+    Ok(Mode::OnPath { interfaces })
 }
 
 impl Config {
@@ -389,6 +507,7 @@ impl Config {
             SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), DEFAULT_PORT),
             |l| *l.get_ref(),
         );
+        let mode = mode(&check, &raw, listen)?;
 
         // The code store: relative to the configuration file, like `pin`. Left out, one
         // directory per node address, so that routers whose files share a directory never
@@ -410,6 +529,7 @@ impl Config {
             metrics_listen: raw.metrics_listen.as_ref().map(|m| *m.get_ref()),
             pcap,
             pcap_max_bytes,
+            mode,
             neighbours,
             peers,
             routes,

@@ -609,3 +609,59 @@ fn link_rates_and_queues_are_read_and_checked() {
     let e = err(&with("rate = 400\n"));
     located(&e, 9, "neighbours[0].rate");
 }
+
+#[test]
+fn on_path_mode_takes_its_interfaces_and_the_capsule_port() {
+    let c =
+        parse("address = \"10.0.0.1\"\nmode = \"on-path\"\ninterfaces = [\"eth0\", \"eth1\"]\n")
+            .unwrap();
+    assert_eq!(
+        c.mode,
+        Mode::OnPath {
+            interfaces: vec!["eth0".into(), "eth1".into()]
+        }
+    );
+    assert_eq!(c.mode.interfaces(), ["eth0", "eth1"]);
+    let c = parse("address = \"10.0.0.1\"\nmode = \"overlay\"\n").unwrap();
+    assert_eq!(c.mode, Mode::Overlay);
+    assert_eq!(
+        parse("address = \"10.0.0.1\"\n").unwrap().mode,
+        Mode::Overlay
+    );
+
+    let cases = [
+        ("mode = \"onpath\"\n", "2:8: `mode`: unknown mode `onpath`"),
+        (
+            "mode = \"on-path\"\n",
+            "2:8: `mode`: on-path mode captures on the interfaces",
+        ),
+        (
+            "interfaces = [\"eth0\"]\n",
+            "2:14: `interfaces`: interfaces are captured only in on-path mode",
+        ),
+        (
+            "mode = \"on-path\"\ninterfaces = []\n",
+            "3:14: `interfaces`: on-path mode needs at least one",
+        ),
+        (
+            "mode = \"on-path\"\ninterfaces = [\"eth0\", \"eth0\"]\n",
+            "3:23: `interfaces[1]`: interface `eth0` is listed twice",
+        ),
+        (
+            "mode = \"on-path\"\ninterfaces = [\"a/b\"]\n",
+            "3:15: `interfaces[0]`: `a/b` is not an interface name",
+        ),
+        (
+            "mode = \"on-path\"\ninterfaces = [\"sixteen-chars-xx\"]\n",
+            "`interfaces[0]`: `sixteen-chars-xx` is not an interface name",
+        ),
+        (
+            "listen = \"0.0.0.0:4000\"\nmode = \"on-path\"\ninterfaces = [\"eth0\"]\n",
+            "2:10: `listen`: on-path mode captures datagrams to the capsule port 3322",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = err(&format!("address = \"10.0.0.1\"\n{text}")).to_string();
+        assert!(e.contains(want), "{text}: {e}");
+    }
+}

@@ -23,6 +23,7 @@ mod app_requests;
 pub mod code_store;
 mod compile;
 pub mod egress;
+pub mod on_path;
 mod pcap;
 pub mod udp;
 
@@ -51,6 +52,7 @@ use ants_router::time::Timestamp;
 use code_store::CodeStore;
 use compile::{CompileDone, CompileWorker};
 use egress::{Egress, Offer};
+use on_path::{CaptureStats, OnPath, OnPathError};
 use pcap::PcapLog;
 use udp::UdpIo;
 
@@ -100,6 +102,9 @@ pub enum DriverError {
         /// The system's reason.
         error: io::Error,
     },
+    /// On-path mode could not start (`mode = "on-path"`).
+    #[error("on-path mode: {0}")]
+    OnPath(OnPathError),
     /// The pcap file could not be created.
     #[error("cannot create the pcap file {} (`pcap`): {error}", path.display())]
     Pcap {
@@ -154,6 +159,9 @@ pub struct DriverStats {
     pub reloads: u64,
     /// Datagrams dropped at the tail of a neighbour's full egress queue (`queue`).
     pub egress_queue_drops: u64,
+    /// On-path mode's capture (all zero in overlay mode).
+    #[serde(flatten)]
+    pub capture: CaptureStats,
 }
 
 /// Final counters, returned when the driver stops.
@@ -197,12 +205,15 @@ pub struct Driver {
     notify: Notifier,
     /// The pcap log of every datagram sent and received, if `pcap` is set.
     pcap: Option<PcapLog>,
+    /// On-path mode's taps and filters (`mode = "on-path"`); dropped last, with the driver.
+    on_path: Option<OnPath>,
 }
 
 /// What woke the loop.
 enum Wake {
     Control(Option<Control>),
     Readable(io::Result<()>),
+    Captured(usize),
     Compiled(CompileDone),
     App(AppEvent),
     Timer,
@@ -321,6 +332,15 @@ impl Driver {
             .iter()
             .map(|n| (n.address, Egress::new(n.shaping).toward(n.socket)))
             .collect();
+        // Last, once everything else is up: from here on capsules crossing the interfaces
+        // reach only this daemon.
+        let on_path = match &config.mode {
+            crate::config::Mode::Overlay => None,
+            crate::config::Mode::OnPath { interfaces } => Some(
+                OnPath::start(interfaces, crate::config::DEFAULT_PORT)
+                    .map_err(DriverError::OnPath)?,
+            ),
+        };
         Ok(Driver {
             node,
             peers: config.peers.clone(),
@@ -340,6 +360,7 @@ impl Driver {
             egress,
             notify: Notifier::disabled(),
             pcap,
+            on_path,
         })
     }
 
@@ -396,6 +417,7 @@ impl Driver {
             let wake = tokio::select! {
                 c = control.recv() => Wake::Control(c),
                 r = self.io.readable() => Wake::Readable(r),
+                i = captured(self.on_path.as_mut()) => Wake::Captured(i),
                 Some(d) = self.compiled.recv() => Wake::Compiled(d),
                 Some(e) = self.app_events.recv() => Wake::App(e),
                 _ = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
@@ -410,6 +432,7 @@ impl Driver {
                     self.notify.ready();
                 }
                 Wake::Readable(r) => self.on_readable(r),
+                Wake::Captured(i) => self.on_captured(i).await,
                 Wake::Compiled(d) => {
                     self.stats.compiles += 1;
                     if let Err(e) = &d.result {
@@ -514,6 +537,36 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Hands the capsule-port datagrams waiting on tap `i` (on-path mode) to the node, each
+    /// from its IP source as a datagram on the UDP socket would be.
+    async fn on_captured(&mut self, i: usize) {
+        let Driver {
+            node,
+            peers,
+            stats,
+            start,
+            pcap,
+            on_path,
+            ..
+        } = self;
+        let Some(on_path) = on_path.as_mut() else {
+            return;
+        };
+        let now = timestamp(*start);
+        on_path
+            .drain(i, |from, bytes| {
+                // A node with a configured socket is named by it; anyone else by its IP
+                // source (the previous hop of a capsule is the node that sent it).
+                let sender = peers.node_for(from).unwrap_or(from.ip());
+                if let Some(pcap) = pcap.as_mut() {
+                    pcap.received(from, bytes);
+                }
+                node.handle_datagram(now, Some(sender), bytes);
+            })
+            .await;
+        stats.capture = on_path.stats.clone();
     }
 
     /// Drains the node's events and transmits until both are empty. Consecutive datagrams to
@@ -674,6 +727,7 @@ impl Driver {
             ("demand", config.demand != old.demand),
             ("liveness", config.liveness != old.liveness),
             ("driver", config.driver != old.driver),
+            ("mode", config.mode != old.mode),
         ] {
             if changed {
                 tracing::warn!("reload: `{what}` changed; it takes effect only after a restart");
@@ -752,6 +806,14 @@ impl Driver {
 /// Node time: nanoseconds since the driver started.
 fn timestamp(start: Instant) -> Timestamp {
     Timestamp::from_nanos(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The index of a tap with frames waiting; never, without on-path mode.
+async fn captured(on_path: Option<&mut OnPath>) -> usize {
+    match on_path {
+        Some(o) => o.readable().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -1,0 +1,556 @@
+//! On-path mode end to end, in network namespaces made by hand: h1 - a1 - l1 - a2 - h2.
+//!
+//! a1 and a2 run `antsd` with `mode = "on-path"` on both their interfaces, l1 is a plain Linux
+//! router, h1 and h2 run `antsd` in the normal (overlay) mode and know nothing of a1 and a2 as
+//! next hops: h1 addresses its capsules to h2 directly. The capsules are evaluated at a1 and a2
+//! all the same (their counters say so, and the ping's path lists them), l1 only forwards
+//! (its kernel's `ForwDatagrams` grows), the daemons' tc filters are gone after a clean stop,
+//! and a filter left by a killed daemon is removed by the next start.
+//!
+//! Needs root (skipped with a message otherwise), `ip` and `tc`, and the capsules built
+//! (`make capsules`). Everything lives in namespaces named with a prefix unique to the run;
+//! the guard kills the daemons it started (by their pid) and deletes the namespaces, also when
+//! the test fails. Traffic stays inside those namespaces.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ants_daemon::app::Client;
+use ants_daemon::config::ConfigWriter;
+
+const ANTSD: &str = env!("CARGO_BIN_EXE_antsd");
+const ANTS: &str = env!("CARGO_BIN_EXE_ants");
+
+/// The nodes in path order: name, node address (on `lo`).
+const NODES: [(&str, &str); 5] = [
+    ("h1", "10.77.0.1"),
+    ("a1", "10.77.0.2"),
+    ("l1", "10.77.0.3"),
+    ("a2", "10.77.0.4"),
+    ("h2", "10.77.0.5"),
+];
+
+fn capsule(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../../capsules/target/wasm32-unknown-unknown/release/capsule_{name}.wasm"
+    ));
+    assert!(
+        p.is_file(),
+        "{} is missing: run `make capsules`",
+        p.display()
+    );
+    p
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs a command, killing it after `limit`; its output.
+fn run(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let end = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!(
+                "{cmd:?} did not finish within {limit:?}: {}",
+                text(&o.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let what = format!("{cmd:?}");
+    let o = run(cmd, Duration::from_secs(20));
+    assert!(
+        o.status.success(),
+        "{what} failed: {}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+/// `ip netns exec <ns> <args>`, which must succeed.
+fn ns_ok(ns: &str, args: &[&str]) -> String {
+    ok(Command::new("ip").args(["netns", "exec", ns]).args(args))
+}
+
+fn eventually(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out after {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The namespaces and daemons of one run, removed when dropped.
+struct Guard {
+    prefix: String,
+    daemons: Vec<(String, Child)>,
+    namespaces: Vec<String>,
+}
+
+impl Guard {
+    fn ns(&self, node: &str) -> String {
+        format!("{}-{node}", self.prefix)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.daemons {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in &self.namespaces {
+            let _ = Command::new("ip")
+                .args(["netns", "delete", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// A running daemon of the test.
+struct Daemon {
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+fn start_daemon(guard: &mut Guard, dir: &Path, node: &str, config: &str) -> Daemon {
+    let path = dir.join(format!("{node}.toml"));
+    fs::write(&path, config).unwrap();
+    let log = dir.join(format!("{node}.log"));
+    let socket = dir.join(format!("{node}.sock"));
+    let child = Command::new("ip")
+        .args(["netns", "exec", &guard.ns(node), ANTSD, "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(dir.join(format!("{node}.out"))).unwrap())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    guard.daemons.push((node.to_string(), child));
+    let d = Daemon { socket, log };
+    eventually(
+        &format!("{node}'s antsd answers"),
+        Duration::from_secs(15),
+        || {
+            if let Some((_, c)) = guard.daemons.iter_mut().find(|(n, _)| n == node)
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!(
+                    "{node}'s antsd exited ({status}): {}",
+                    fs::read_to_string(&d.log).unwrap_or_default()
+                );
+            }
+            Client::connect(&d.socket).is_ok()
+        },
+    );
+    d
+}
+
+/// Stops a daemon with SIGTERM and waits for it (bounded).
+fn stop_daemon(guard: &mut Guard, node: &str, signal: i32) {
+    let i = guard
+        .daemons
+        .iter()
+        .position(|(n, _)| n == node)
+        .expect("a daemon of the test");
+    let (_, mut child) = guard.daemons.remove(i);
+    // `ip netns exec` runs antsd in its own process (exec), so the pid is antsd's.
+    // SAFETY: kill has no memory preconditions; the pid is a child this test started.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let end = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{node}'s antsd did not stop within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn status(d: &Daemon) -> serde_json::Value {
+    let json = Client::connect(&d.socket).unwrap().status().unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+fn forwarded(ns: &str) -> u64 {
+    let snmp = ns_ok(ns, &["cat", "/proc/net/snmp"]);
+    let ip: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Ip:")).collect();
+    let names: Vec<&str> = ip[0].split_whitespace().collect();
+    let values: Vec<&str> = ip[1].split_whitespace().collect();
+    let at = names.iter().position(|n| *n == "ForwDatagrams").unwrap();
+    values[at].parse().unwrap()
+}
+
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
+/// The configuration of node `i` (index in [`NODES`]). On-path: hosts route to the other
+/// host directly, on-path routers route each host to itself, and every node knows the
+/// others as peers so that code may be asked for and served. Overlay: the usual chain,
+/// h1 -> a1 -> a2 -> h2, each node's active neighbours its next active hops.
+fn config(dir: &Path, i: usize, on_path: bool) -> String {
+    let (name, addr) = NODES[i];
+    let mut w = ConfigWriter::new(ip(addr));
+    w.listen(format!("{addr}:3322").parse().unwrap())
+        .app_socket(dir.join(format!("{name}.sock")))
+        .driver(&ants_daemon::config::DriverLimits {
+            code_store: None,
+            ..Default::default()
+        });
+    let hosts = [NODES[0].1, NODES[4].1];
+    if !on_path {
+        // Active nodes in path order: h1, a1, a2, h2.
+        let chain = [0, 1, 3, 4];
+        let at = chain.iter().position(|&c| c == i).unwrap();
+        if at > 0 {
+            let left = NODES[chain[at - 1]].1;
+            w.neighbour_at_default_port(ip(left))
+                .route(ip(hosts[0]), 32, ip(left));
+        }
+        if at + 1 < chain.len() {
+            let right = NODES[chain[at + 1]].1;
+            w.neighbour_at_default_port(ip(right))
+                .route(ip(hosts[1]), 32, ip(right));
+        }
+        return w.to_toml();
+    }
+    for h in hosts.iter().filter(|h| **h != addr) {
+        w.neighbour_at_default_port(ip(h)).route(ip(h), 32, ip(h));
+    }
+    for (_, other) in NODES {
+        if other != addr && !hosts.contains(&other) && other != NODES[2].1 {
+            w.peer(ip(other), format!("{other}:3322").parse().unwrap());
+        }
+    }
+    let text = w.to_toml();
+    if name.starts_with('a') {
+        format!("mode = \"on-path\"\ninterfaces = [\"eth0\", \"eth1\"]\n{text}")
+    } else {
+        text
+    }
+}
+
+/// Whether namespaces can be made here; says why not.
+fn can_run() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: network namespaces and capture need root");
+        return false;
+    }
+    for program in ["ip", "tc"] {
+        let present = Command::new(program)
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !present {
+            eprintln!("skipped: the `{program}` program (iproute2) is not installed");
+            return false;
+        }
+    }
+    true
+}
+
+/// Makes the namespaces of h1 - a1 - l1 - a2 - h2 with their links, addresses and routes.
+fn build_line(tag: &str) -> Guard {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut guard = Guard {
+        prefix: format!("{tag}{}-{}", std::process::id(), nanos % 100_000),
+        daemons: Vec::new(),
+        namespaces: Vec::new(),
+    };
+    // Namespaces, veths (created inside the namespaces), addresses, routes.
+    for (name, addr) in NODES {
+        let ns = guard.ns(name);
+        guard.namespaces.push(ns.clone());
+        ok(Command::new("ip").args(["netns", "add", &ns]));
+        ns_ok(&ns, &["ip", "link", "set", "lo", "up"]);
+        ns_ok(
+            &ns,
+            &["ip", "address", "add", &format!("{addr}/32"), "dev", "lo"],
+        );
+    }
+    // Link k joins node k (its eth1, or eth0 for h1) and node k+1 (its eth0) on 10.77.(k+1).0/30.
+    for k in 0..4 {
+        let (a, b) = (guard.ns(NODES[k].0), guard.ns(NODES[k + 1].0));
+        let a_if = if k == 0 { "eth0" } else { "eth1" };
+        ok(Command::new("ip").args([
+            "link", "add", a_if, "netns", &a, "type", "veth", "peer", "name", "eth0", "netns", &b,
+        ]));
+        let net = k + 1;
+        ns_ok(
+            &a,
+            &[
+                "ip",
+                "address",
+                "add",
+                &format!("10.77.{net}.1/30"),
+                "dev",
+                a_if,
+            ],
+        );
+        ns_ok(
+            &b,
+            &[
+                "ip",
+                "address",
+                "add",
+                &format!("10.77.{net}.2/30"),
+                "dev",
+                "eth0",
+            ],
+        );
+        ns_ok(&a, &["ip", "link", "set", a_if, "up"]);
+        ns_ok(&b, &["ip", "link", "set", "eth0", "up"]);
+    }
+    // Kernel routes along the line, every node address reachable from every node.
+    for (i, (name, addr)) in NODES.iter().enumerate() {
+        let ns = guard.ns(name);
+        for (j, (_, other)) in NODES.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            // Toward the left: link i (10.77.i.0/30), the left neighbour is .1; toward the
+            // right: link i+1, the right neighbour is .2.
+            let via = if j < i {
+                format!("10.77.{i}.1")
+            } else {
+                format!("10.77.{}.2", i + 1)
+            };
+            ns_ok(
+                &ns,
+                &[
+                    "ip",
+                    "route",
+                    "add",
+                    &format!("{other}/32"),
+                    "via",
+                    &via,
+                    "src",
+                    addr,
+                ],
+            );
+        }
+        if !name.starts_with('h') {
+            ns_ok(&ns, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+        }
+    }
+    guard
+}
+
+/// Deletes the namespaces and checks none is left.
+fn tear_down(guard: Guard) {
+    let prefix = guard.prefix.clone();
+    drop(guard);
+    let left: Vec<String> = fs::read_dir("/var/run/netns")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with(&format!("{prefix}-")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "namespaces left: {left:?}");
+}
+
+#[test]
+fn capsules_to_a_host_are_evaluated_by_every_on_path_router() {
+    if !can_run() {
+        return;
+    }
+    let (forward, ping) = (capsule("forward"), capsule("ping"));
+    let mut guard = build_line("aop");
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+
+    let mut daemons = Vec::new();
+    for (i, (name, _)) in NODES.iter().enumerate() {
+        if *name == "l1" {
+            daemons.push(None);
+            continue;
+        }
+        daemons.push(Some(start_daemon(
+            &mut guard,
+            dir,
+            name,
+            &config(dir, i, true),
+        )));
+    }
+    let d = |name: &str| {
+        daemons[NODES.iter().position(|(n, _)| *n == name).unwrap()]
+            .as_ref()
+            .unwrap()
+    };
+    for a in ["a1", "a2"] {
+        let filters = ns_ok(
+            &guard.ns(a),
+            &["tc", "filter", "show", "dev", "eth0", "ingress"],
+        );
+        assert!(
+            filters.contains("pref 3322 bpf") && filters.contains("handle 0x3322"),
+            "{a} has no on-path filter: {filters}"
+        );
+    }
+    let l1_before = forwarded(&guard.ns("l1"));
+
+    // A forward capsule from h1 to h2: delivered on port 1 at h2.
+    let mut listener = Command::new(ANTS)
+        .args([
+            "listen",
+            "--port",
+            "1",
+            "--count",
+            "1",
+            "--timeout",
+            "20",
+            "--socket",
+        ])
+        .arg(&d("h2").socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    ok(Command::new(ANTS)
+        .args(["send", "--module"])
+        .arg(&forward)
+        .args(["--to", NODES[4].1, "--socket"])
+        .arg(&d("h1").socket)
+        .arg("across the on-path routers"));
+    let end = Instant::now() + Duration::from_secs(25);
+    while listener.try_wait().unwrap().is_none() {
+        if Instant::now() >= end {
+            let _ = listener.kill();
+            let _ = listener.wait();
+            panic!(
+                "h2 got nothing; a1: {}\na2: {}",
+                fs::read_to_string(&d("a1").log).unwrap_or_default(),
+                fs::read_to_string(&d("a2").log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let heard = listener.wait_with_output().unwrap();
+    if !heard.status.success() {
+        let mut report = text(&heard.stderr);
+        for n in ["h1", "a1", "a2", "h2"] {
+            report.push_str(&format!(
+                "\n--- {n} status:\n{}\n--- {n} log:\n{}",
+                status(d(n)),
+                fs::read_to_string(&d(n).log).unwrap_or_default()
+            ));
+        }
+        panic!("h2 got no delivery: {report}");
+    }
+    assert!(
+        text(&heard.stdout).contains("across the on-path routers"),
+        "{}",
+        text(&heard.stdout)
+    );
+
+    // A ping: the path lists both on-path routers.
+    let out = ok(Command::new(ANTS)
+        .args([
+            "ping",
+            "-c",
+            "3",
+            "--interval",
+            "0.2",
+            "--timeout",
+            "10",
+            "--module",
+        ])
+        .arg(&ping)
+        .arg("--socket")
+        .arg(&d("h1").socket)
+        .arg(NODES[4].1));
+    assert!(
+        out.contains("path=10.77.0.1 -> 10.77.0.2 -> 10.77.0.4 -> 10.77.0.5"),
+        "{out}"
+    );
+    assert!(out.contains("3 received"), "{out}");
+
+    for a in ["a1", "a2"] {
+        let s = status(d(a));
+        let node = &s["node"]["stats"];
+        let daemon = &s["daemon"]["stats"];
+        assert!(node["evaluations"].as_u64().unwrap() >= 7, "{a}: {s}");
+        assert!(daemon["captured"].as_u64().unwrap() >= 7, "{a}: {s}");
+        // Captured frames are all well formed, and none were the router's own.
+        for reason in [
+            "capture_bad_ethernet",
+            "capture_bad_ipv4",
+            "capture_bad_ipv4_checksum",
+            "capture_bad_udp",
+            "capture_own_frames",
+            "capture_truncated",
+        ] {
+            assert_eq!(daemon[reason].as_u64(), Some(0), "{a} {reason}: {s}");
+        }
+    }
+    // l1 forwarded them in its kernel: 2 forward capsules at least (capsule, code), 6 pings.
+    let l1_after = forwarded(&guard.ns("l1"));
+    assert!(
+        l1_after >= l1_before + 8,
+        "l1 forwarded {l1_before} -> {l1_after}"
+    );
+
+    // A clean stop removes the filter and the qdisc it added.
+    stop_daemon(&mut guard, "a2", libc::SIGTERM);
+    for ifname in ["eth0", "eth1"] {
+        let filters = ns_ok(
+            &guard.ns("a2"),
+            &["tc", "filter", "show", "dev", ifname, "ingress"],
+        );
+        assert!(!filters.contains("pref 3322"), "a2 {ifname}: {filters}");
+        let qdiscs = ns_ok(&guard.ns("a2"), &["tc", "qdisc", "show", "dev", ifname]);
+        assert!(!qdiscs.contains("clsact"), "a2 {ifname}: {qdiscs}");
+    }
+    // A killed daemon leaves its filters; the next start removes them before adding its own.
+    stop_daemon(&mut guard, "a1", libc::SIGKILL);
+    let left = ns_ok(
+        &guard.ns("a1"),
+        &["tc", "filter", "show", "dev", "eth0", "ingress"],
+    );
+    assert!(left.contains("handle 0x3322"), "{left}");
+    let a1 = start_daemon(&mut guard, dir, "a1", &config(dir, 1, true));
+    let log = fs::read_to_string(&a1.log).unwrap();
+    assert!(log.contains("an earlier run left"), "{log}");
+    let filters = ns_ok(
+        &guard.ns("a1"),
+        &["tc", "filter", "show", "dev", "eth0", "ingress"],
+    );
+    assert_eq!(filters.matches("handle 0x3322").count(), 1, "{filters}");
+    stop_daemon(&mut guard, "a1", libc::SIGTERM);
+    let filters = ns_ok(
+        &guard.ns("a1"),
+        &["tc", "filter", "show", "dev", "eth0", "ingress"],
+    );
+    assert!(!filters.contains("pref 3322"), "{filters}");
+
+    tear_down(guard);
+}
