@@ -4,6 +4,7 @@
 pub mod configs;
 pub mod demo;
 pub mod emulate;
+pub mod generate;
 pub mod graph;
 pub mod live;
 pub mod netns;

@@ -23,6 +23,8 @@ enum Command {
     /// Run one shipped capsule's scenario (multicast, reliable-multicast, congestion, anycast,
     /// private-ip) and print its numbers.
     Scenario(cli::scenario::ScenarioArgs),
+    /// Write a generated network (campus, hierarchy) as a topology file.
+    Generate(cli::generate::GenerateArgs),
     /// Draw the topology (dot, svg or mermaid) without running anything.
     Graph(cli::graph::GraphArgs),
     /// Bring the topology up in Linux network namespaces (needs root).
@@ -44,6 +46,7 @@ fn main() -> std::process::ExitCode {
         Command::Emulate(a) => cli::emulate::run(a),
         Command::Demo(a) => cli::demo::run(a),
         Command::Scenario(a) => cli::scenario::run(a),
+        Command::Generate(a) => cli::generate::run(a),
         Command::Graph(a) => cli::graph::run(a),
         Command::Up(a) => cli::netns::up(a),
         Command::Down(a) => cli::netns::down(a),

@@ -31,6 +31,7 @@ use ants_router::text::PrefixError;
 /// configuration errors use.
 pub use ants_router::text::TextLocation as Location;
 pub use schema::schema;
+pub use writer::to_toml;
 
 use crate::model::{
     AppDraft, EmulatorSettings, LinkOptionsSet, LinkParams, NodeKind, Pool, Topology,
@@ -650,5 +651,6 @@ mod reader;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use reader::Reader;
