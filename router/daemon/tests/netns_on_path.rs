@@ -554,3 +554,142 @@ fn capsules_to_a_host_are_evaluated_by_every_on_path_router() {
 
     tear_down(guard);
 }
+
+/// Sends `frames` from a UDP socket bound to `bind` inside namespace `ns`, `rate` per second
+/// on an absolute schedule (0: as fast as the socket takes them); returns when all are sent.
+fn blast(
+    ns: &str,
+    bind: &str,
+    to: &str,
+    frames: usize,
+    rate: u64,
+    frame: &[u8],
+) -> std::thread::JoinHandle<()> {
+    let (ns, bind, to, frame) = (
+        ns.to_string(),
+        bind.to_string(),
+        to.to_string(),
+        frame.to_vec(),
+    );
+    std::thread::spawn(move || {
+        let f = fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
+        // SAFETY: setns on an open namespace file; it moves only this thread.
+        let r = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns {ns}");
+        let s = std::net::UdpSocket::bind(&bind).unwrap();
+        let mut sent = 0;
+        let start = Instant::now();
+        while sent < frames {
+            if rate > 0 && sent % 16 == 0 {
+                let due = start + Duration::from_secs_f64(sent as f64 / rate as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            match s.send_to(&frame, &to) {
+                Ok(_) => sent += 1,
+                // A full send buffer or queue: try again shortly.
+                Err(_) => std::thread::sleep(Duration::from_micros(50)),
+            }
+        }
+    })
+}
+
+fn deliveries(d: &Daemon) -> u64 {
+    status(d)["node"]["stats"]["deliveries"].as_u64().unwrap()
+}
+
+/// Throughput of on-path mode against the overlay mode on the same five namespaces: a
+/// generator in h1 sends `ANTS_BENCH_CAPSULES` (default 20,000) forward capsules to h2,
+/// `ANTS_BENCH_RATE` per second (default: as fast as its socket takes them), through a1 and a2 (addressed to a1 in overlay mode, to h2 in
+/// on-path mode); the rate is what h2's node delivered over the time from the first send to
+/// the last delivery. Results in `docs/benchmarks.md`.
+#[test]
+#[ignore = "a measurement: cargo test -p ants-daemon --test netns_on_path -- --ignored --nocapture"]
+fn throughput_on_path_against_overlay() {
+    if !can_run() {
+        return;
+    }
+    let n: usize = std::env::var("ANTS_BENCH_CAPSULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let rate: u64 = std::env::var("ANTS_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let forward = capsule("forward");
+    let module = fs::read(&forward).unwrap();
+    let fingerprint = ants_router::fingerprint::Fingerprint::sha256(&module);
+    for on_path in [false, true] {
+        let mode = if on_path { "on-path" } else { "overlay" };
+        let guard_line = build_line("aob");
+        let mut guard = guard_line;
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
+        let mut daemons = std::collections::HashMap::new();
+        for (i, (name, _)) in NODES.iter().enumerate() {
+            if *name != "l1" {
+                let d = start_daemon(&mut guard, dir, name, &config(dir, i, on_path));
+                daemons.insert(*name, d);
+            }
+        }
+        // Warm-up: the code loads at every hop.
+        ok(Command::new(ANTS)
+            .args(["send", "--module"])
+            .arg(&forward)
+            .args(["--to", NODES[4].1, "--socket"])
+            .arg(&daemons["h1"].socket)
+            .arg("warm-up"));
+        eventually(
+            "the warm-up capsule arrives",
+            Duration::from_secs(20),
+            || deliveries(&daemons["h2"]) == 1,
+        );
+        // The generator is a node of its own at h1's link address, port 3322.
+        let frame = ants_router::wire::CapsuleRepr {
+            fingerprint,
+            source: ip("10.77.1.1"),
+            destination: ip(NODES[4].1),
+            previous: ip("10.77.1.1"),
+            budget: 16,
+            payload: &[0x5a; 64],
+        }
+        .to_vec()
+        .unwrap();
+        let to = if on_path { NODES[4].1 } else { NODES[1].1 };
+        let start = Instant::now();
+        blast(
+            &guard.ns("h1"),
+            "10.77.1.1:3322",
+            &format!("{to}:3322"),
+            n,
+            rate,
+            &frame,
+        )
+        .join()
+        .unwrap();
+        let sent_in = start.elapsed();
+        let (mut last, mut last_at) = (deliveries(&daemons["h2"]), Instant::now());
+        while last < 1 + n as u64 && last_at.elapsed() < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_millis(5));
+            let now = deliveries(&daemons["h2"]);
+            if now != last {
+                (last, last_at) = (now, Instant::now());
+            }
+        }
+        let delivered = last - 1;
+        let secs = last_at.duration_since(start).as_secs_f64();
+        let a1 = status(&daemons["a1"]);
+        println!(
+            "{mode}: {n} sent in {:.3} s ({:.0}/s offered), {delivered} delivered at h2 in {secs:.3} s: {:.0} capsules/s, {:.1} % lost; a1 evaluations {}, captured {}",
+            sent_in.as_secs_f64(),
+            n as f64 / sent_in.as_secs_f64(),
+            delivered as f64 / secs,
+            100.0 * (n as f64 - delivered as f64) / n as f64,
+            a1["node"]["stats"]["evaluations"],
+            a1["daemon"]["stats"]["captured"],
+        );
+        tear_down(guard);
+    }
+}
