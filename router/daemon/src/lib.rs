@@ -15,4 +15,5 @@ pub mod app;
 pub mod config;
 pub mod driver;
 pub mod metrics;
+pub mod new_capsule;
 pub mod notify;

@@ -133,6 +133,12 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         interval: f64,
     },
+    /// Start something new: `ants new capsule NAME` makes a capsule crate from the SDK's
+    /// template, ready for `cargo test` and a wasm32 build.
+    New {
+        #[command(subcommand)]
+        what: New,
+    },
     /// The node's status: neighbours, cached protocols, loads, counters.
     Status {
         #[command(flatten)]
@@ -148,6 +154,23 @@ enum Command {
         /// Arguments for `ants-topo`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
+    },
+}
+
+/// What `ants new` makes.
+#[derive(Subcommand)]
+enum New {
+    /// A capsule crate from the SDK's template (`capsule-sdk/template`).
+    Capsule {
+        /// The crate's name (lowercase letters, digits, `-`, `_`).
+        name: String,
+        /// Where to create it [default: ./NAME]; it must not exist yet.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The capsule SDK to depend on [default: the one of the repository `ants` was built
+        /// from].
+        #[arg(long)]
+        sdk: Option<PathBuf>,
     },
 }
 
@@ -205,6 +228,9 @@ fn main() -> ExitCode {
             )
         }),
         Command::Status { socket, json } => status(&socket.socket, json),
+        Command::New {
+            what: New::Capsule { name, dir, sdk },
+        } => new_capsule(&name, dir, sdk),
         Command::Topo { args } => topo(&args),
     };
     match result {
@@ -446,6 +472,26 @@ fn send(
         eprintln!("{refused} refused by the node, the first because: {why}");
         return Ok(ExitCode::FAILURE);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ants new capsule`.
+fn new_capsule(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use ants_daemon::new_capsule::{default_sdk, write_capsule};
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    let sdk = match sdk.or_else(default_sdk) {
+        Some(s) => std::path::absolute(&s).unwrap_or(s),
+        None => bail!(
+            "the capsule SDK of the repository `ants` was built from is gone: give its path with --sdk"
+        ),
+    };
+    write_capsule(name, &dir, &sdk)?;
+    let wasm = name.replace('-', "_");
+    println!("created capsule crate `{name}` in {}", dir.display());
+    println!("  cd {}", dir.display());
+    println!("  cargo test");
+    println!("  cargo rustc --release --target wasm32-unknown-unknown --crate-type cdylib");
+    println!("  ants inspect target/wasm32-unknown-unknown/release/{wasm}.wasm");
     Ok(ExitCode::SUCCESS)
 }
 
