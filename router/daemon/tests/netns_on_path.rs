@@ -2,8 +2,10 @@
 //!
 //! a1 and a2 run `antsd` with `mode = "on-path"` on both their interfaces, l1 is a plain Linux
 //! router, h1 and h2 run `antsd` in the normal (overlay) mode and know nothing of a1 and a2 as
-//! next hops: h1 addresses its capsules to h2 directly. The capsules are evaluated at a1 and a2
-//! all the same (their counters say so, and the ping's path lists them), l1 only forwards
+//! next hops: h1 addresses its capsules to h2 directly (a forward capsule, pings), and h2
+//! subscribes to h1's multicast group with a capsule addressed to h1. The capsules are
+//! evaluated at a1 and a2 all the same (their counters say so, the ping's path lists them, the
+//! multicast tree's branches are kept there and h1's data reach h2), l1 only forwards
 //! (its kernel's `ForwDatagrams` grows), the daemons' tc filters are gone after a clean stop,
 //! and a filter left by a killed daemon is removed by the next start.
 //!
@@ -161,6 +163,14 @@ fn start_daemon(guard: &mut Guard, dir: &Path, node: &str, config: &str) -> Daem
             Client::connect(&d.socket).is_ok()
         },
     );
+    // The application socket answers before the on-path filters are in place: wait for them.
+    if config.contains("on-path") {
+        eventually(
+            &format!("{node}'s on-path filters are installed"),
+            Duration::from_secs(15),
+            || fs::read_to_string(&d.log).is_ok_and(|l| l.contains("on-path mode: capturing")),
+        );
+    }
     d
 }
 
@@ -191,6 +201,19 @@ fn status(d: &Daemon) -> serde_json::Value {
     serde_json::from_str(&json).unwrap()
 }
 
+/// Waits until an application listens on `port` at the daemon.
+fn wait_listening(d: &Daemon, port: u64) {
+    eventually(
+        &format!("an application listens on port {port}"),
+        Duration::from_secs(15),
+        || {
+            status(d)["daemon"]["listening_ports"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|x| x.as_u64() == Some(port)))
+        },
+    );
+}
+
 fn forwarded(ns: &str) -> u64 {
     let snmp = ns_ok(ns, &["cat", "/proc/net/snmp"]);
     let ip: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Ip:")).collect();
@@ -205,8 +228,8 @@ fn ip(s: &str) -> std::net::IpAddr {
 }
 
 /// The configuration of node `i` (index in [`NODES`]). On-path: hosts route to the other
-/// host directly, on-path routers route each host to itself, and every node knows the
-/// others as peers so that code may be asked for and served. Overlay: the usual chain,
+/// host directly, on-path routers route each host to itself, and every node has the others
+/// as neighbours so that code may be asked for and served. Overlay: the usual chain,
 /// h1 -> a1 -> a2 -> h2, each node's active neighbours its next active hops.
 fn config(dir: &Path, i: usize, on_path: bool) -> String {
     let (name, addr) = NODES[i];
@@ -237,9 +260,11 @@ fn config(dir: &Path, i: usize, on_path: bool) -> String {
     for h in hosts.iter().filter(|h| **h != addr) {
         w.neighbour_at_default_port(ip(h)).route(ip(h), 32, ip(h));
     }
+    // The on-path routers are neighbours too, without routes through them: the multicast
+    // capsule sends along its tree's branches to the node each subscribe came from.
     for (_, other) in NODES {
         if other != addr && !hosts.contains(&other) && other != NODES[2].1 {
-            w.peer(ip(other), format!("{other}:3322").parse().unwrap());
+            w.neighbour_at_default_port(ip(other));
         }
     }
     let text = w.to_toml();
@@ -434,7 +459,7 @@ fn capsules_to_a_host_are_evaluated_by_every_on_path_router() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening(d("h2"), 1);
     ok(Command::new(ANTS)
         .args(["send", "--module"])
         .arg(&forward)
@@ -494,12 +519,75 @@ fn capsules_to_a_host_are_evaluated_by_every_on_path_router() {
     );
     assert!(out.contains("3 received"), "{out}");
 
+    // Multicast: h2 subscribes to group 7 of source h1 (a capsule addressed to h1); a2 and a1
+    // record the tree's branches on the way, and h1's data follow them to h2.
+    let multicast = capsule("multicast");
+    let mut member = Command::new(ANTS)
+        .args([
+            "listen",
+            "--port",
+            "9",
+            "--count",
+            "2",
+            "--timeout",
+            "20",
+            "--socket",
+        ])
+        .arg(&d("h2").socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(d("h2"), 9);
+    // postcard: Subscribe (variant 0) { group 7, port 9 }.
+    ok(Command::new(ANTS)
+        .args(["send", "--module"])
+        .arg(&multicast)
+        .args(["--to", NODES[0].1, "--budget", "64", "--hex", "--socket"])
+        .arg(&d("h2").socket)
+        .arg("000709"));
+    eventually(
+        "the subscribe reaches h1 through a2 and a1",
+        Duration::from_secs(20),
+        || status(d("h1"))["node"]["state_entries"].as_u64() >= Some(1),
+    );
+    for seq in ["01", "02"] {
+        // postcard: Data (variant 2) { group 7, seq, data "tree" }.
+        ok(Command::new(ANTS)
+            .args(["send", "--module"])
+            .arg(&multicast)
+            .args(["--to", NODES[0].1, "--budget", "4096", "--hex", "--socket"])
+            .arg(&d("h1").socket)
+            .arg(format!("0207{seq}0474726565")));
+    }
+    let end = Instant::now() + Duration::from_secs(25);
+    while member.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < end, "the member did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let heard = member.wait_with_output().unwrap();
+    assert!(
+        heard.status.success(),
+        "h2 got fewer than 2 multicast packets: {}\na1: {}\na2: {}",
+        text(&heard.stderr),
+        status(d("a1")),
+        status(d("a2"))
+    );
+    for a in ["a1", "a2"] {
+        let s = status(d(a));
+        assert!(
+            s["node"]["state_entries"].as_u64() >= Some(1),
+            "{a} holds no branch of the tree: {s}"
+        );
+    }
+
     for a in ["a1", "a2"] {
         let s = status(d(a));
         let node = &s["node"]["stats"];
         let daemon = &s["daemon"]["stats"];
-        assert!(node["evaluations"].as_u64().unwrap() >= 7, "{a}: {s}");
-        assert!(daemon["captured"].as_u64().unwrap() >= 7, "{a}: {s}");
+        // 1 forward capsule, 3 pings and 3 replies, 1 subscribe, 2 data packets.
+        assert!(node["evaluations"].as_u64().unwrap() >= 10, "{a}: {s}");
+        assert!(daemon["captured"].as_u64().unwrap() >= 10, "{a}: {s}");
         // Captured frames are all well formed, and none were the router's own.
         for reason in [
             "capture_bad_ethernet",
