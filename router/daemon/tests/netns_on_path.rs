@@ -163,7 +163,8 @@ fn start_daemon(guard: &mut Guard, dir: &Path, node: &str, config: &str) -> Daem
             Client::connect(&d.socket).is_ok()
         },
     );
-    // The application socket answers before the on-path filters are in place: wait for them.
+    // The application socket answers once the on-path filters are in place; the log line
+    // says so too.
     if config.contains("on-path") {
         eventually(
             &format!("{node}'s on-path filters are installed"),

@@ -244,6 +244,16 @@ impl Driver {
             max_segments = io.max_segments(),
             "UDP socket buffers"
         );
+        // Before the application socket: once it answers, capsules crossing the interfaces
+        // reach this daemon and no longer the kernel's forwarding. Whatever fails later drops
+        // it, which removes the filters again.
+        let on_path = match &config.mode {
+            crate::config::Mode::Overlay => None,
+            crate::config::Mode::OnPath { interfaces } => Some(
+                OnPath::start(interfaces, crate::config::DEFAULT_PORT)
+                    .map_err(DriverError::OnPath)?,
+            ),
+        };
         let (app, app_events) = crate::app::server::bind(
             &config.app_socket,
             config.driver.app_queue,
@@ -332,15 +342,6 @@ impl Driver {
             .iter()
             .map(|n| (n.address, Egress::new(n.shaping).toward(n.socket)))
             .collect();
-        // Last, once everything else is up: from here on capsules crossing the interfaces
-        // reach only this daemon.
-        let on_path = match &config.mode {
-            crate::config::Mode::Overlay => None,
-            crate::config::Mode::OnPath { interfaces } => Some(
-                OnPath::start(interfaces, crate::config::DEFAULT_PORT)
-                    .map_err(DriverError::OnPath)?,
-            ),
-        };
         Ok(Driver {
             node,
             peers: config.peers.clone(),
