@@ -16,7 +16,7 @@ FUZZ_DIRS := $(FUZZ_DIR) $(FUZZ_MODULES_DIR)
 # Seconds each fuzz target runs under `make fuzz`.
 FUZZ_SECONDS ?= 30
 
-.PHONY: all setup capsules build demo test bench fuzz fuzz-check lint fmt clean
+.PHONY: all setup capsules build demo test bench fuzz fuzz-check lint fmt clean doc
 
 all: build
 
@@ -62,6 +62,13 @@ test: build fuzz-check
 	$(CARGO) test --locked --workspace --doc
 	$(CARGO) test --locked --manifest-path $(CAPSULES_MANIFEST)
 	$(CARGO) test --manifest-path $(FUZZ_MODULES_DIR)/Cargo.toml
+
+## doc: the SDK reference: rustdoc for capsule-sdk with warnings as errors (a broken link fails
+## it), then its examples, which are doc tests run on the host.
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps -p capsule-sdk
+	$(CARGO) test --locked --doc -p capsule-sdk
+	@echo "SDK reference: $${CARGO_TARGET_DIR:-$(CURDIR)/target}/doc/capsule_sdk/index.html"
 
 ## bench: the benchmark harnesses; results go into docs/benchmarks.md by hand.
 bench: capsules

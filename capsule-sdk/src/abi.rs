@@ -3,6 +3,28 @@
 //! This module owns every constant that `docs/node-api.md` fixes, so the guest SDK and a host
 //! implementation can share one source of truth. It holds data only: it must never call the
 //! node or depend on the target architecture.
+//!
+//! A capsule author uses the limits (to size payloads and state, and in tests), [`LinkLoad`]
+//! (re-exported as [`node::LinkLoad`](crate::node::LinkLoad)) and [`Level`] (re-exported as
+//! [`log::Level`](crate::log::Level)); the rest serves host implementations and the SDK.
+//!
+//! ```
+//! use capsule_sdk::abi::{MAX_PAYLOAD, MAX_SENDS};
+//! use capsule_sdk::prelude::*;
+//! use capsule_sdk::testing::{FakeNode, Incoming};
+//!
+//! let (me, next, dst) = (Address::from([2; 16]), Address::from([3; 16]), Address::from([9; 16]));
+//! let mut node = FakeNode::new(me)
+//!     .route(dst, next)
+//!     .with_capsule(Incoming::new(me, dst, 100, b""));
+//! node.run(|| {
+//!     assert_eq!(send(dst, 1, &[0; MAX_PAYLOAD + 1]), Err(Error::TooLarge));
+//!     for _ in 0..MAX_SENDS {
+//!         send(dst, 1, b"").unwrap();
+//!     }
+//!     assert_eq!(send(dst, 1, b""), Err(Error::TooManyEffects));
+//! });
+//! ```
 
 /// The only wasm import module a capsule may import from.
 pub const MODULE: &str = "ants_v1";
@@ -136,6 +158,14 @@ pub const IMPORTS: &[Import] = &[
 ];
 
 /// The signature of the `ants_v1` import called `name`, if there is one.
+///
+/// ```
+/// use capsule_sdk::abi::{ValType, import_named};
+///
+/// let send = import_named("send").unwrap();
+/// assert_eq!((send.params.len(), send.result), (6, ValType::I32));
+/// assert!(import_named("fd_write").is_none());
+/// ```
 pub fn import_named(name: &str) -> Option<&'static Import> {
     IMPORTS.iter().find(|i| i.name == name)
 }
@@ -145,6 +175,23 @@ pub fn import_named(name: &str) -> Option<&'static Import> {
 /// Rates are over the node's last complete measurement window (100 ms on every driver, the
 /// emulator and `antsd`), scaled to one second.
 /// A node without a bounded queue toward that neighbour reports `queue_cap == 0`.
+///
+/// Read it with [`node::link_load`](crate::node::link_load); set it in host tests through
+/// [`FakeNode::link_loads`](crate::testing::FakeNode::link_loads). In the emulator the fields
+/// come from the link model; in `antsd`, from what the daemon sends to that neighbour and
+/// loses on the way out (queue fields only with a configured `rate`).
+///
+/// ```
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::FakeNode;
+///
+/// let nb = Address::from([3; 16]);
+/// let mut node = FakeNode::new(Address::from([2; 16])).neighbour(nb);
+/// node.link_loads.insert(nb, LinkLoad { queue_len: 16, queue_cap: 64, drops_recent: 2, tx_pps: 800, tx_bytes_per_s: 400_000 });
+/// let load = node.run(|| node::link_load(nb)).unwrap();
+/// assert_eq!(load.occupancy_per_mille(), 250);
+/// assert!(load.drops_recent > 0); // congested lately
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct LinkLoad {
     /// Capsules waiting in the transmit queue.
@@ -161,6 +208,17 @@ pub struct LinkLoad {
 
 impl LinkLoad {
     /// Parses the 24-byte little-endian record `link_load` writes.
+    ///
+    /// ```
+    /// use capsule_sdk::node::LinkLoad;
+    ///
+    /// let mut b = [0; 24];
+    /// b[0] = 5; // queue_len
+    /// b[4] = 10; // queue_cap
+    /// let l = LinkLoad::from_le_bytes(&b);
+    /// assert_eq!((l.queue_len, l.queue_cap, l.tx_bytes_per_s), (5, 10, 0));
+    /// assert_eq!(LinkLoad::from_le_bytes(&l.to_le_bytes()), l);
+    /// ```
     pub fn from_le_bytes(b: &[u8; LINK_LOAD_LEN]) -> Self {
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let mut rate = [0; 8];
@@ -175,6 +233,13 @@ impl LinkLoad {
     }
 
     /// The 24-byte little-endian record, as the node writes it.
+    ///
+    /// ```
+    /// use capsule_sdk::node::LinkLoad;
+    ///
+    /// let l = LinkLoad { tx_pps: 1, ..LinkLoad::default() };
+    /// assert_eq!(l.to_le_bytes()[12..16], [1, 0, 0, 0]);
+    /// ```
     pub fn to_le_bytes(&self) -> [u8; LINK_LOAD_LEN] {
         let mut b = [0; LINK_LOAD_LEN];
         b[0..4].copy_from_slice(&self.queue_len.to_le_bytes());
@@ -186,6 +251,19 @@ impl LinkLoad {
     }
 
     /// Queue occupancy in per mille (0 when the capacity is unknown).
+    ///
+    /// Capped at 1000 (a queue reported fuller than its capacity).
+    ///
+    /// ```
+    /// use capsule_sdk::node::LinkLoad;
+    ///
+    /// let mut l = LinkLoad { queue_len: 50, queue_cap: 200, ..LinkLoad::default() };
+    /// assert_eq!(l.occupancy_per_mille(), 250);
+    /// l.queue_len = 900;
+    /// assert_eq!(l.occupancy_per_mille(), 1000);
+    /// l.queue_cap = 0; // unknown or unbounded
+    /// assert_eq!(l.occupancy_per_mille(), 0);
+    /// ```
     pub fn occupancy_per_mille(&self) -> u32 {
         match self.queue_cap {
             0 => 0,
@@ -195,6 +273,21 @@ impl LinkLoad {
 }
 
 /// Severity of a log message; the number is the `level` argument of the `log` import.
+///
+/// Ordered from the most severe: `Level::Error < Level::Trace`. What a node does with each
+/// level (print, filter) is the operator's choice.
+///
+/// ```
+/// use capsule_sdk::log::{Level, Line};
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::FakeNode;
+///
+/// assert!(Level::Error < Level::Warn);
+/// assert_eq!(Level::Debug as i32, 3);
+/// let mut node = FakeNode::new(Address::from([2; 16]));
+/// node.run(|| Line::new(Level::Warn).text("w").send()).unwrap();
+/// assert_eq!(node.logs[0].level, Level::Warn as i32);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 #[repr(i32)]
 pub enum Level {
@@ -213,6 +306,14 @@ pub enum Level {
 impl Level {
     /// The level a `log` call's `level` argument names, if any (the node answers
     /// `BAD_ARGUMENT` to any other number).
+    ///
+    /// ```
+    /// use capsule_sdk::log::Level;
+    ///
+    /// assert_eq!(Level::from_i32(0), Some(Level::Error));
+    /// assert_eq!(Level::from_i32(4), Some(Level::Trace));
+    /// assert_eq!(Level::from_i32(5), None);
+    /// ```
     pub fn from_i32(level: i32) -> Option<Level> {
         Some(match level {
             0 => Level::Error,

@@ -10,6 +10,45 @@ use crate::Error;
 ///
 /// A fresh value is made with `Default` for every evaluation; fields are scratch space for
 /// one evaluation only. State that must outlive it goes through [`crate::state`].
+///
+/// Implement it on a `Default` type, export it with [`export_capsule!`](crate::export_capsule),
+/// and test it on the host with [`FakeNode::evaluate`](crate::testing::FakeNode::evaluate):
+///
+/// ```
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::{FakeNode, Incoming};
+///
+/// /// Unicast that refuses payloads over 8 bytes.
+/// #[derive(Default)]
+/// struct Small {
+///     payload: Vec<u8>, // scratch for this evaluation only
+/// }
+///
+/// impl Capsule for Small {
+///     fn evaluate(&mut self) -> Result<(), Error> {
+///         self.payload = capsule::payload()?;
+///         if self.payload.len() > 8 {
+///             return Err(Error::TooLarge);
+///         }
+///         if capsule::destination()? == node::address()? {
+///             return deliver(1, &self.payload);
+///         }
+///         forward_with(&self.payload)
+///     }
+/// }
+///
+/// export_capsule!(Small);
+///
+/// let (me, next, dst) = (Address::from([2; 16]), Address::from([3; 16]), Address::from([9; 16]));
+/// let mut node = FakeNode::new(me)
+///     .route(dst, next)
+///     .with_capsule(Incoming::new(me, dst, 2, b"short"));
+/// assert_eq!(node.evaluate::<Small>(), 0);
+/// assert_eq!(node.sends.len(), 1);
+/// node.capsule.payload = b"far too long".to_vec();
+/// assert_eq!(node.evaluate::<Small>(), Error::TooLarge.status());
+/// assert!(!node.made_effect());
+/// ```
 pub trait Capsule: Default {
     /// Evaluates the current capsule on this node.
     ///
@@ -21,6 +60,28 @@ pub trait Capsule: Default {
 }
 
 /// Runs one evaluation of `C`: what `ants_evaluate` does. Returns the status for the node.
+///
+/// On wasm32 it first rewinds the heap; then it evaluates a fresh `C::default()` and turns
+/// the result into a status: 0 for `Ok(())`, [`Error::status`] otherwise. Capsules do not
+/// call it themselves: [`export_capsule!`](crate::export_capsule) and
+/// [`FakeNode::evaluate`](crate::testing::FakeNode::evaluate) do.
+///
+/// ```
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::FakeNode;
+///
+/// #[derive(Default)]
+/// struct Lost;
+///
+/// impl Capsule for Lost {
+///     fn evaluate(&mut self) -> Result<(), Error> {
+///         Err(Error::NoRoute)
+///     }
+/// }
+///
+/// let mut node = FakeNode::new(Address::from([2; 16]));
+/// assert_eq!(node.run(capsule_sdk::export::run::<Lost>), -4);
+/// ```
 pub fn run<C: Capsule>() -> i32 {
     #[cfg(all(target_arch = "wasm32", feature = "runtime"))]
     // SAFETY: an evaluation is starting, so no heap data of the previous one is in use.
@@ -34,6 +95,10 @@ pub fn run<C: Capsule>() -> i32 {
 }
 
 /// Exports a [`Capsule`] type as the module's `ants_evaluate` function.
+///
+/// Use it once per crate, at the top level. The export exists on wasm32 only: on the host the
+/// macro expands to nothing, so tests, and host programs that link several capsule crates for
+/// their payload types, never see clashing entry points.
 ///
 /// ```
 /// use capsule_sdk::prelude::*;
