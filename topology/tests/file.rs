@@ -87,9 +87,14 @@ fn every_example_parses_and_routes() {
                 }
             }
         }
-        // The example files say what they show, at the top.
+        // The example files name their schema for editors, then say what they show.
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# "), "{}", path.display());
+        let described = text.strip_prefix("#:schema ../schema.json\n");
+        assert!(
+            described.is_some_and(|t| t.starts_with("# ")),
+            "{}",
+            path.display()
+        );
     }
 }
 
