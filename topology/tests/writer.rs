@@ -69,6 +69,22 @@ payload = "hello \"you\""
 kind = "listen"
 node = "h1"
 port = 7
+[[event]]
+at = "2s"
+kind = "link_down"
+link = ["a1", "h1"]
+[[event]]
+at = "1500ms"
+kind = "node_down"
+node = "a1"
+[[event]]
+at = "3s"
+kind = "node_up"
+node = "a1"
+[[event]]
+at = "3s"
+kind = "link_up"
+link = ["h1", "a1"]
 "#;
     let origin = Path::new("odd.toml");
     let t = parse(text, origin).unwrap();
@@ -82,6 +98,8 @@ port = 7
         "loss = 0.025",
         "payload_hex = \"00ff0a\"",
         "hello_interval = \"250ms\"",
+        "kind = \"link_down\"",
+        "at = \"1500ms\"",
     ] {
         assert!(written.contains(spelled), "no `{spelled}` in:\n{written}");
     }

@@ -45,8 +45,8 @@ mod emulator;
 mod options;
 
 pub use emulator::{
-    AppId, CodeLoad, Delivery, DeliveryCount, Emulator, LogLine, NeighbourChange, Sent,
-    TraceRecord, Verdict,
+    AppId, CodeLoad, Delivery, DeliveryCount, Emulator, EventRecord, LogLine, NeighbourChange,
+    Sent, TraceRecord, Verdict,
 };
 pub use mesh::Mesh;
 pub use options::{

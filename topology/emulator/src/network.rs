@@ -70,6 +70,8 @@ pub struct DirectionStats {
     pub unparsed: u64,
     /// Hello frames put on the wire (liveness and overlay routing; they name no protocol).
     pub hellos: u64,
+    /// Datagrams that reached the wire while the link was down (a `link_down` event): lost.
+    pub down_drops: u64,
     /// Datagrams put on the wire, by the protocol fingerprint their frame names, in order of
     /// first appearance.
     pub protocols: Vec<(Fingerprint, ProtocolCount)>,
@@ -166,6 +168,8 @@ pub struct Direction {
     pub feed: Vec<std::net::IpAddr>,
     /// Whether the queue length changed since the sending node's loads were last refreshed.
     pub dirty: bool,
+    /// Down (a `link_down` event): nothing crosses until it is up again.
+    down: bool,
 }
 
 impl Direction {
@@ -185,7 +189,19 @@ impl Direction {
             stats: DirectionStats::default(),
             feed: Vec::new(),
             dirty: false,
+            down: false,
         }
+    }
+
+    /// Takes the direction down (nothing crosses; what reaches the wire is counted in
+    /// `down_drops`) or up again.
+    pub fn set_down(&mut self, down: bool) {
+        self.down = down;
+    }
+
+    /// Whether it is down.
+    pub fn is_down(&self) -> bool {
+        self.down
     }
 
     /// Whether the direction has a bandwidth (and so a queue whose length can change).
@@ -248,6 +264,11 @@ impl Direction {
 
     /// Counts a datagram put on the wire and decides its loss; true if it arrives.
     fn transmit(&mut self, period: u64, datagram: &Datagram) -> bool {
+        if self.down {
+            self.stats.down_drops += 1;
+            self.window.dropped(period, 1);
+            return false;
+        }
         let len = datagram.wire_len() as u64;
         self.stats.packets += 1;
         self.stats.bytes += len;

@@ -19,7 +19,7 @@ use super::network::{DirectionStats, ProtocolCount};
 use std::net::IpAddr;
 
 use super::Emulator;
-use ants_topology::model::NodeKind;
+use ants_topology::model::{Event, NodeKind};
 
 /// Rows each section of [`EmulatorReport::table`] shows at most.
 pub const TABLE_ROWS: usize = 30;
@@ -57,6 +57,21 @@ pub struct EmulatorReport {
     pub code_loading: Vec<CodeLoadReport>,
     /// Capsule log lines (the first ones; `totals.capsule_logs` counts all).
     pub logs: Vec<LogReport>,
+    /// The file's scripted events, as applied (empty without `[[event]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scripted_events: Vec<EventReport>,
+}
+
+/// What one scripted event did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventReport {
+    /// The event as applied.
+    #[serde(flatten)]
+    pub event: crate::EventRecord,
+    /// For `link_down` and `node_down`: datagrams lost since because the link was down (both
+    /// directions) or addressed to the stopped node core, by the end of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_while_down: Option<u64>,
 }
 
 /// Sums over the network.
@@ -369,7 +384,24 @@ pub(super) fn build(emu: &Emulator) -> EmulatorReport {
         })
         .collect();
 
+    let scripted_events = emu
+        .event_log
+        .iter()
+        .zip(&t.events)
+        .map(|(record, event)| EventReport {
+            event: record.clone(),
+            lost_while_down: match *event {
+                Event::LinkDown { link, .. } => Some(
+                    emu.dirs[2 * link].stats.down_drops + emu.dirs[2 * link + 1].stats.down_drops,
+                ),
+                Event::NodeDown { node, .. } => Some(emu.down_drops(node)),
+                _ => None,
+            },
+        })
+        .collect();
+
     EmulatorReport {
+        scripted_events,
         topology: t.name.clone(),
         seed: emu.seed,
         compile_delay_ms: ms(emu.compile_delay),
@@ -496,6 +528,29 @@ impl EmulatorReport {
             }
             table.render(&mut out);
             more(&mut out, TABLE_ROWS, self.apps.len(), "applications");
+        }
+
+        if !self.scripted_events.is_empty() {
+            out.push_str("\nscripted events\n");
+            let mut table = Table::new(&[
+                ("at ms", true),
+                ("event", false),
+                ("target", false),
+                ("outcome", false),
+                ("lost while down", true),
+            ]);
+            for e in self.scripted_events.iter().take(TABLE_ROWS) {
+                table.row(vec![
+                    format!("{:.3}", e.event.at_ms),
+                    e.event.kind.to_string(),
+                    e.event.target.clone(),
+                    e.event.outcome.clone(),
+                    e.lost_while_down
+                        .map_or_else(String::new, |n| n.to_string()),
+                ]);
+            }
+            table.render(&mut out);
+            more(&mut out, TABLE_ROWS, self.scripted_events.len(), "events");
         }
 
         if !self.code_loading.is_empty() {

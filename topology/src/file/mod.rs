@@ -349,6 +349,27 @@ struct RawFile {
     #[serde(default)]
     #[schemars(with = "Vec<RawApp>")]
     app: Vec<Spanned<RawApp>>,
+    /// Scripted events for the emulator: links going down and up, node cores crashing and
+    /// restarting.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawEvent>")]
+    event: Vec<Spanned<RawEvent>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    /// When (virtual time since the start), e.g. "2s".
+    #[schemars(with = "schema::DurationText")]
+    at: Spanned<Value>,
+    #[schemars(with = "schema::EventKindText")]
+    kind: Spanned<String>,
+    /// link_down, link_up: the link's two ends.
+    #[schemars(with = "Option<schema::LinkEnds>")]
+    link: Option<Spanned<Vec<Spanned<String>>>>,
+    /// node_down, node_up: the node (a host or an active router).
+    #[schemars(with = "Option<String>")]
+    node: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -539,7 +560,7 @@ impl RawApp {
 }
 
 /// Entry keys whose values are arrays of tables, named by their contents in messages.
-const ENTRY_KEYS: [&str; 3] = ["node", "link", "app"];
+const ENTRY_KEYS: [&str; 4] = ["node", "link", "app", "event"];
 
 // ---- Naming the place of a deserialization error ----------------------------------------------
 
@@ -647,6 +668,7 @@ fn describe_at(text: &str, offset: usize) -> Option<String> {
     None
 }
 
+mod events;
 mod reader;
 mod schema;
 #[cfg(test)]

@@ -24,7 +24,7 @@ impl Reader<'_> {
     }
 
     /// An error about `field` of `entry` (empty for a top-level or section field).
-    fn field(
+    pub(super) fn field(
         &self,
         span: Range<usize>,
         entry: &str,
@@ -277,6 +277,9 @@ impl Reader<'_> {
 
         for (index, app) in raw.app.iter().enumerate() {
             b.app(self.app(index, app, &groups, raw)?);
+        }
+        for (index, event) in raw.event.iter().enumerate() {
+            b.event(self.event(index, event)?);
         }
         Ok(b)
     }
@@ -574,6 +577,10 @@ impl Reader<'_> {
             TopologyError::UnknownNode { place, node } => self
                 .unknown_node(raw, place, node)
                 .unwrap_or((None, e.to_string())),
+            TopologyError::UnknownLink { index, .. }
+            | TopologyError::EventOnLegacy { index, .. } => {
+                (raw.event.get(*index).map(Spanned::span), e.to_string())
+            }
             TopologyError::SelfLink(name) => (
                 link_named(name, name).map(|l| l.get_ref().ends.span()),
                 format!("link {name} -- {name}: connects the node to itself"),

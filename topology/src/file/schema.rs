@@ -81,6 +81,11 @@ text_schema!(AppKindText, "an application kind", {
     "enum": ["ping", "send", "listen"]
 });
 
+text_schema!(EventKindText, "an event kind", {
+    "description": "link_down, link_up: a link stops or starts carrying traffic (needs `link`); node_down, node_up: a node's core crashes or starts again, empty (needs `node`).",
+    "enum": ["link_down", "link_up", "node_down", "node_up"]
+});
+
 text_schema!(LinkEnds, "a link's ends", {
     "description": "The two node names the link joins.",
     "type": "array",

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use toml::{Table, Value};
 
-use crate::model::{AppSpec, NodeKind, Pool, Target, Topology};
+use crate::model::{AppSpec, Event, NodeKind, Pool, Target, Topology};
 
 /// The file text of `topology`, starting with `comment` lines (each prefixed with `# `).
 pub fn to_toml(topology: &Topology, comment: &[&str]) -> String {
@@ -84,6 +84,25 @@ pub fn to_toml(topology: &Topology, comment: &[&str]) -> String {
     if !t.apps.is_empty() {
         let apps = t.apps.iter().map(|a| Value::Table(app(t, a)));
         top.insert("app".into(), Value::Array(apps.collect()));
+    }
+    if !t.events.is_empty() {
+        let events = t.events.iter().map(|e| {
+            let mut entry = Table::new();
+            entry.insert("at".into(), duration(e.at()));
+            entry.insert("kind".into(), Value::String(e.kind().into()));
+            let name = |n: usize| Value::String(t.nodes[n].name.clone());
+            match *e {
+                Event::LinkDown { link, .. } | Event::LinkUp { link, .. } => {
+                    let l = &t.links[link];
+                    entry.insert("link".into(), Value::Array(vec![name(l.a), name(l.b)]));
+                }
+                Event::NodeDown { node, .. } | Event::NodeUp { node, .. } => {
+                    entry.insert("node".into(), name(node));
+                }
+            }
+            Value::Table(entry)
+        });
+        top.insert("event".into(), Value::Array(events.collect()));
     }
     let mut out = String::new();
     for line in comment {

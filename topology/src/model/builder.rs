@@ -12,8 +12,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::{
-    AppSpec, EmulatorSettings, Link, LinkId, LinkOptionsSet, LinkParams, Node, NodeId, NodeKind,
-    Pool, ScriptedApp, Target, Topology, TopologyError,
+    AppSpec, EmulatorSettings, Event, EventDraft, Link, LinkId, LinkOptionsSet, LinkParams, Node,
+    NodeId, NodeKind, Pool, ScriptedApp, Target, Topology, TopologyError,
 };
 
 /// A scripted application as named in a file, before node names are resolved: node names,
@@ -45,6 +45,7 @@ pub struct TopologyBuilder {
     links: Vec<LinkDraft>,
     groups: BTreeMap<String, Vec<String>>,
     apps: Vec<AppDraft>,
+    events: Vec<EventDraft>,
     emulator: EmulatorSettings,
     hello_interval: Option<Duration>,
 }
@@ -61,6 +62,7 @@ impl TopologyBuilder {
             links: Vec::new(),
             groups: BTreeMap::new(),
             apps: Vec::new(),
+            events: Vec::new(),
             emulator: EmulatorSettings::default(),
             hello_interval: None,
         }
@@ -147,6 +149,12 @@ impl TopologyBuilder {
     /// Adds a scripted application.
     pub fn app(&mut self, app: AppDraft) -> &mut Self {
         self.apps.push(app);
+        self
+    }
+
+    /// Adds a scripted event (nodes and links by name).
+    pub fn event(&mut self, event: EventDraft) -> &mut Self {
+        self.events.push(event);
         self
     }
 
@@ -389,6 +397,54 @@ impl TopologyBuilder {
             });
         }
 
+        let mut events = Vec::with_capacity(self.events.len());
+        for (index, e) in self.events.into_iter().enumerate() {
+            let place = || format!("event {index}");
+            let node = |name: &str| -> Result<NodeId, TopologyError> {
+                let id = lookup(&place, name)?;
+                if !nodes[id].kind.runs_node_core() {
+                    return Err(TopologyError::EventOnLegacy {
+                        index,
+                        kind: e.kind(),
+                        node: name.to_string(),
+                    });
+                }
+                Ok(id)
+            };
+            let link = |(a, b): &(String, String)| -> Result<LinkId, TopologyError> {
+                let (x, y) = (lookup(&place, a)?, lookup(&place, b)?);
+                adjacency[x]
+                    .iter()
+                    .copied()
+                    .find(|&l| links[l].other(x) == y)
+                    .ok_or_else(|| TopologyError::UnknownLink {
+                        index,
+                        a: a.clone(),
+                        b: b.clone(),
+                    })
+            };
+            events.push(match &e {
+                EventDraft::LinkDown { at, link: l } => Event::LinkDown {
+                    at: *at,
+                    link: link(l)?,
+                },
+                EventDraft::LinkUp { at, link: l } => Event::LinkUp {
+                    at: *at,
+                    link: link(l)?,
+                },
+                EventDraft::NodeDown { at, node: n } => Event::NodeDown {
+                    at: *at,
+                    node: node(n)?,
+                },
+                EventDraft::NodeUp { at, node: n } => Event::NodeUp {
+                    at: *at,
+                    node: node(n)?,
+                },
+            });
+        }
+        // Time order; a stable sort keeps the file's order for ties.
+        events.sort_by_key(Event::at);
+
         let by_address = nodes
             .iter()
             .enumerate()
@@ -401,6 +457,7 @@ impl TopologyBuilder {
             links,
             groups,
             apps,
+            events,
             emulator: self.emulator,
             hello_interval: self.hello_interval,
             node_pool: self.node_pool,

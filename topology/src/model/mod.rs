@@ -212,6 +212,70 @@ pub enum ScriptedApp<N, T> {
     },
 }
 
+/// Something that happens to the network at a time of a run (the file's `[[event]]`), as a
+/// file names it ([`EventDraft`]: `N` is a node name) or resolved ([`Event`]: ids).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScriptedEvent<N, L> {
+    /// The link stops carrying anything, in both directions, until a `link_up`.
+    LinkDown {
+        /// When (virtual time since the start).
+        at: Duration,
+        /// The link.
+        link: L,
+    },
+    /// The link carries traffic again.
+    LinkUp {
+        /// When.
+        at: Duration,
+        /// The link.
+        link: L,
+    },
+    /// The node's core crashes: its router (`antsd`) is gone, its code, state and loads with
+    /// it; IP forwarding through it goes on, as on a Linux router whose daemon died.
+    NodeDown {
+        /// When.
+        at: Duration,
+        /// The node (a host or an active router).
+        node: N,
+    },
+    /// The node's core starts again, empty (code loads again on demand).
+    NodeUp {
+        /// When.
+        at: Duration,
+        /// The node.
+        node: N,
+    },
+}
+
+/// An event as a file names it: nodes by name, a link by its two ends.
+pub type EventDraft = ScriptedEvent<String, (String, String)>;
+
+/// A resolved event: nodes and links by id.
+pub type Event = ScriptedEvent<NodeId, LinkId>;
+
+impl<N, L> ScriptedEvent<N, L> {
+    /// When it happens.
+    pub fn at(&self) -> Duration {
+        match self {
+            ScriptedEvent::LinkDown { at, .. }
+            | ScriptedEvent::LinkUp { at, .. }
+            | ScriptedEvent::NodeDown { at, .. }
+            | ScriptedEvent::NodeUp { at, .. } => *at,
+        }
+    }
+
+    /// Its kind as the file writes it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ScriptedEvent::LinkDown { .. } => "link_down",
+            ScriptedEvent::LinkUp { .. } => "link_up",
+            ScriptedEvent::NodeDown { .. } => "node_down",
+            ScriptedEvent::NodeUp { .. } => "node_up",
+        }
+    }
+}
+
 /// A resolved scripted application: nodes by id, a `send`'s destination a [`Target`].
 pub type AppSpec = ScriptedApp<NodeId, Target>;
 
@@ -311,6 +375,8 @@ pub struct Topology {
     pub groups: BTreeMap<String, Vec<NodeId>>,
     /// Scripted applications.
     pub apps: Vec<AppSpec>,
+    /// Scripted events, in time order (ties in file order).
+    pub events: Vec<Event>,
     /// Emulator settings from the file.
     pub emulator: EmulatorSettings,
     /// Hello interval of every node core (`[liveness] hello_interval` in the file): liveness
@@ -464,6 +530,26 @@ pub enum TopologyError {
     AppOnLegacy {
         /// Position of the application in the file (0-based).
         index: usize,
+        /// The node.
+        node: String,
+    },
+    /// An event names a link that does not exist.
+    #[error("event {index} names the link {a} -- {b}, which is not defined")]
+    UnknownLink {
+        /// Position of the event in the file (0-based).
+        index: usize,
+        /// One end.
+        a: String,
+        /// The other end.
+        b: String,
+    },
+    /// An event crashes or restarts a legacy router, which has no node core.
+    #[error("event {index} ({kind}) names `{node}`, a legacy router, which runs no node core")]
+    EventOnLegacy {
+        /// Position of the event in the file (0-based).
+        index: usize,
+        /// The event's kind.
+        kind: &'static str,
         /// The node.
         node: String,
     },

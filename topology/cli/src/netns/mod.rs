@@ -145,6 +145,12 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             eprintln!("  {a}");
         }
     }
+    if !topology.events.is_empty() {
+        eprintln!(
+            "note: the file's {} scripted event(s) run in the emulator only; in namespaces, stop a daemon with `kill` or a link with `ip link set DEV down` inside its namespace (`ants topo exec`)",
+            topology.events.len()
+        );
+    }
     let daemons = plan.daemons().count();
     let ready_timeout = match args.ready_timeout {
         Some(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s.min(3600.0)),

@@ -40,6 +40,8 @@ enum Scheduled {
     Delayed { node: NodeId, datagram: Datagram },
     /// A node's own timer (stale if the node's timer moved since).
     NodeTimer { node: NodeId },
+    /// The topology's scripted event `index`.
+    Scripted { index: usize },
     /// An application's timer.
     AppTimer {
         node: NodeId,
@@ -168,7 +170,13 @@ impl Emulator {
                 self.with_app(node, app, |a, ctx| a.on_timer(ctx, token));
                 self.drain(node);
             }
+            Scheduled::Scripted { index } => self.apply_event(index),
         }
+    }
+
+    /// Schedules the topology's scripted event `index` at `at`.
+    pub(super) fn schedule_event(&mut self, at: Timestamp, index: usize) {
+        self.schedule(at, Scheduled::Scripted { index });
     }
 
     /// A datagram reached `at`: hand it to the node core if addressed to it, else forward it.

@@ -7,8 +7,10 @@
 //! a socket, and it never reimplements node logic.
 
 mod event_loop;
+mod events;
 mod instruments;
 
+pub use events::EventRecord;
 pub use instruments::{Delivery, Sent, TraceRecord, Verdict};
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -161,6 +163,8 @@ pub struct Emulator {
     pub(crate) logs: Vec<LogLine>,
     pub(crate) apps: Vec<(NodeId, usize)>,
     pub(crate) neighbour_changes: Vec<NeighbourChange>,
+    /// The topology's scripted events applied so far.
+    pub(crate) event_log: Vec<EventRecord>,
     options: EmulatorOptions,
     instruments: Instruments,
 }
@@ -274,11 +278,15 @@ impl Emulator {
             logs: Vec::new(),
             apps: Vec::new(),
             neighbour_changes: Vec::new(),
+            event_log: Vec::new(),
             options: options.clone(),
             instruments: Instruments::default(),
         };
         for id in 0..emu.nodes.len() {
             emu.refresh_loads(id);
+        }
+        for (index, event) in topology.events.iter().enumerate() {
+            emu.schedule_event(Timestamp::ZERO + event.at(), index);
         }
         if options.start_apps {
             for spec in &topology.apps {
