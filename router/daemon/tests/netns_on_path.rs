@@ -608,6 +608,42 @@ fn capsules_to_a_host_are_evaluated_by_every_on_path_router() {
         "l1 forwarded {l1_before} -> {l1_after}"
     );
 
+    // Hostile frames on a1's wire: dropped and counted by name, visible in `ants status`.
+    let mac = |ns: &str, ifname: &str| -> [u8; 6] {
+        let text = ns_ok(ns, &["cat", &format!("/sys/class/net/{ifname}/address")]);
+        let bytes: Vec<u8> = text
+            .trim()
+            .split(':')
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect();
+        bytes.try_into().unwrap()
+    };
+    let (to, from) = (mac(&guard.ns("a1"), "eth0"), mac(&guard.ns("h1"), "eth0"));
+    inject(&guard.ns("h1"), "eth0", &hostile_frame(to, from, true, 12));
+    inject(
+        &guard.ns("h1"),
+        "eth0",
+        &hostile_frame(to, from, false, 200),
+    );
+    eventually(
+        "a1 counts both hostile frames",
+        Duration::from_secs(10),
+        || {
+            let s = status(d("a1"));
+            let c = &s["daemon"]["stats"];
+            c["capture_bad_ipv4_checksum"].as_u64() == Some(1)
+                && c["capture_bad_udp"].as_u64() == Some(1)
+        },
+    );
+    let shown = ok(Command::new(ANTS)
+        .arg("status")
+        .arg("--socket")
+        .arg(&d("a1").socket));
+    assert!(
+        shown.contains("capture_bad_ipv4_checksum") && shown.contains("capture_bad_udp"),
+        "{shown}"
+    );
+
     // A clean stop removes the filter and the qdisc it added.
     stop_daemon(&mut guard, "a2", libc::SIGTERM);
     for ifname in ["eth0", "eth1"] {
@@ -642,6 +678,80 @@ fn capsules_to_a_host_are_evaluated_by_every_on_path_router() {
     assert!(!filters.contains("pref 3322"), "{filters}");
 
     tear_down(guard);
+}
+
+/// An Ethernet frame to `to` from `from` carrying an IPv4/UDP datagram to port 3322 from h1's
+/// link address to h2: with a wrong IP header checksum if `bad_checksum`, with `udp_len` in
+/// its UDP header (12 is right: 8 + 4 bytes of payload).
+fn hostile_frame(to: [u8; 6], from: [u8; 6], bad_checksum: bool, udp_len: u16) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&to);
+    f.extend_from_slice(&from);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let mut ip = vec![0x45, 0, 0, 32, 0, 1, 0x40, 0, 64, 17, 0, 0];
+    ip.extend_from_slice(&[10, 77, 1, 1, 10, 77, 0, 5]);
+    let mut sum: u32 = ip
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let mut checksum = !(sum as u16);
+    if bad_checksum {
+        checksum ^= 0x0101;
+    }
+    ip[10..12].copy_from_slice(&checksum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&4000u16.to_be_bytes());
+    f.extend_from_slice(&3322u16.to_be_bytes());
+    f.extend_from_slice(&udp_len.to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(b"bad!");
+    f
+}
+
+/// Sends one raw Ethernet frame out of `ifname` in namespace `ns` (a packet socket).
+fn inject(ns: &str, ifname: &str, frame: &[u8]) {
+    let (ns, ifname, frame) = (ns.to_string(), ifname.to_string(), frame.to_vec());
+    std::thread::spawn(move || {
+        let f = fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
+        // SAFETY: setns on an open namespace file moves only this thread; the packet socket
+        // is opened, used with a filled-in address and closed here.
+        unsafe {
+            assert_eq!(
+                libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET),
+                0
+            );
+            let name = std::ffi::CString::new(ifname).unwrap();
+            let index = libc::if_nametoindex(name.as_ptr());
+            assert!(index > 0, "no interface");
+            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
+            assert!(fd >= 0, "packet socket");
+            let mut addr: libc::sockaddr_ll = std::mem::zeroed();
+            addr.sll_family = libc::AF_PACKET as u16;
+            addr.sll_ifindex = index as i32;
+            addr.sll_halen = 6;
+            addr.sll_addr[..6].copy_from_slice(&frame[..6]);
+            let sent = libc::sendto(
+                fd,
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&addr as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            libc::close(fd);
+            assert_eq!(
+                sent,
+                frame.len() as isize,
+                "{}",
+                std::io::Error::last_os_error()
+            );
+        }
+    })
+    .join()
+    .unwrap();
 }
 
 /// Sends `frames` from a UDP socket bound to `bind` inside namespace `ns`, `rate` per second
