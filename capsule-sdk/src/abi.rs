@@ -83,23 +83,97 @@ pub const FINGERPRINT_LEN: usize = 32;
 /// Bytes written by `link_load`.
 pub const LINK_LOAD_LEN: usize = 24;
 
-/// Largest payload of a sent capsule or of a delivery, in bytes.
+/// Largest payload of a sent capsule or of a delivery, in bytes; a longer one is
+/// [`Error::TooLarge`](crate::Error::TooLarge). It keeps a capsule, header included, inside one
+/// 1,500-byte Ethernet frame. See the module example.
 pub const MAX_PAYLOAD: usize = 1200;
-/// Sends allowed per evaluation.
+/// Sends allowed per evaluation; the next one is
+/// [`Error::TooManyEffects`](crate::Error::TooManyEffects). See the module example.
 pub const MAX_SENDS: usize = 64;
-/// Deliveries allowed per evaluation.
+/// Deliveries allowed per evaluation; the next one is
+/// [`Error::TooManyEffects`](crate::Error::TooManyEffects).
+///
+/// ```
+/// use capsule_sdk::abi::MAX_DELIVERIES;
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::FakeNode;
+///
+/// let mut node = FakeNode::new(Address::from([2; 16]));
+/// node.run(|| {
+///     for port in 0..MAX_DELIVERIES as u16 {
+///         deliver(port, b"").unwrap();
+///     }
+///     assert_eq!(deliver(99, b""), Err(Error::TooManyEffects));
+/// });
+/// ```
 pub const MAX_DELIVERIES: usize = 16;
-/// Largest state key, in bytes (keys are at least 1 byte).
+/// Largest state key, in bytes (keys are at least 1 byte). A longer key is
+/// [`Error::TooLarge`](crate::Error::TooLarge), an empty one
+/// [`Error::BadArgument`](crate::Error::BadArgument).
+///
+/// ```
+/// use capsule_sdk::abi::MAX_KEY_LEN;
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::FakeNode;
+/// use core::time::Duration;
+///
+/// let mut node = FakeNode::new(Address::from([2; 16]));
+/// let ttl = Duration::from_secs(1);
+/// node.run(|| {
+///     assert_eq!(state::put(&[1; MAX_KEY_LEN], b"", ttl), Ok(()));
+///     assert_eq!(state::put(&[1; MAX_KEY_LEN + 1], b"", ttl), Err(Error::TooLarge));
+/// });
+/// ```
 pub const MAX_KEY_LEN: usize = 64;
-/// Largest state value, in bytes.
+/// Largest state value, in bytes; a longer one is [`Error::TooLarge`](crate::Error::TooLarge).
+///
+/// ```
+/// use capsule_sdk::abi::MAX_VALUE_LEN;
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::FakeNode;
+/// use core::time::Duration;
+///
+/// let mut node = FakeNode::new(Address::from([2; 16]));
+/// let ttl = Duration::from_secs(1);
+/// node.run(|| {
+///     assert_eq!(state::put(b"k", &[0; MAX_VALUE_LEN], ttl), Ok(()));
+///     assert_eq!(state::put(b"k", &[0; MAX_VALUE_LEN + 1], ttl), Err(Error::TooLarge));
+/// });
+/// ```
 pub const MAX_VALUE_LEN: usize = 4096;
 /// Bytes charged against the quota per state entry, on top of key and value lengths.
+///
+/// Many small entries cost more than one larger one: with a 16-byte key and a 4-byte value an
+/// entry is charged 148 bytes, so the default 64 KiB quota holds 442 of them.
+///
+/// ```
+/// use capsule_sdk::abi::{DEFAULT_STATE_QUOTA, STATE_ENTRY_OVERHEAD};
+///
+/// let per_entry = 16 + 4 + STATE_ENTRY_OVERHEAD;
+/// assert_eq!(DEFAULT_STATE_QUOTA / per_entry, 442);
+/// ```
 pub const STATE_ENTRY_OVERHEAD: usize = 128;
-/// Default state quota of one protocol, in charged bytes.
+/// Default state quota of one protocol, in charged bytes; a put beyond it is
+/// [`Error::QuotaExceeded`](crate::Error::QuotaExceeded). An operator may configure another
+/// quota; [`FakeNode::state_quota`](crate::testing::FakeNode::state_quota) sets it in tests.
 pub const DEFAULT_STATE_QUOTA: usize = 64 * 1024;
-/// Longest state TTL, in milliseconds (one hour). The shortest is 1 ms.
+/// Longest state TTL, in milliseconds (one hour). The shortest is 1 ms. Outside that range a
+/// put is [`Error::BadArgument`](crate::Error::BadArgument).
+///
+/// ```
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::FakeNode;
+/// use core::time::Duration;
+///
+/// let mut node = FakeNode::new(Address::from([2; 16]));
+/// node.run(|| {
+///     assert_eq!(state::put(b"k", b"", Duration::from_secs(3600)), Ok(()));
+///     assert_eq!(state::put(b"k", b"", Duration::from_millis(3_600_001)), Err(Error::BadArgument));
+/// });
+/// ```
 pub const MAX_TTL_MS: i64 = 3_600_000;
-/// Longest log message kept, in bytes; longer messages are truncated.
+/// Longest log message kept, in bytes; longer messages are truncated (by the SDK on a
+/// character boundary, by the node on a byte boundary for raw calls).
 pub const MAX_LOG_LEN: usize = 256;
 /// Highest log level (trace); 0 is error.
 pub const MAX_LOG_LEVEL: i32 = 4;

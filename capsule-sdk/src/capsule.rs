@@ -278,6 +278,17 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 ///
 /// A SHA-256 digest of the module's bytes (32 bytes), or for the legacy type an MD5 digest
 /// (16). Changing one byte of the module makes a new type, with its own, empty, state.
+///
+/// ```
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::{FakeNode, Incoming};
+///
+/// let me = Address::from([2; 16]);
+/// let mut node = FakeNode::new(me).with_capsule(Incoming::new(me, me, 0, b""));
+/// let f = node.run(capsule::fingerprint).unwrap();
+/// assert_eq!(f, node.run(capsule::fingerprint).unwrap()); // Copy, Eq, Hash
+/// assert_eq!(f.as_bytes().len(), 32);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Fingerprint {
     bytes: [u8; FINGERPRINT_LEN],

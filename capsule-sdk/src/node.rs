@@ -64,6 +64,20 @@ pub fn time_ns() -> u64 {
 
 /// Where the routing table sends capsules for a destination, as [`next_hop`] answers and as
 /// [`Sent::next_hop`](crate::testing::Sent) records on the host.
+///
+/// ```
+/// use capsule_sdk::prelude::*;
+/// use capsule_sdk::testing::FakeNode;
+///
+/// let (me, next, dst) = (Address::from([2; 16]), Address::from([3; 16]), Address::from([9; 16]));
+/// let mut node = FakeNode::new(me).route(dst, next);
+/// let here = node.run(|| matches!(node::next_hop(me), Ok(NextHop::Local)));
+/// assert!(here);
+/// match node.run(|| node::next_hop(dst)) {
+///     Ok(NextHop::Neighbour(n)) => assert_eq!(n, next),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum NextHop {
     /// The destination is this node (a send there is looped back and evaluated here again).

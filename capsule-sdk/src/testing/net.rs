@@ -50,6 +50,13 @@ use crate::node::NextHop;
 
 /// Test node addresses: 10.0.0.`last`. The four-node test tree of the multicast capsules is
 /// [`s`] (the source's node), [`b`] (a branch), [`m1`] and [`m2`] (two members' nodes).
+///
+/// ```
+/// use capsule_sdk::testing::net::{addr, b, m1, m2, s};
+///
+/// assert_eq!(addr(7).to_string(), "10.0.0.7");
+/// assert_eq!([s(), b(), m1(), m2()], [addr(1), addr(2), addr(3), addr(4)]);
+/// ```
 pub fn addr(last: u8) -> Address {
     Address::from(core::net::Ipv4Addr::new(10, 0, 0, last))
 }
@@ -110,6 +117,27 @@ impl Net {
     /// The capsule's source and previous node are `at`; its first evaluation, at `at`, sees
     /// `budget - 1` (the node charges the first hop like any other). Nothing runs until
     /// [`Net::run`].
+    ///
+    /// ```
+    /// use capsule_sdk::prelude::*;
+    /// use capsule_sdk::testing::FakeNode;
+    /// use capsule_sdk::testing::net::{Net, addr};
+    ///
+    /// #[derive(Default)]
+    /// struct Here;
+    ///
+    /// impl Capsule for Here {
+    ///     fn evaluate(&mut self) -> Result<(), Error> {
+    ///         assert_eq!(capsule::budget(), 2); // the first hop is charged
+    ///         assert_eq!(capsule::previous()?, node::address()?); // injected here
+    ///         deliver(5, b"")
+    ///     }
+    /// }
+    ///
+    /// let mut net = Net::new([FakeNode::new(addr(1))]);
+    /// net.inject(addr(1), addr(1), 3, b"");
+    /// assert_eq!(net.run::<Here>(|_, _, _| false), [(addr(1), 5, vec![])]);
+    /// ```
     pub fn inject(&mut self, at: Address, dst: Address, budget: u32, payload: &[u8]) {
         // The node charges the injected capsule's first hop like any other arrival.
         let c = Incoming::new(at, dst, budget.saturating_sub(1), payload);
