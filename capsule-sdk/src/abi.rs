@@ -348,8 +348,9 @@ impl LinkLoad {
 
 /// Severity of a log message; the number is the `level` argument of the `log` import.
 ///
-/// Ordered from the most severe: `Level::Error < Level::Trace`. What a node does with each
-/// level (print, filter) is the operator's choice.
+/// Ordered from the most severe: `Level::Error < Level::Trace`. Re-exported as
+/// [`log::Level`](crate::log::Level); [`log::Line`](crate::log::Line), [`log::log`](crate::log::log)
+/// and the macros take it.
 ///
 /// ```
 /// use capsule_sdk::log::{Level, Line};
