@@ -21,6 +21,7 @@
 pub mod fingerprint;
 #[cfg(feature = "sandbox")]
 pub mod harness;
+pub mod ip_packet;
 pub mod limits;
 #[cfg(feature = "sandbox")]
 pub mod node;

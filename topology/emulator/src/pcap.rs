@@ -26,7 +26,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -314,55 +314,14 @@ pub fn write_files(dir: &Path, files: &[PcapFile]) -> Result<Vec<PathBuf>, PcapE
 /// most [`MAX_FRAME_LEN`] bytes (longer frames are cut there).
 pub fn ipv4_udp(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, frame: &[u8]) {
     let frame = &frame[..frame.len().min(MAX_FRAME_LEN)];
-    let total = (IPV4_UDP_HEADER_LEN + frame.len()) as u16;
-    let udp_len = total - 20;
     let ident = identification(src, dst, frame);
-    let start = out.len();
-    out.extend_from_slice(&[0x45, 0x00]);
-    out.extend_from_slice(&total.to_be_bytes());
-    out.extend_from_slice(&ident.to_be_bytes());
-    out.extend_from_slice(&[0x40, 0x00]); // don't fragment, offset 0
-    out.extend_from_slice(&[64, 17, 0, 0]); // TTL, UDP, checksum (below)
-    out.extend_from_slice(&src.octets());
-    out.extend_from_slice(&dst.octets());
-    let sum = !fold(sum16(0, &out[start..start + 20]));
-    out[start + 10..start + 12].copy_from_slice(&sum.to_be_bytes());
-
-    let udp = out.len();
-    out.extend_from_slice(&CAPSULE_PORT.to_be_bytes());
-    out.extend_from_slice(&CAPSULE_PORT.to_be_bytes());
-    out.extend_from_slice(&udp_len.to_be_bytes());
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(frame);
-    // Pseudo-header: source, destination, protocol, UDP length.
-    let mut acc = sum16(0, &src.octets());
-    acc = sum16(acc, &dst.octets());
-    acc += 17 + u64::from(udp_len);
-    acc = sum16(acc, &out[udp..]);
-    let mut checksum = !fold(acc);
-    if checksum == 0 {
-        checksum = 0xffff; // 0 means "no checksum" in UDP over IPv4
-    }
-    out[udp + 6..udp + 8].copy_from_slice(&checksum.to_be_bytes());
-}
-
-/// One's-complement sum of `bytes` as big-endian 16-bit words (odd length padded with 0).
-fn sum16(mut acc: u64, bytes: &[u8]) -> u64 {
-    let mut chunks = bytes.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        acc += u64::from(*last) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u64) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
+    let (src, dst) = (
+        SocketAddr::from((src, CAPSULE_PORT)),
+        SocketAddr::from((dst, CAPSULE_PORT)),
+    );
+    // Within MAX_FRAME_LEN an IPv4 packet always fits.
+    let framed = ants_router::ip_packet::udp_packet(out, src, dst, ident, frame);
+    debug_assert!(framed);
 }
 
 /// The IPv4 identification of a datagram: FNV-1a of its addresses and frame, folded to 16
@@ -381,7 +340,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ipv4_and_udp_checksums_verify() {
+    fn datagrams_are_framed_as_ipv4_udp_on_the_capsule_port() {
+        // The checksums themselves are `ants_router::ip_packet`'s (tested there).
         let mut out = Vec::new();
         let frame = b"AN\x01\x07\x00\x01\x01\xf4\x00\x00\x00\x2a\x00\x00\x00\x00x";
         ipv4_udp(
@@ -392,18 +352,8 @@ mod tests {
         );
         assert_eq!(out.len(), 28 + frame.len());
         assert_eq!(u16::from_be_bytes([out[2], out[3]]) as usize, out.len());
-        assert_eq!(
-            fold(sum16(0, &out[..20])),
-            0xffff,
-            "header sums to all ones"
-        );
-        let udp_len = u16::from_be_bytes([out[24], out[25]]);
-        assert_eq!(udp_len as usize, 8 + frame.len());
-        let mut acc = sum16(0, &out[12..20]);
-        acc += 17 + u64::from(udp_len);
-        acc = sum16(acc, &out[20..]);
-        assert_eq!(fold(acc), 0xffff, "UDP checksum verifies");
         assert_eq!(&out[20..22], &CAPSULE_PORT.to_be_bytes());
+        assert_eq!(&out[22..24], &CAPSULE_PORT.to_be_bytes());
         assert_eq!(&out[28..], frame);
     }
 

@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -86,7 +86,7 @@ impl PcapLog {
             return;
         };
         self.scratch.clear();
-        if !ip_udp(&mut self.scratch, src, dst, frame) {
+        if !ants_router::ip_packet::udp_packet(&mut self.scratch, src, dst, 0, frame) {
             return;
         }
         let size = RECORD_HEADER + self.scratch.len() as u64;
@@ -148,79 +148,4 @@ impl Write for TimedFlush {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// Appends the IP/UDP packet of a datagram to `out`; false if it cannot be framed (mixed
-/// address families, or too long for its IP version).
-pub(crate) fn ip_udp(out: &mut Vec<u8>, src: SocketAddr, dst: SocketAddr, frame: &[u8]) -> bool {
-    let udp_len = 8 + frame.len();
-    let Ok(udp_len16) = u16::try_from(udp_len) else {
-        return false;
-    };
-    let (s, d) = (src.ip().to_canonical(), dst.ip().to_canonical());
-    let start = out.len();
-    let pseudo = match (s, d) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let Ok(total) = u16::try_from(20 + udp_len) else {
-                return false;
-            };
-            out.extend_from_slice(&[0x45, 0]);
-            out.extend_from_slice(&total.to_be_bytes());
-            out.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
-            out.extend_from_slice(&s.octets());
-            out.extend_from_slice(&d.octets());
-            let sum = !fold(sum16(0, &out[start..start + 20]));
-            out[start + 10..start + 12].copy_from_slice(&sum.to_be_bytes());
-            sum16(sum16(0, &s.octets()), &d.octets())
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            out.extend_from_slice(&[0x60, 0, 0, 0]);
-            out.extend_from_slice(&udp_len16.to_be_bytes());
-            out.extend_from_slice(&[17, 64]);
-            out.extend_from_slice(&s.octets());
-            out.extend_from_slice(&d.octets());
-            sum16(sum16(0, &s.octets()), &d.octets())
-        }
-        // Mixed families (an IPv4 peer seen by an IPv6 node address): the node's side is
-        // written as the IPv4 unspecified address.
-        (IpAddr::V4(_), IpAddr::V6(_)) => {
-            let dst = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), dst.port());
-            return ip_udp(out, src, dst, frame);
-        }
-        (IpAddr::V6(_), IpAddr::V4(_)) => {
-            let src = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), src.port());
-            return ip_udp(out, src, dst, frame);
-        }
-    };
-    let udp = out.len();
-    out.extend_from_slice(&src.port().to_be_bytes());
-    out.extend_from_slice(&dst.port().to_be_bytes());
-    out.extend_from_slice(&udp_len16.to_be_bytes());
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(frame);
-    let acc = sum16(pseudo + 17 + udp_len as u64, &out[udp..]);
-    let mut checksum = !fold(acc);
-    if checksum == 0 {
-        checksum = 0xffff;
-    }
-    out[udp + 6..udp + 8].copy_from_slice(&checksum.to_be_bytes());
-    true
-}
-
-fn sum16(mut acc: u64, bytes: &[u8]) -> u64 {
-    let mut chunks = bytes.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        acc += u64::from(*last) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u64) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
 }
