@@ -53,6 +53,10 @@ delay = "1.5ms"
 bandwidth = 1500
 loss = "2.5%"
 queue = 3
+jitter = "2ms"
+reorder = "1%"
+duplicate = 0.5
+corrupt = "0.1%"
 [[app]]
 kind = "send"
 node = "h1"
@@ -99,6 +103,8 @@ link = ["h1", "a1"]
         "payload_hex = \"00ff0a\"",
         "hello_interval = \"250ms\"",
         "kind = \"link_down\"",
+        "jitter = \"2ms\"",
+        "duplicate = 0.5",
         "at = \"1500ms\"",
     ] {
         assert!(written.contains(spelled), "no `{spelled}` in:\n{written}");

@@ -21,7 +21,7 @@ use ants_router::wire::Frame;
 use serde::Serialize;
 
 use super::rng::SplitMix64;
-use ants_topology::model::{LinkParams, NodeId};
+use ants_topology::model::{Impairments, LinkParams, NodeId};
 
 /// Bytes an IPv4 and a UDP header add to every frame on the wire.
 pub const IP_UDP_OVERHEAD: usize = 28;
@@ -35,6 +35,9 @@ pub struct Datagram {
     pub dst: NodeId,
     /// The frame (UDP payload).
     pub bytes: Vec<u8>,
+    /// Corrupted on a wire (a link's `corrupt`): its UDP checksum fails, so the first node
+    /// core it reaches drops it; legacy routers forward it (they do not check UDP).
+    pub corrupt: bool,
 }
 
 impl Datagram {
@@ -72,6 +75,12 @@ pub struct DirectionStats {
     pub hellos: u64,
     /// Datagrams that reached the wire while the link was down (a `link_down` event): lost.
     pub down_drops: u64,
+    /// Datagrams held back by one more delay (`reorder`).
+    pub reordered: u64,
+    /// Datagrams that arrived twice (`duplicate`).
+    pub duplicated: u64,
+    /// Datagrams with a flipped byte (`corrupt`).
+    pub corrupted: u64,
     /// Datagrams put on the wire, by the protocol fingerprint their frame names, in order of
     /// first appearance.
     pub protocols: Vec<(Fingerprint, ProtocolCount)>,
@@ -135,6 +144,8 @@ pub enum Offer {
         at: Timestamp,
         /// The datagram.
         datagram: Datagram,
+        /// Whether a second copy arrives too (`duplicate`).
+        twice: bool,
     },
     /// It waits in the queue behind the datagram being serialised.
     Queued,
@@ -143,6 +154,9 @@ pub enum Offer {
     /// Lost on the wire: counted.
     Lost,
 }
+
+/// When a datagram that made it across arrives, and whether it arrives twice (`duplicate`).
+pub type Arrival = (Timestamp, bool);
 
 /// One direction of a link, from `from` to `to`. See the module docs.
 #[derive(Debug)]
@@ -170,6 +184,7 @@ pub struct Direction {
     pub dirty: bool,
     /// Down (a `link_down` event): nothing crosses until it is up again.
     down: bool,
+    impairments: Impairments,
 }
 
 impl Direction {
@@ -190,6 +205,7 @@ impl Direction {
             feed: Vec::new(),
             dirty: false,
             down: false,
+            impairments: params.impairments,
         }
     }
 
@@ -219,11 +235,16 @@ impl Direction {
     pub fn offer(&mut self, now: Timestamp, period: u64, datagram: Datagram) -> Offer {
         self.window.roll(period);
         if self.bandwidth_bps.is_none() {
+            let mut datagram = datagram;
             return match self.transmit(period, &datagram) {
-                true => Offer::Arrives {
-                    at: now + self.delay,
-                    datagram,
-                },
+                true => {
+                    let (extra, twice) = self.impair(&mut datagram);
+                    Offer::Arrives {
+                        at: now + self.delay + extra,
+                        datagram,
+                        twice,
+                    }
+                }
                 false => Offer::Lost,
             };
         }
@@ -248,10 +269,13 @@ impl Direction {
         &mut self,
         now: Timestamp,
         period: u64,
-        datagram: &Datagram,
-    ) -> (Option<Timestamp>, Option<(Timestamp, Datagram)>) {
+        datagram: &mut Datagram,
+    ) -> (Option<Arrival>, Option<(Timestamp, Datagram)>) {
         self.window.roll(period);
-        let arrival = self.transmit(period, datagram).then(|| now + self.delay);
+        let arrival = self.transmit(period, datagram).then(|| {
+            let (extra, twice) = self.impair(datagram);
+            (now + self.delay + extra, twice)
+        });
         let next = match self.queue.pop_front() {
             Some(d) => Some((now + self.serialisation(&d), d)),
             None => {
@@ -281,6 +305,34 @@ impl Direction {
         true
     }
 
+    /// The impairments of a datagram that made it across: extra delay (jitter, and one more
+    /// delay when held back), whether it arrives twice; a corrupted one gets a flipped byte.
+    /// Draws from the stream only for impairments that are set, so runs without them are
+    /// unchanged.
+    fn impair(&mut self, datagram: &mut Datagram) -> (Duration, bool) {
+        let i = self.impairments;
+        let mut extra = Duration::ZERO;
+        if !i.jitter.is_zero() {
+            let span = u64::try_from(i.jitter.as_nanos()).unwrap_or(u64::MAX);
+            extra += Duration::from_nanos(self.rng.next_u64() % span.saturating_add(1));
+        }
+        if i.reorder > 0.0 && self.rng.chance(i.reorder) {
+            extra += self.delay.max(Duration::from_millis(1));
+            self.stats.reordered += 1;
+        }
+        let twice = i.duplicate > 0.0 && self.rng.chance(i.duplicate);
+        if twice {
+            self.stats.duplicated += 1;
+        }
+        if i.corrupt > 0.0 && self.rng.chance(i.corrupt) && !datagram.bytes.is_empty() {
+            let at = (self.rng.next_u64() % datagram.bytes.len() as u64) as usize;
+            datagram.bytes[at] ^= 0xff;
+            datagram.corrupt = true;
+            self.stats.corrupted += 1;
+        }
+        (extra, twice)
+    }
+
     fn serialisation(&self, datagram: &Datagram) -> Duration {
         let Some(bps) = self.bandwidth_bps else {
             return Duration::ZERO;
@@ -307,6 +359,7 @@ mod tests {
             src: 0,
             dst: 1,
             bytes: vec![0; len],
+            corrupt: false,
         }
     }
 
@@ -316,6 +369,7 @@ mod tests {
             loss: 0.0,
             bandwidth_bps: bandwidth,
             queue,
+            ..LinkParams::default()
         }
     }
 
@@ -349,8 +403,9 @@ mod tests {
             (load.queue_len, load.queue_cap, load.drops_recent),
             (2, 2, 0)
         );
-        let (arrival, next) = d.finish(done, 0, &datagram);
-        assert_eq!(arrival, Some(Timestamp::from_millis(3)));
+        let mut datagram = datagram;
+        let (arrival, next) = d.finish(done, 0, &mut datagram);
+        assert_eq!(arrival, Some((Timestamp::from_millis(3), false)));
         assert_eq!(next.as_ref().map(|n| n.0), Some(Timestamp::from_millis(2)));
         // The next period sees the previous one's drop and rate.
         let load = d.load(1, Duration::from_millis(100));

@@ -120,6 +120,10 @@ pub struct NodeReport {
     pub ip_forwarded: u64,
     /// Datagrams dropped for want of a route.
     pub ip_unroutable: u64,
+    /// Datagrams addressed to it that arrived corrupted (a link's `corrupt`): dropped by the
+    /// UDP checksum before its core saw them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub udp_checksum_drops: u64,
     /// Capsule log lines.
     pub capsule_logs: u64,
     /// Drops by named reason (nonzero ones; see `docs/node.md`).
@@ -173,8 +177,25 @@ pub struct DirectionReport {
     pub losses: u64,
     /// Longest queue seen.
     pub max_queue: usize,
+    /// Datagrams lost while the link was down (`link_down` events).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub down_drops: u64,
+    /// Datagrams held back by one more delay (`reorder`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reordered: u64,
+    /// Datagrams that arrived twice (`duplicate`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicated: u64,
+    /// Datagrams with a flipped byte (`corrupt`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub corrupted: u64,
     /// Datagrams by protocol label.
     pub protocols: BTreeMap<String, ProtocolCount>,
+}
+
+/// For `skip_serializing_if`: counters of features a run does not use stay out of its report.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Payloads delivered on one port of one node.
@@ -242,6 +263,10 @@ fn direction(emu: &Emulator, stats: &DirectionStats) -> DirectionReport {
         queue_drops: stats.queue_drops,
         losses: stats.losses,
         max_queue: stats.max_queue,
+        down_drops: stats.down_drops,
+        reordered: stats.reordered,
+        duplicated: stats.duplicated,
+        corrupted: stats.corrupted,
         protocols: stats
             .protocols
             .iter()
@@ -310,6 +335,7 @@ pub(super) fn build(emu: &Emulator) -> EmulatorReport {
                 fragments_sent: stats.fragments_sent,
                 ip_forwarded: e.ip_forwarded,
                 ip_unroutable: e.ip_unroutable,
+                udp_checksum_drops: e.checksum_drops,
                 capsule_logs: e.logs,
                 drops: stats
                     .drops

@@ -38,6 +38,7 @@ fn params(delay_ms: u64, loss: f64, bandwidth_bps: Option<u64>, queue: usize) ->
         loss,
         bandwidth_bps,
         queue,
+        ..LinkParams::default()
     }
 }
 

@@ -427,6 +427,19 @@ struct RawLinkOptions {
     /// Drop-tail queue in datagrams, with a bandwidth.
     #[schemars(with = "Option<schema::Queue>")]
     queue: Option<Spanned<Value>>,
+    /// Extra delay drawn uniformly from 0 to this for each datagram (emulator).
+    #[schemars(with = "Option<schema::DurationText>")]
+    jitter: Option<Spanned<Value>>,
+    /// Share of datagrams held back by one more link delay (emulator).
+    #[schemars(with = "Option<schema::LossRate>")]
+    reorder: Option<Spanned<Value>>,
+    /// Share of datagrams that arrive twice (emulator).
+    #[schemars(with = "Option<schema::LossRate>")]
+    duplicate: Option<Spanned<Value>>,
+    /// Share of datagrams with one byte flipped; the receiving node drops them on the UDP
+    /// checksum and counts them (emulator).
+    #[schemars(with = "Option<schema::LossRate>")]
+    corrupt: Option<Spanned<Value>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -464,15 +477,32 @@ struct RawLink {
     /// Drop-tail queue in datagrams, with a bandwidth.
     #[schemars(with = "Option<schema::Queue>")]
     queue: Option<Spanned<Value>>,
+    /// Extra delay drawn uniformly from 0 to this for each datagram (emulator).
+    #[schemars(with = "Option<schema::DurationText>")]
+    jitter: Option<Spanned<Value>>,
+    /// Share of datagrams held back by one more link delay (emulator).
+    #[schemars(with = "Option<schema::LossRate>")]
+    reorder: Option<Spanned<Value>>,
+    /// Share of datagrams that arrive twice (emulator).
+    #[schemars(with = "Option<schema::LossRate>")]
+    duplicate: Option<Spanned<Value>>,
+    /// Share of datagrams with one byte flipped; the receiving node drops them on the UDP
+    /// checksum and counts them (emulator).
+    #[schemars(with = "Option<schema::LossRate>")]
+    corrupt: Option<Spanned<Value>>,
 }
 
 impl RawLink {
-    fn options(&self) -> [(&'static str, Option<&Spanned<Value>>); 4] {
+    fn options(&self) -> [(&'static str, Option<&Spanned<Value>>); 8] {
         [
             ("delay", self.delay.as_ref()),
             ("bandwidth", self.bandwidth.as_ref()),
             ("loss", self.loss.as_ref()),
             ("queue", self.queue.as_ref()),
+            ("jitter", self.jitter.as_ref()),
+            ("reorder", self.reorder.as_ref()),
+            ("duplicate", self.duplicate.as_ref()),
+            ("corrupt", self.corrupt.as_ref()),
         ]
     }
 

@@ -167,6 +167,10 @@ impl Reader<'_> {
                 ("bandwidth", d.bandwidth.as_ref()),
                 ("loss", d.loss.as_ref()),
                 ("queue", d.queue.as_ref()),
+                ("jitter", d.jitter.as_ref()),
+                ("reorder", d.reorder.as_ref()),
+                ("duplicate", d.duplicate.as_ref()),
+                ("corrupt", d.corrupt.as_ref()),
             ];
             for (name, value) in options {
                 if let Some(v) = value {
@@ -308,7 +312,8 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Applies one link option (`delay`, `bandwidth`, `loss`, `queue`).
+    /// Applies one link option (`delay`, `bandwidth`, `loss`, `queue`, and the impairments
+    /// `jitter`, `reorder`, `duplicate`, `corrupt`).
     fn link_option(
         &self,
         params: &mut LinkParams,
@@ -337,6 +342,27 @@ impl Reader<'_> {
             "loss" => {
                 params.loss = loss_value(v)?;
                 explicit.loss = true;
+            }
+            "jitter" => {
+                let d = duration_value(v)?;
+                if d > MAX_LINK_DELAY {
+                    return Err(format!(
+                        "{v} is longer than the longest link delay, {} s",
+                        MAX_LINK_DELAY.as_secs()
+                    ));
+                }
+                params.impairments.jitter = d;
+                explicit.impairments = true;
+            }
+            "reorder" | "duplicate" | "corrupt" => {
+                let p = loss_value(v)?;
+                let i = &mut params.impairments;
+                *match name {
+                    "reorder" => &mut i.reorder,
+                    "duplicate" => &mut i.duplicate,
+                    _ => &mut i.corrupt,
+                } = p;
+                explicit.impairments = true;
             }
             _ => {
                 params.queue = whole(v, 1, MAX_QUEUE)

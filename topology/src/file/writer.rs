@@ -78,6 +78,25 @@ pub fn to_toml(topology: &Topology, comment: &[&str]) -> String {
         if set.queue {
             e.insert("queue".into(), integer(p.queue as u64));
         }
+        let i = &p.impairments;
+        if set.impairments {
+            if !i.jitter.is_zero() {
+                e.insert("jitter".into(), duration(i.jitter));
+            }
+            for (key, value) in [
+                ("reorder", i.reorder),
+                ("duplicate", i.duplicate),
+                ("corrupt", i.corrupt),
+            ] {
+                if value > 0.0 {
+                    e.insert(key.into(), Value::Float(value));
+                }
+            }
+            if !i.any() {
+                // Given, but all zero: say so, so the file reads back the same.
+                e.insert("jitter".into(), duration(i.jitter));
+            }
+        }
         Value::Table(e)
     });
     top.insert("link".into(), Value::Array(links.collect()));

@@ -85,6 +85,31 @@ pub struct LinkParams {
     pub bandwidth_bps: Option<u64>,
     /// Drop-tail queue length in datagrams per direction (only matters with a bandwidth).
     pub queue: usize,
+    /// Seeded impairments on the wire: jitter, reordering, duplication, corruption.
+    pub impairments: Impairments,
+}
+
+/// What a link does to datagrams on its wire besides delay and loss, drawn per datagram from
+/// the link's seeded stream (each direction).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Impairments {
+    /// Extra delay drawn uniformly from 0 to this (datagrams may overtake each other).
+    pub jitter: Duration,
+    /// Probability that a datagram is held back by one more link delay (at least 1 ms), so
+    /// that the ones behind it arrive first.
+    pub reorder: f64,
+    /// Probability that a datagram arrives twice.
+    pub duplicate: f64,
+    /// Probability that one byte of a datagram's payload is flipped; the UDP checksum then
+    /// fails, and the first node core it reaches drops and counts it.
+    pub corrupt: f64,
+}
+
+impl Impairments {
+    /// Whether any impairment is set.
+    pub fn any(&self) -> bool {
+        !self.jitter.is_zero() || self.reorder > 0.0 || self.duplicate > 0.0 || self.corrupt > 0.0
+    }
 }
 
 impl LinkParams {
@@ -100,6 +125,7 @@ impl Default for LinkParams {
             loss: 0.0,
             bandwidth_bps: None,
             queue: Self::DEFAULT_QUEUE,
+            impairments: Impairments::default(),
         }
     }
 }
@@ -116,6 +142,8 @@ pub struct LinkOptionsSet {
     pub bandwidth: bool,
     /// `queue` was given.
     pub queue: bool,
+    /// Any of `jitter`, `reorder`, `duplicate`, `corrupt` was given.
+    pub impairments: bool,
 }
 
 /// A point-to-point link between two nodes.

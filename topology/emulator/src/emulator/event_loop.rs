@@ -122,16 +122,16 @@ impl Emulator {
             }
             Scheduled::Local { node, datagram } => self.arrive(node, datagram),
             Scheduled::Delayed { node, datagram } => self.send_from(node, datagram),
-            Scheduled::TxDone { dir, datagram } => {
+            Scheduled::TxDone { dir, mut datagram } => {
                 // Captured when its last bit leaves: it is on the wire now.
                 if let Some(pcap) = self.instruments.pcap.as_mut() {
                     let (src, dst) = (datagram.src, datagram.dst);
                     pcap.record(dir / 2, self.now, src, dst, &datagram.bytes);
                 }
                 let (now, period) = (self.now, self.period());
-                let (arrival, next) = self.dirs[dir].finish(now, period, &datagram);
-                if let Some(at) = arrival {
-                    self.schedule(at, Scheduled::Arrival { dir, datagram });
+                let (arrival, next) = self.dirs[dir].finish(now, period, &mut datagram);
+                if let Some((at, twice)) = arrival {
+                    self.arrival(at, dir, datagram, twice);
                 }
                 if let Some((done, datagram)) = next {
                     self.schedule(done, Scheduled::TxDone { dir, datagram });
@@ -174,6 +174,21 @@ impl Emulator {
         }
     }
 
+    /// Schedules a datagram's arrival at the far end of `dir` (twice if it was duplicated).
+    fn arrival(&mut self, at: Timestamp, dir: usize, datagram: Datagram, twice: bool) {
+        if twice {
+            let copy = datagram.clone();
+            self.schedule(
+                at,
+                Scheduled::Arrival {
+                    dir,
+                    datagram: copy,
+                },
+            );
+        }
+        self.schedule(at, Scheduled::Arrival { dir, datagram });
+    }
+
     /// Schedules the topology's scripted event `index` at `at`.
     pub(super) fn schedule_event(&mut self, at: Timestamp, index: usize) {
         self.schedule(at, Scheduled::Scripted { index });
@@ -184,6 +199,11 @@ impl Emulator {
         if datagram.dst != at {
             self.nodes[at].ip_forwarded += 1;
             self.forward(at, datagram);
+            return;
+        }
+        if datagram.corrupt {
+            // The UDP checksum fails: the node's IP stack drops it before its core sees it.
+            self.nodes[at].checksum_drops += 1;
             return;
         }
         if self.nodes[at].core.is_none() {
@@ -229,9 +249,11 @@ impl Emulator {
             Offer::Serialising { done, datagram } => {
                 self.schedule(done, Scheduled::TxDone { dir, datagram })
             }
-            Offer::Arrives { at, datagram } => {
-                self.schedule(at, Scheduled::Arrival { dir, datagram })
-            }
+            Offer::Arrives {
+                at,
+                datagram,
+                twice,
+            } => self.arrival(at, dir, datagram, twice),
             Offer::Queued => self.mark_dirty(dir),
             Offer::QueueDrop | Offer::Lost => {}
         }
@@ -329,6 +351,7 @@ impl Emulator {
                 src: node,
                 dst,
                 bytes: t.bytes,
+                corrupt: false,
             },
         );
     }
@@ -366,6 +389,7 @@ impl Emulator {
             src: node,
             dst,
             bytes: sent.bytes,
+            corrupt: false,
         };
         match verdict {
             Verdict::Drop => {}

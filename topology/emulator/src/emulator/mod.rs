@@ -133,6 +133,8 @@ pub(crate) struct EmuNode {
     pub(crate) down: bool,
     /// Datagrams addressed to the node while its core was down.
     pub(crate) down_drops: u64,
+    /// Datagrams addressed to it that arrived corrupted (UDP checksum), dropped.
+    pub(crate) checksum_drops: u64,
     /// Compilations asked for and not answered yet.
     compiling: u32,
     /// The most that were outstanding at once.
@@ -230,6 +232,7 @@ impl Emulator {
                 logs: 0,
                 down: false,
                 down_drops: 0,
+                checksum_drops: 0,
                 compiling: 0,
                 most_compiling: 0,
             });

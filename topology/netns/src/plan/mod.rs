@@ -264,6 +264,8 @@ pub enum NotApplied {
     Delay(Duration),
     /// A loss rate: it needs `netem` as well.
     Loss(f64),
+    /// Jitter, reordering, duplication or corruption: `netem` too.
+    Impairments,
     /// A queue length without a bandwidth: a queue only fills behind a rate limit (as in the
     /// emulator), so it has no effect.
     QueueWithoutBandwidth(usize),
@@ -422,6 +424,9 @@ impl Plan {
                 if set.loss && p.loss > 0.0 {
                     not_applied.push(NotApplied::Loss(p.loss));
                 }
+                if set.impairments && p.impairments.any() {
+                    not_applied.push(NotApplied::Impairments);
+                }
                 if set.queue && p.bandwidth_bps.is_none() {
                     not_applied.push(NotApplied::QueueWithoutBandwidth(p.queue));
                 }
@@ -469,12 +474,14 @@ impl Plan {
     pub fn notices(&self) -> Vec<String> {
         let mut delay = Vec::new();
         let mut loss = Vec::new();
+        let mut impaired = Vec::new();
         let mut queue = Vec::new();
         for l in &self.links {
             for n in &l.not_applied {
                 match *n {
                     NotApplied::Delay(d) => delay.push(format!("{} ({d:?})", l.label)),
                     NotApplied::Loss(p) => loss.push(format!("{} ({}%)", l.label, percent(p))),
+                    NotApplied::Impairments => impaired.push(l.label.clone()),
                     NotApplied::QueueWithoutBandwidth(q) => {
                         queue.push(format!("{} ({q} datagrams)", l.label))
                     }
@@ -492,6 +499,12 @@ impl Plan {
             out.push(format!(
                 "link loss is not applied (it needs the netem qdisc, which this kernel does not have): {}; use `ants topo emulate` for losses",
                 loss.join(", ")
+            ));
+        }
+        if !impaired.is_empty() {
+            out.push(format!(
+                "link jitter, reordering, duplication and corruption are not applied (they need the netem qdisc, which this kernel does not have): {}; use `ants topo emulate` for them",
+                impaired.join(", ")
             ));
         }
         if !queue.is_empty() {

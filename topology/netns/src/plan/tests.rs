@@ -1,6 +1,6 @@
 use super::*;
 use ants_daemon::config::Config;
-use ants_topology::model::{LinkOptionsSet, LinkParams, TopologyBuilder};
+use ants_topology::model::{Impairments, LinkOptionsSet, LinkParams, TopologyBuilder};
 
 /// h1 - a1 - l1 - l2 - a2 - h2 with a side branch l1 - l3 - a3.
 fn topology() -> Topology {
@@ -20,12 +20,17 @@ fn topology() -> Topology {
         loss: 0.02,
         bandwidth_bps: Some(10_000_000),
         queue: 16,
+        impairments: Impairments {
+            jitter: Duration::from_millis(2),
+            ..Impairments::default()
+        },
     };
     let all = LinkOptionsSet {
         delay: true,
         loss: true,
         bandwidth: true,
         queue: true,
+        impairments: true,
     };
     b.link_with("l1", "l2", slow, all)
         .link("l2", "a2")
@@ -211,7 +216,8 @@ fn link_options_are_shaped_or_reported() {
         slow.not_applied,
         [
             NotApplied::Delay(Duration::from_millis(5)),
-            NotApplied::Loss(0.02)
+            NotApplied::Loss(0.02),
+            NotApplied::Impairments,
         ]
     );
     let [tbf, fifo] = slow.shaping.unwrap().tc_commands("eth1");
@@ -226,10 +232,11 @@ fn link_options_are_shaped_or_reported() {
     // Default options (not written in the file) are not reported.
     assert!(p.links[0].not_applied.is_empty() && p.links[0].shaping.is_none());
     let notices = p.notices();
-    assert_eq!(notices.len(), 3, "{notices:?}");
+    assert_eq!(notices.len(), 4, "{notices:?}");
     assert!(notices[0].contains("delay") && notices[0].contains("l1 -- l2 (5ms)"));
     assert!(notices[1].contains("loss") && notices[1].contains("l1 -- l2 (2%)"));
-    assert!(notices[2].contains("l3 -- a3 (64 datagrams)"));
+    assert!(notices[2].contains("jitter") && notices[2].contains("l1 -- l2"));
+    assert!(notices[3].contains("l3 -- a3 (64 datagrams)"));
     assert_eq!(
         Shaping {
             rate_bps: 100_000,
