@@ -89,6 +89,13 @@ node = "a1"
 at = "3s"
 kind = "link_up"
 link = ["h1", "a1"]
+[[event]]
+at = "4s"
+kind = "link_set"
+link = ["h1", "a1"]
+delay = "20ms"
+loss = "1%"
+bandwidth = "2Mbit"
 "#;
     let origin = Path::new("odd.toml");
     let t = parse(text, origin).unwrap();
@@ -104,6 +111,7 @@ link = ["h1", "a1"]
         "hello_interval = \"250ms\"",
         "kind = \"link_down\"",
         "jitter = \"2ms\"",
+        "bandwidth = \"2Mbit\"",
         "duplicate = 0.5",
         "at = \"1500ms\"",
     ] {

@@ -220,6 +220,26 @@ impl Direction {
         self.down
     }
 
+    /// Changes the delay, loss or bandwidth (a `link_set` event); what is `None` stays. A
+    /// datagram already on the wire keeps the delay it left with; one being serialised
+    /// finishes at the old rate, the queue behind it drains at the new one.
+    pub fn set_params(
+        &mut self,
+        delay: Option<Duration>,
+        loss: Option<f64>,
+        bandwidth_bps: Option<u64>,
+    ) {
+        if let Some(d) = delay {
+            self.delay = d;
+        }
+        if let Some(p) = loss {
+            self.loss = p;
+        }
+        if let Some(b) = bandwidth_bps.filter(|b| *b > 0) {
+            self.bandwidth_bps = Some(b);
+        }
+    }
+
     /// Whether the direction has a bandwidth (and so a queue whose length can change).
     pub fn is_limited(&self) -> bool {
         self.bandwidth_bps.is_some()

@@ -143,6 +143,37 @@ node = "a2"
 }
 
 #[test]
+fn a_link_set_changes_delay_and_loss_mid_run() {
+    let (report, arrivals) = run(r#"
+[[event]]
+at = "500ms"
+kind = "link_set"
+link = ["a1", "a2"]
+loss = 1.0
+[[event]]
+at = "1s"
+kind = "link_set"
+link = ["a1", "a2"]
+loss = "0%"
+delay = "50ms"
+"#);
+    // A certain loss: nothing crosses between 500 ms and 1 s, and the link counts the losses.
+    assert!(
+        arrivals.iter().all(|&t| !(505.0..1000.0).contains(&t)),
+        "{arrivals:?}"
+    );
+    let lost = report.links[1].a_to_b.losses;
+    assert!((24..=26).contains(&lost), "{lost}");
+    // Then 49 ms more delay: the last capsule, sent at 1,980 ms, arrives about 52 ms later
+    // (it took 3 ms before).
+    let last = *arrivals.last().unwrap();
+    assert!((2030.0..2034.0).contains(&last), "{last}");
+    let e = &report.scripted_events[1];
+    assert_eq!(e.event.kind, "link_set");
+    assert_eq!(e.event.outcome, "applied: delay 50ms, loss 0%");
+}
+
+#[test]
 fn bad_events_are_refused_where_they_are_written() {
     for (event, needle) in [
         (

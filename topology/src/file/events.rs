@@ -6,10 +6,70 @@
 use toml::Spanned;
 
 use super::reader::Reader;
-use super::{FileError, RawEvent, duration_value};
+use super::{FileError, MAX_LINK_DELAY, RawEvent, bandwidth_value, duration_value, loss_value};
 use crate::model::EventDraft;
 
 impl Reader<'_> {
+    /// The changes of a `link_set` event: at least one of delay, loss and bandwidth, each
+    /// read like the link option of the same name.
+    fn link_set(
+        &self,
+        at: std::time::Duration,
+        link: (String, String),
+        e: &RawEvent,
+        entry: &str,
+        event: &Spanned<RawEvent>,
+    ) -> Result<EventDraft, FileError> {
+        let delay = e
+            .delay
+            .as_ref()
+            .map(|v| {
+                let d = duration_value(v.get_ref())
+                    .map_err(|m| self.field(v.span(), entry, "delay", m))?;
+                if d > MAX_LINK_DELAY {
+                    return Err(self.field(
+                        v.span(),
+                        entry,
+                        "delay",
+                        format_args!(
+                            "longer than the longest link delay, {} s",
+                            MAX_LINK_DELAY.as_secs()
+                        ),
+                    ));
+                }
+                Ok(d)
+            })
+            .transpose()?;
+        let loss = e
+            .loss
+            .as_ref()
+            .map(|v| loss_value(v.get_ref()).map_err(|m| self.field(v.span(), entry, "loss", m)))
+            .transpose()?;
+        let bandwidth_bps = e
+            .bandwidth
+            .as_ref()
+            .map(|v| {
+                bandwidth_value(v.get_ref())
+                    .map_err(|m| self.field(v.span(), entry, "bandwidth", m))
+            })
+            .transpose()?;
+        if delay.is_none() && loss.is_none() && bandwidth_bps.is_none() {
+            return Err(self.field(
+                event.span(),
+                entry,
+                "delay",
+                "a link_set event changes at least one of delay, loss and bandwidth",
+            ));
+        }
+        Ok(EventDraft::LinkSet {
+            at,
+            link,
+            delay,
+            loss,
+            bandwidth_bps,
+        })
+    }
+
     /// Event `index` of the file.
     pub(super) fn event(
         &self,
@@ -21,7 +81,7 @@ impl Reader<'_> {
         let at =
             duration_value(e.at.get_ref()).map_err(|m| self.field(e.at.span(), &entry, "at", m))?;
         let kind = e.kind.get_ref().as_str();
-        let wants_link = matches!(kind, "link_down" | "link_up");
+        let wants_link = matches!(kind, "link_down" | "link_up" | "link_set");
         let wants_node = matches!(kind, "node_down" | "node_up");
         if !wants_link && !wants_node {
             return Err(self.field(
@@ -29,7 +89,7 @@ impl Reader<'_> {
                 &format!("event[{index}]"),
                 "kind",
                 format_args!(
-                    "`{kind}` is not an event: use link_down, link_up, node_down or node_up"
+                    "`{kind}` is not an event: use link_down, link_up, link_set, node_down or node_up"
                 ),
             ));
         }
@@ -47,6 +107,22 @@ impl Reader<'_> {
                 format_args!("a {kind} event names a {needed}, not a {extra}"),
             ));
         }
+        // The new values only a link_set takes.
+        let settings = [
+            ("delay", e.delay.as_ref()),
+            ("loss", e.loss.as_ref()),
+            ("bandwidth", e.bandwidth.as_ref()),
+        ];
+        if kind != "link_set"
+            && let Some((name, v)) = settings.iter().find_map(|(n, v)| v.map(|v| (*n, v)))
+        {
+            return Err(self.field(
+                v.span(),
+                &entry,
+                name,
+                format_args!("only a link_set event changes a link's {name}"),
+            ));
+        }
         if wants_link {
             let Some(link) = &e.link else {
                 return Err(self.field(
@@ -60,10 +136,11 @@ impl Reader<'_> {
                 return Err(self.field(link.span(), &entry, "link", "name exactly two nodes"));
             };
             let link = (a.get_ref().clone(), b.get_ref().clone());
-            return Ok(match kind {
-                "link_down" => EventDraft::LinkDown { at, link },
-                _ => EventDraft::LinkUp { at, link },
-            });
+            return match kind {
+                "link_down" => Ok(EventDraft::LinkDown { at, link }),
+                "link_up" => Ok(EventDraft::LinkUp { at, link }),
+                _ => self.link_set(at, link, e, &entry, event),
+            };
         }
         let Some(node) = &e.node else {
             return Err(self.field(

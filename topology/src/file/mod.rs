@@ -370,6 +370,15 @@ struct RawEvent {
     /// node_down, node_up: the node (a host or an active router).
     #[schemars(with = "Option<String>")]
     node: Option<Spanned<String>>,
+    /// link_set: the new one-way delay.
+    #[schemars(with = "Option<schema::DurationText>")]
+    delay: Option<Spanned<Value>>,
+    /// link_set: the new loss rate.
+    #[schemars(with = "Option<schema::LossRate>")]
+    loss: Option<Spanned<Value>>,
+    /// link_set: the new bit rate.
+    #[schemars(with = "Option<schema::BitRate>")]
+    bandwidth: Option<Spanned<Value>>,
 }
 
 #[derive(Deserialize, JsonSchema)]

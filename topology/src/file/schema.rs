@@ -82,8 +82,8 @@ text_schema!(AppKindText, "an application kind", {
 });
 
 text_schema!(EventKindText, "an event kind", {
-    "description": "link_down, link_up: a link stops or starts carrying traffic (needs `link`); node_down, node_up: a node's core crashes or starts again, empty (needs `node`).",
-    "enum": ["link_down", "link_up", "node_down", "node_up"]
+    "description": "link_down, link_up: a link stops or starts carrying traffic (needs `link`); link_set: a link's delay, loss or bandwidth change (needs `link` and at least one of them); node_down, node_up: a node's core crashes or starts again, empty (needs `node`).",
+    "enum": ["link_down", "link_up", "link_set", "node_down", "node_up"]
 });
 
 text_schema!(LinkEnds, "a link's ends", {

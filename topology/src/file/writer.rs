@@ -115,6 +115,25 @@ pub fn to_toml(topology: &Topology, comment: &[&str]) -> String {
                     let l = &t.links[link];
                     entry.insert("link".into(), Value::Array(vec![name(l.a), name(l.b)]));
                 }
+                Event::LinkSet {
+                    link,
+                    delay,
+                    loss,
+                    bandwidth_bps,
+                    ..
+                } => {
+                    let l = &t.links[link];
+                    entry.insert("link".into(), Value::Array(vec![name(l.a), name(l.b)]));
+                    if let Some(d) = delay {
+                        entry.insert("delay".into(), duration(d));
+                    }
+                    if let Some(p) = loss {
+                        entry.insert("loss".into(), Value::Float(p));
+                    }
+                    if let Some(b) = bandwidth_bps {
+                        entry.insert("bandwidth".into(), bit_rate(b));
+                    }
+                }
                 Event::NodeDown { node, .. } | Event::NodeUp { node, .. } => {
                     entry.insert("node".into(), name(node));
                 }

@@ -432,6 +432,19 @@ impl TopologyBuilder {
                     at: *at,
                     link: link(l)?,
                 },
+                EventDraft::LinkSet {
+                    at,
+                    link: l,
+                    delay,
+                    loss,
+                    bandwidth_bps,
+                } => Event::LinkSet {
+                    at: *at,
+                    link: link(l)?,
+                    delay: *delay,
+                    loss: *loss,
+                    bandwidth_bps: *bandwidth_bps,
+                },
                 EventDraft::NodeDown { at, node: n } => Event::NodeDown {
                     at: *at,
                     node: node(n)?,

@@ -242,7 +242,7 @@ pub enum ScriptedApp<N, T> {
 
 /// Something that happens to the network at a time of a run (the file's `[[event]]`), as a
 /// file names it ([`EventDraft`]: `N` is a node name) or resolved ([`Event`]: ids).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ScriptedEvent<N, L> {
     /// The link stops carrying anything, in both directions, until a `link_up`.
@@ -258,6 +258,19 @@ pub enum ScriptedEvent<N, L> {
         at: Duration,
         /// The link.
         link: L,
+    },
+    /// The link's delay, loss or bandwidth change (each direction); what is not given stays.
+    LinkSet {
+        /// When.
+        at: Duration,
+        /// The link.
+        link: L,
+        /// The new one-way delay.
+        delay: Option<Duration>,
+        /// The new loss probability.
+        loss: Option<f64>,
+        /// The new bit rate.
+        bandwidth_bps: Option<u64>,
     },
     /// The node's core crashes: its router (`antsd`) is gone, its code, state and loads with
     /// it; IP forwarding through it goes on, as on a Linux router whose daemon died.
@@ -288,6 +301,7 @@ impl<N, L> ScriptedEvent<N, L> {
         match self {
             ScriptedEvent::LinkDown { at, .. }
             | ScriptedEvent::LinkUp { at, .. }
+            | ScriptedEvent::LinkSet { at, .. }
             | ScriptedEvent::NodeDown { at, .. }
             | ScriptedEvent::NodeUp { at, .. } => *at,
         }
@@ -298,6 +312,7 @@ impl<N, L> ScriptedEvent<N, L> {
         match self {
             ScriptedEvent::LinkDown { .. } => "link_down",
             ScriptedEvent::LinkUp { .. } => "link_up",
+            ScriptedEvent::LinkSet { .. } => "link_set",
             ScriptedEvent::NodeDown { .. } => "node_down",
             ScriptedEvent::NodeUp { .. } => "node_up",
         }

@@ -49,6 +49,30 @@ impl Emulator {
                 };
                 (target, outcome)
             }
+            Event::LinkSet {
+                link,
+                delay,
+                loss,
+                bandwidth_bps,
+                ..
+            } => {
+                let l = &t.links[link];
+                let target = format!("{} -- {}", t.nodes[l.a].name, t.nodes[l.b].name);
+                let mut set = Vec::new();
+                if let Some(d) = delay {
+                    set.push(format!("delay {d:?}"));
+                }
+                if let Some(p) = loss {
+                    set.push(format!("loss {}%", (p * 1e6).round() / 1e4));
+                }
+                if let Some(b) = bandwidth_bps {
+                    set.push(format!("bandwidth {b} bit/s"));
+                }
+                for dir in [2 * link, 2 * link + 1] {
+                    self.dirs[dir].set_params(delay, loss, bandwidth_bps);
+                }
+                (target, format!("applied: {}", set.join(", ")))
+            }
             Event::NodeDown { node, .. } => {
                 let target = t.nodes[node].name.clone();
                 let outcome = match self.node_down(node) {
