@@ -130,16 +130,9 @@ fn run_once(
     let started = Instant::now();
     let mut apps = LiveApps::new(topology, &net.capsules);
     let stop = config.start + config.duration;
-    let receiver = FlowReceiver::new(config.start, stop);
+    let (sender, receiver) = net.flow(config, react);
     let received = receiver.probe();
     apps.add(net.receiver, socket(net.receiver)?, Box::new(receiver))?;
-    let sender = CongestionSender::new(
-        net.receiver,
-        net.rate_control(config, react),
-        config.start,
-        stop,
-        config.data_len,
-    );
     let sent = sender.probe();
     apps.add(net.sender, socket(net.sender)?, Box::new(sender))?;
 

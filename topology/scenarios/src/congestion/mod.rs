@@ -273,6 +273,21 @@ impl Network {
         }
     }
 
+    /// The flow's two applications for `config`, reacting or not: the sender (to add on
+    /// [`Network::sender`]) and the receiver (on [`Network::receiver`]). The emulator and a run
+    /// on real daemons use the same ones.
+    pub fn flow(&self, config: &Config, react: bool) -> (CongestionSender, FlowReceiver) {
+        let stop = config.start + config.duration;
+        let sender = CongestionSender::new(
+            self.receiver,
+            self.rate_control(config, react),
+            config.start,
+            stop,
+            config.data_len,
+        );
+        (sender, FlowReceiver::new(config.start, stop))
+    }
+
     /// An emulator of this network (seed `seed`, else the file's) with the sender and the
     /// receiver added at time zero; the file's own applications are not started, so the
     /// bottleneck carries only this flow.
@@ -289,17 +304,9 @@ impl Network {
         };
         let mut emulator = Emulator::new(&self.topology, &self.routes, &self.capsules, options)
             .with_context(|| format!("cannot emulate `{}`", self.topology.name))?;
-        let stop = config.start + config.duration;
-        let app = FlowReceiver::new(config.start, stop);
+        let (sender, app) = self.flow(config, react);
         let receiver = app.probe();
         emulator.add_app(self.receiver, Box::new(app))?;
-        let sender = CongestionSender::new(
-            self.receiver,
-            self.rate_control(config, react),
-            config.start,
-            stop,
-            config.data_len,
-        );
         let sender_log = sender.probe();
         emulator.add_app(self.sender, Box::new(sender))?;
         Ok((emulator, sender_log, receiver))
