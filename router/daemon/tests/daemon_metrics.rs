@@ -112,4 +112,23 @@ fn a_scrape_returns_the_status_with_labels_and_the_endpoint_stays_bounded() {
         started.elapsed()
     );
     drop(idle);
+
+    // Every refusal is counted by reason, in the status and in the metrics.
+    let refused = &r1.status()["daemon"]["metrics_refused"];
+    for (reason, at_least) in [
+        ("not_found", 1),
+        ("method_not_allowed", 1),
+        ("too_large", 1),
+        ("incomplete", 4),
+    ] {
+        assert!(
+            refused[reason].as_u64() >= Some(at_least),
+            "{reason}: {refused}"
+        );
+    }
+    let (_, body) = get(addr, b"GET /metrics HTTP/1.1\r\n\r\n", second);
+    assert!(
+        body.contains("ants_metrics_refused_total{reason=\"not_found\"} 1"),
+        "{body}"
+    );
 }

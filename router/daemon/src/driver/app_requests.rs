@@ -106,6 +106,8 @@ impl Driver {
             listen: SocketAddr,
             app_socket: String,
             metrics_listen: Option<SocketAddr>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            metrics_refused: Option<std::collections::BTreeMap<&'static str, u64>>,
             uptime_ms: u64,
             peers: Vec<Peer>,
             listening_ports: Vec<u16>,
@@ -128,6 +130,7 @@ impl Driver {
                 listen: self.io.local_addr(),
                 app_socket: self.app.path().display().to_string(),
                 metrics_listen: self.metrics.as_ref().map(|m| m.local_addr()),
+                metrics_refused: self.metrics.as_ref().map(|m| m.refused()),
                 uptime_ms: self.now().as_nanos() / 1_000_000,
                 peers: self
                     .peers

@@ -5,16 +5,19 @@
 //! for a slot), a request head of at most [`MAX_REQUEST`] bytes read within
 //! [`REQUEST_TIMEOUT`], one response per connection. It never reads the node: a scrape asks
 //! the driver loop for the status exactly as an application does, so a scrape costs the loop
-//! one status snapshot. Anything but `GET /metrics` is answered with an error status and
-//! counted in the log at debug level only, so a scanner cannot fill the log.
+//! one status snapshot. Anything but `GET /metrics` is answered with an error status, counted
+//! by reason (`metrics_refused` in the status, `ants_metrics_refused_total` in the metrics)
+//! and logged at debug level only, so a scanner cannot fill the log.
 
 mod render;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,12 +41,53 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) struct MetricsServer {
     accept: JoinHandle<()>,
     local: SocketAddr,
+    refused: Arc<Refusals>,
 }
 
 impl MetricsServer {
     /// The address it listens on.
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Requests refused since the start, by reason.
+    pub(crate) fn refused(&self) -> BTreeMap<&'static str, u64> {
+        self.refused.by_reason()
+    }
+}
+
+/// Requests the endpoint refused, by reason: every refusal is counted, none logged above
+/// debug level (a scanner cannot fill the log).
+#[derive(Debug, Default)]
+struct Refusals {
+    /// Another path (404).
+    not_found: AtomicU64,
+    /// Another method (405).
+    method_not_allowed: AtomicU64,
+    /// Not an HTTP request line (400).
+    bad_request: AtomicU64,
+    /// A request head over [`MAX_REQUEST`] bytes (431).
+    too_large: AtomicU64,
+    /// No complete request head within [`REQUEST_TIMEOUT`], or the connection closed first.
+    incomplete: AtomicU64,
+}
+
+impl Refusals {
+    fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn by_reason(&self) -> BTreeMap<&'static str, u64> {
+        [
+            ("not_found", &self.not_found),
+            ("method_not_allowed", &self.method_not_allowed),
+            ("bad_request", &self.bad_request),
+            ("too_large", &self.too_large),
+            ("incomplete", &self.incomplete),
+        ]
+        .into_iter()
+        .map(|(name, n)| (name, n.load(Ordering::Relaxed)))
+        .collect()
     }
 }
 
@@ -62,18 +106,25 @@ pub(crate) fn bind(
     std.set_nonblocking(true)?;
     let listener = TcpListener::from_std(std)?;
     let local = listener.local_addr()?;
+    let refused = Arc::new(Refusals::default());
     let accept = tokio::spawn(accept_loop(
         listener,
         to_driver,
         Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        refused.clone(),
     ));
-    Ok(MetricsServer { accept, local })
+    Ok(MetricsServer {
+        accept,
+        local,
+        refused,
+    })
 }
 
 async fn accept_loop(
     listener: TcpListener,
     to_driver: mpsc::Sender<AppEvent>,
     slots: Arc<Semaphore>,
+    refused: Arc<Refusals>,
 ) {
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -88,9 +139,10 @@ async fn accept_loop(
             }
         };
         let to_driver = to_driver.clone();
+        let refused = refused.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(e) = serve(stream, &to_driver).await {
+            if let Err(e) = serve(stream, &to_driver, &refused).await {
                 tracing::debug!("metrics endpoint: {e}");
             }
         });
@@ -133,12 +185,31 @@ pub(crate) fn parse_request(head: &[u8]) -> Asked {
     }
 }
 
-async fn serve(mut stream: TcpStream, to_driver: &mpsc::Sender<AppEvent>) -> io::Result<()> {
-    let head = tokio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request head in time"))??;
+async fn serve(
+    mut stream: TcpStream,
+    to_driver: &mpsc::Sender<AppEvent>,
+    refused: &Refusals,
+) -> io::Result<()> {
+    let head = match tokio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream)).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(e)) => {
+            Refusals::count(&refused.incomplete);
+            return Err(e);
+        }
+        Err(_) => {
+            Refusals::count(&refused.incomplete);
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no request head in time",
+            ));
+        }
+    };
+    let refuse = |counter: &AtomicU64, status| {
+        Refusals::count(counter);
+        (status, String::new())
+    };
     let (status, body) = match head {
-        None => ("431 Request Header Fields Too Large", String::new()),
+        None => refuse(&refused.too_large, "431 Request Header Fields Too Large"),
         Some(head) => match parse_request(&head) {
             Asked::Metrics => match status_json(to_driver).await {
                 Some(json) => match serde_json::from_str(&json) {
@@ -147,9 +218,11 @@ async fn serve(mut stream: TcpStream, to_driver: &mpsc::Sender<AppEvent>) -> io:
                 },
                 None => ("503 Service Unavailable", String::new()),
             },
-            Asked::NotFound => ("404 Not Found", String::new()),
-            Asked::MethodNotAllowed => ("405 Method Not Allowed", String::new()),
-            Asked::BadRequest => ("400 Bad Request", String::new()),
+            Asked::NotFound => refuse(&refused.not_found, "404 Not Found"),
+            Asked::MethodNotAllowed => {
+                refuse(&refused.method_not_allowed, "405 Method Not Allowed")
+            }
+            Asked::BadRequest => refuse(&refused.bad_request, "400 Bad Request"),
         },
     };
     let response = format!(

@@ -188,6 +188,17 @@ pub fn render(status: &Value) -> String {
             v,
         );
     }
+    for (reason, n) in daemon["metrics_refused"].as_object().into_iter().flatten() {
+        if let Some(n) = n.as_f64() {
+            f.add(
+                Kind::Counter,
+                "metrics_refused",
+                "Requests the metrics endpoint refused, by reason (docs/daemon.md, 3.1).",
+                vec![("reason", reason.clone())],
+                n,
+            );
+        }
+    }
     if let Some(store) = daemon["code_store"].as_object() {
         f.numbers("code_store", store, none, "reason", &is_gauge);
     }
